@@ -1,0 +1,28 @@
+# One command each: `make demo` runs the product on its embedded default,
+# `make test` creates the environment and runs every test.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+demo: $(STAMP)
+	$(VENV)/bin/python -m bot.demo
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/provisioning.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,220 @@
+"""One small repository per tinydb table.
+
+Every public method takes the store's lock for its whole read-modify-write, so compare-and-set
+operations (``approvals.decide``, ``notices.first_time``) are atomic across threads. tinydb's own
+query cache is not thread-safe, which is one more reason reads take the lock too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from tinydb import Query
+from tinydb.table import Table
+
+from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Quota, User
+
+_q = Query()
+
+
+class _Repository:
+    def __init__(self, table: Table, lock: threading.RLock) -> None:
+        self._table = table
+        self._lock = lock
+
+
+class UserRepository(_Repository):
+    """Granted users and their role. Admins named in settings need no record here."""
+
+    def get(self, user_id: int) -> User | None:
+        with self._lock:
+            doc = self._table.get(_q.id == user_id)
+        return User(**doc) if doc else None
+
+    def put(self, user: User) -> None:
+        if user.role not in ROLES:
+            raise ValueError(f"unknown role {user.role!r}")
+        with self._lock:
+            self._table.upsert(dataclasses.asdict(user), _q.id == user.id)
+
+    def remove(self, user_id: int) -> bool:
+        with self._lock:
+            return bool(self._table.remove(_q.id == user_id))
+
+    def all(self) -> list[User]:
+        with self._lock:
+            docs = self._table.all()
+        return sorted((User(**doc) for doc in docs), key=lambda u: u.id)
+
+
+class OwnershipRepository(_Repository):
+    """Who owns which container (vmid), recorded when the bot creates it."""
+
+    def set(self, vmid: int, owner_id: int, hostname: str = "") -> None:
+        with self._lock:
+            self._table.upsert(
+                {"vmid": vmid, "owner_id": owner_id, "hostname": hostname}, _q.vmid == vmid
+            )
+
+    def owner(self, vmid: int) -> int | None:
+        with self._lock:
+            doc = self._table.get(_q.vmid == vmid)
+        return doc["owner_id"] if doc else None
+
+    def hostname(self, vmid: int) -> str | None:
+        """The hostname recorded at creation (None if the vmid is not owned)."""
+        with self._lock:
+            doc = self._table.get(_q.vmid == vmid)
+        return doc["hostname"] if doc else None
+
+    def by_owner(self, owner_id: int) -> list[int]:
+        with self._lock:
+            docs = self._table.search(_q.owner_id == owner_id)
+        return sorted(doc["vmid"] for doc in docs)
+
+    def all(self) -> dict[int, int]:
+        with self._lock:
+            docs = self._table.all()
+        return {doc["vmid"]: doc["owner_id"] for doc in docs}
+
+    def remove(self, vmid: int) -> bool:
+        with self._lock:
+            return bool(self._table.remove(_q.vmid == vmid))
+
+
+class QuotaRepository(_Repository):
+    """Per-user quotas; a user without a record gets the default from settings."""
+
+    def get(self, user_id: int) -> Quota | None:
+        with self._lock:
+            doc = self._table.get(_q.user_id == user_id)
+        if not doc:
+            return None
+        values = dict(doc)
+        del values["user_id"]
+        return Quota(**values)
+
+    def put(self, user_id: int, quota: Quota) -> None:
+        with self._lock:
+            self._table.upsert(
+                {"user_id": user_id, **dataclasses.asdict(quota)}, _q.user_id == user_id
+            )
+
+    def remove(self, user_id: int) -> bool:
+        with self._lock:
+            return bool(self._table.remove(_q.user_id == user_id))
+
+
+class ApprovalRepository(_Repository):
+    """Requests waiting for an admin. ``decide`` is the one place a request changes hands."""
+
+    def add(self, approval: Approval) -> None:
+        with self._lock:
+            if self._table.contains(_q.id == approval.id):
+                raise ValueError(f"approval {approval.id!r} already exists")
+            self._table.insert(dataclasses.asdict(approval))
+
+    def get(self, approval_id: str) -> Approval | None:
+        with self._lock:
+            doc = self._table.get(_q.id == approval_id)
+        return Approval.from_doc(doc) if doc else None
+
+    def pending(self) -> list[Approval]:
+        with self._lock:
+            docs = self._table.search(_q.status == "pending")
+        return sorted((Approval.from_doc(d) for d in docs), key=lambda a: a.created_at)
+
+    def decide(self, approval_id: str, status: str, by: int | None, now: float) -> Approval | None:
+        """Compare-and-set from "pending" to ``status``.
+
+        Returns the updated approval only when this call made the change; None when the approval
+        is unknown, already decided, or (for approve/reject) already past its expiry at ``now``.
+        A second click, a second admin or a re-delivered update therefore gets None.
+        """
+        if status not in APPROVAL_STATUSES or status == "pending":
+            raise ValueError(f"cannot decide an approval as {status!r}")
+        with self._lock:
+            current = self.get(approval_id)
+            if current is None or current.status != "pending":
+                return None
+            if status in ("approved", "rejected") and now >= current.expires_at:
+                return None
+            updated = dataclasses.replace(current, status=status, decided_by=by, decided_at=now)
+            self._table.update(
+                {"status": status, "decided_by": by, "decided_at": now}, _q.id == approval_id
+            )
+            return updated
+
+    def set_status(self, approval_id: str, status: str) -> Approval | None:
+        """Record how an approved action ended ("done" / "failed"). None if unknown."""
+        if status not in APPROVAL_STATUSES:
+            raise ValueError(f"unknown approval status {status!r}")
+        with self._lock:
+            if not self._table.update({"status": status}, _q.id == approval_id):
+                return None
+            return self.get(approval_id)
+
+    def add_message_ref(self, approval_id: str, chat_id: int, message_id: int) -> None:
+        with self._lock:
+            current = self.get(approval_id)
+            if current is None:
+                raise KeyError(approval_id)
+            refs = [list(ref) for ref in current.message_refs] + [[chat_id, message_id]]
+            self._table.update({"message_refs": refs}, _q.id == approval_id)
+
+    def expire_due(self, now: float) -> list[Approval]:
+        """Mark pending approvals whose ``expires_at`` has passed as expired; return those."""
+        with self._lock:
+            due = [a for a in self.pending() if a.expires_at <= now]
+            for approval in due:
+                self._table.update({"status": "expired", "decided_at": now}, _q.id == approval.id)
+        return [dataclasses.replace(a, status="expired", decided_at=now) for a in due]
+
+
+class AuditRepository(_Repository):
+    """Who did what to which target, with what outcome, and when. Append-only."""
+
+    def record(
+        self,
+        actor_id: int | None,
+        action: str,
+        target: str,
+        outcome: str,
+        detail: str = "",
+        at: float | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            at=time.time() if at is None else at,
+            actor_id=actor_id,
+            action=action,
+            target=target,
+            outcome=outcome,
+            detail=detail,
+        )
+        with self._lock:
+            self._table.insert(dataclasses.asdict(entry))
+        return entry
+
+    def recent(self, n: int = 20, actor_id: int | None = None) -> list[AuditEntry]:
+        """The ``n`` newest entries (optionally of one actor), newest first."""
+        with self._lock:
+            if actor_id is None:
+                docs = [(d.doc_id, d) for d in self._table.all()]
+            else:
+                docs = [(d.doc_id, d) for d in self._table.search(_q.actor_id == actor_id)]
+        # Insertion order (doc_id) breaks ties between entries recorded in the same instant.
+        docs.sort(key=lambda pair: (pair[1]["at"], pair[0]), reverse=True)
+        return [AuditEntry(**doc) for _, doc in docs[: max(n, 0)]]
+
+
+class NoticeRepository(_Repository):
+    """Keys already announced, so a notice (e.g. "unknown user 42 wrote") is sent only once."""
+
+    def first_time(self, key: str) -> bool:
+        with self._lock:
+            if self._table.contains(_q.key == key):
+                return False
+            self._table.insert({"key": key, "at": time.time()})
+            return True

@@ -1,0 +1,200 @@
+"""A discrete-time model of one scaling group, driven by ``bot.scaler.policy.decide``.
+
+The model, second by second:
+- the load (requests/s) is spread evenly over the *ready* replicas; each serves ``capacity`` at
+  100% CPU, so each ready replica's utilization is load / (ready x capacity);
+- every ``sync_period_s`` the policy sees (now, members, ready, utilizations) and answers a count;
+- a replica ordered at t is a member (it costs) from t and ready (it serves) from t + delay;
+- a scale-in removes replicas at once, newest first (so booting ones before ready ones);
+- a second violates the SLO when ready < ceil(load / (capacity x slo_utilization)).
+
+Per-second counts are built from +1/-1 change points and a cumulative sum, so a trace of months
+runs in seconds; only the policy calls are a Python loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from bot.scaler.policy import Observation, PolicyConfig, PolicyState, decide
+
+SLO_UTILIZATION = 0.85
+
+
+class TraceError(ValueError):
+    """A trace file that cannot be read; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run cost and how well it served, over the measured span."""
+
+    seconds: int
+    violation_s: int
+    replica_s: int
+    actions: int
+    reversals: int
+    scale_ups: int
+    scale_downs: int
+
+
+# -- traces ---------------------------------------------------------------------------------------
+
+def _parse_time(text: str) -> float:
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ValueError(f"timestamp {text!r} is neither seconds nor ISO 8601") from None
+
+
+def read_trace_csv(path: str) -> tuple[list[float], list[float]]:
+    """Read ``timestamp,load`` rows (seconds or ISO 8601; requests/s), header optional.
+
+    With a header, the columns named timestamp/time/ts/date and load/value/rps/requests are used
+    (else the first two). Returns times relative to the first, sorted, and the loads.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except OSError as exc:
+        raise TraceError(f"cannot read trace {path}: {exc.strerror}") from None
+    if not rows:
+        raise TraceError(f"trace {path} is empty")
+    t_col, l_col, first = 0, 1, 0
+    head = [c.strip().lower() for c in rows[0]]
+    try:
+        _parse_time(head[0])
+        float(head[1]) if len(head) > 1 else None
+    except ValueError:
+        first = 1
+        t_col = next((i for i, c in enumerate(head) if c in ("timestamp", "time", "ts", "date",
+                                                            "datetime")), 0)
+        l_col = next((i for i, c in enumerate(head) if c in ("load", "value", "rps", "requests",
+                                                            "x")), 1 if t_col != 1 else 0)
+    points: list[tuple[float, float]] = []
+    for n, row in enumerate(rows[first:], start=first + 1):
+        if len(row) <= max(t_col, l_col):
+            raise TraceError(f"{path} line {n}: expected timestamp,load, got {','.join(row)!r}")
+        try:
+            t = _parse_time(row[t_col])
+            load = float(row[l_col])
+        except ValueError as exc:
+            raise TraceError(f"{path} line {n}: {exc}") from None
+        if not (math.isfinite(load) and load >= 0):
+            raise TraceError(f"{path} line {n}: load must be a number >= 0, got {row[l_col]!r}")
+        points.append((t, load))
+    points.sort()
+    if len(points) < 2 or points[-1][0] <= points[0][0]:
+        raise TraceError(f"trace {path} needs at least two rows with different timestamps")
+    t0 = points[0][0]
+    return [t - t0 for t, _ in points], [x for _, x in points]
+
+
+def per_second(times: list[float], loads: list[float], interp: str = "linear") -> np.ndarray:
+    """The load at each whole second from the first to the last sample."""
+    t = np.asarray(times, dtype=float)
+    x = np.asarray(loads, dtype=float)
+    grid = np.arange(0, int(t[-1]) + 1, dtype=float)
+    if interp == "linear":
+        return np.interp(grid, t, x)
+    if interp == "hold":
+        idx = np.searchsorted(t, grid, side="right") - 1
+        return x[np.clip(idx, 0, len(x) - 1)]
+    raise ValueError(f"interpolation must be linear or hold, not {interp!r}")
+
+
+def required_replicas(load: np.ndarray, capacity: float) -> np.ndarray:
+    """Ready replicas the SLO needs at each second: ceil(load / (capacity x 0.85))."""
+    # The tiny epsilon keeps an exact multiple (e.g. 170/(100*0.85) = 2) from rounding up to 3.
+    return np.ceil(load / (capacity * SLO_UTILIZATION) - 1e-9).astype(np.int64)
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int,
+             measure_from: int = 0, measure_to: int | None = None,
+             initial: int | None = None, cpu_cap: bool = False) -> RunResult:
+    """Replay ``load`` (one value per second) against the policy; measure [from, to).
+
+    ``initial`` ready replicas at t=0 (default: what the SLO needs then, within the bounds).
+    ``cpu_cap`` makes a replica report at most 100% CPU, as a real one does when overloaded.
+    """
+    total = len(load)
+    period = int(cfg.sync_period_s)
+    if period != cfg.sync_period_s or period < 1:
+        raise ValueError("the model needs a whole number of seconds as sync period")
+    delay = int(delay)
+    measure_to = total if measure_to is None else min(measure_to, total)
+    need = required_replicas(load, capacity)
+    if initial is None:
+        initial = int(need[0])
+    initial = min(max(initial, cfg.min_replicas), cfg.max_replicas)
+
+    members_diff = np.zeros(total + 1, dtype=np.int64)
+    ready_diff = np.zeros(total + 1, dtype=np.int64)
+    members_diff[0] += initial
+    ready_diff[0] += initial
+    ready = initial
+    booting: deque[int] = deque()  # ready times, oldest first (constant delay keeps it sorted)
+    state = PolicyState()
+    actions: list[tuple[int, int]] = []  # (time, +1 up / -1 down)
+
+    for now in range(0, total, period):
+        while booting and booting[0] <= now:
+            booting.popleft()
+            ready += 1
+        members = ready + len(booting)
+        if ready:
+            util = float(load[now]) / (ready * capacity)
+            if cpu_cap:
+                util = min(util, 1.0)
+            utils = (util,) * ready
+        else:
+            utils = ()
+        decision = decide(Observation(float(now), members, ready, utils), state, cfg)
+        state = decision.state
+        change = decision.desired - members
+        if change > 0:
+            members_diff[now] += change
+            ready_at = now + delay
+            if ready_at < total:
+                ready_diff[ready_at] += change
+            booting.extend([ready_at] * change)
+        elif change < 0:
+            members_diff[now] += change
+            for _ in range(-change):
+                if booting:
+                    ready_at = booting.pop()
+                    if ready_at < total:
+                        ready_diff[ready_at] -= 1
+                else:
+                    ready -= 1
+                    ready_diff[now] -= 1
+        if change:
+            actions.append((now, 1 if change > 0 else -1))
+
+    members_s = np.cumsum(members_diff)[:total]
+    ready_s = np.cumsum(ready_diff)[:total]
+    span = slice(measure_from, measure_to)
+    measured = [d for t, d in actions if measure_from <= t < measure_to]
+    reversals = sum(1 for a, b in zip(measured, measured[1:], strict=False) if a != b)
+    return RunResult(
+        seconds=measure_to - measure_from,
+        violation_s=int(np.count_nonzero(ready_s[span] < need[span])),
+        replica_s=int(members_s[span].sum()),
+        actions=len(measured),
+        reversals=reversals,
+        scale_ups=sum(1 for d in measured if d > 0),
+        scale_downs=sum(1 for d in measured if d < 0),
+    )

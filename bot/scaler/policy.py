@@ -1,0 +1,381 @@
+"""The scaling policy: how many replicas a group should have, as a pure function.
+
+``decide(obs, state, cfg) -> Decision`` reads nothing but its arguments: no clock (the time is
+``obs.now``), no I/O, no randomness. The controller calls it once per sync period and stores
+``Decision.state`` (``state.to_dict()`` is plain JSON) for the next call; the benchmark
+(``bench/elasticity.py``) drives the very same function through a simulated replica group.
+
+Two modes share the bookkeeping (stabilization window, rate limits, min/max):
+
+``"hpa"``
+    The Kubernetes Horizontal Pod Autoscaler, arithmetic for arithmetic
+    (``pkg/controller/podautoscaler/replica_calculator.go`` and ``horizontal.go`` with the
+    ``autoscaling/v2`` default behaviour): desired = ceil(ready x utilization / target), no change
+    inside the tolerance band, booting replicas left out of the average (and counted at 0% when
+    that average asks to scale up), the highest recommendation of the scale-down window wins,
+    scale-up limited per period to max(+pods, +percent), scale-down to -percent, then min/max.
+
+``"predictive"`` (the default)
+    HPA's recommendation is a reaction to the load *now*; a clone needs ``ready_delay_s`` before it
+    serves, so on a rising load HPA is always one boot late. This mode estimates the group's load
+    in replica units (sum of the ready replicas' CPU fractions: 2 replicas at 90% carry 1.8
+    replicas of work), fits its trend over ``trend_window_s`` and provisions now for the load
+    expected when a replica ordered now would be ready (plus one sync period), with a safety margin
+    sized from the recent noise of the load. It scales out at once, in one step that covers the
+    forecast, and scales in only after the whole ``scale_down_window_s`` agrees, to a count that
+    still covers the recent peak: fewer, larger moves, and no flapping.
+
+The numbers fed in are fractions (0.6 = 60% CPU), never percentages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+MODES = ("hpa", "predictive")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """How a group scales. Defaults are Kubernetes' HPA defaults where HPA has a knob.
+
+    Raises ``ValueError`` with a readable message when a value makes no sense.
+    """
+
+    min_replicas: int = 1
+    max_replicas: int = 10
+    #: CPU fraction each ready replica should run at (HPA: target averageUtilization / 100).
+    target_utilization: float = 0.6
+    #: HPA: no change while |utilization / target - 1| <= tolerance.
+    tolerance: float = 0.1
+    #: How often the controller calls ``decide`` (the rate-limit period below uses it too).
+    sync_period_s: float = 15.0
+    #: A scale-down takes the highest recommendation seen over this window.
+    scale_down_window_s: float = 300.0
+    #: HPA's scale-up stabilization (0 by default: scale up at once, taking the lowest in window).
+    scale_up_window_s: float = 0.0
+    #: Scale-up limit per ``sync_period_s``: max(+pods, +percent) over the period's start count.
+    scale_up_max_pods: int = 4
+    scale_up_max_percent: int = 100
+    #: Scale-down limit per ``sync_period_s``: -percent of the period's start count (100: no limit).
+    scale_down_max_percent: int = 100
+    #: Expected time from "clone" to "ready" (the predictive mode looks this far ahead).
+    ready_delay_s: float = 120.0
+    mode: str = "predictive"
+    # -- predictive mode only ------------------------------------------------------------------
+    #: Span of load samples used to fit the trend (least squares).
+    trend_window_s: float = 300.0
+    #: Extra capacity on top of the forecast, as a fraction of it.
+    headroom: float = 0.05
+    #: The safety margin also covers this many standard deviations of the fit's residuals.
+    noise_sigmas: float = 1.0
+    #: Scale in only when the recommended count is at least this many replicas below the current.
+    scale_down_min_step: int = 1
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.mode not in MODES:
+            problems.append(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.min_replicas < 0:
+            problems.append("min_replicas must be >= 0")
+        if self.max_replicas < max(1, self.min_replicas):
+            problems.append("max_replicas must be >= min_replicas and >= 1")
+        if not 0 < self.target_utilization <= 1:
+            problems.append("target_utilization must be a fraction in (0, 1], e.g. 0.6")
+        if not 0 <= self.tolerance < 1:
+            problems.append("tolerance must be in [0, 1)")
+        if self.sync_period_s <= 0:
+            problems.append("sync_period_s must be > 0")
+        for name in ("scale_down_window_s", "scale_up_window_s", "ready_delay_s", "trend_window_s",
+                     "headroom", "noise_sigmas"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0")
+        if self.scale_up_max_pods < 0 or self.scale_up_max_percent < 0:
+            problems.append("scale-up limits must be >= 0")
+        if not 0 <= self.scale_down_max_percent <= 100:
+            problems.append("scale_down_max_percent must be in [0, 100]")
+        if self.scale_down_min_step < 1:
+            problems.append("scale_down_min_step must be >= 1")
+        if problems:
+            raise ValueError("invalid scaling policy: " + "; ".join(problems))
+
+    @property
+    def target_percent(self) -> int:
+        """The target as HPA holds it: an integer percentage."""
+        return round(self.target_utilization * 100)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the controller saw this period.
+
+    ``replicas`` counts every member, booting ones included; ``ready`` those that serve;
+    ``utilizations`` the CPU fraction (cpu / cpus, 0..1) of each ready replica that reported one
+    (fewer entries than ``ready`` means some ready replicas gave no sample).
+    """
+
+    now: float
+    replicas: int
+    ready: int
+    utilizations: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.replicas < 0 or self.ready < 0 or self.ready > self.replicas:
+            raise ValueError(
+                f"observation needs 0 <= ready <= replicas, got ready={self.ready}, "
+                f"replicas={self.replicas}")
+        if len(self.utilizations) > self.ready:
+            raise ValueError(
+                f"{len(self.utilizations)} CPU samples for {self.ready} ready replicas")
+        for u in self.utilizations:
+            if not (u >= 0 and math.isfinite(u)):
+                raise ValueError(f"CPU utilization must be a finite fraction >= 0, got {u!r}")
+        if not math.isfinite(self.now):
+            raise ValueError("observation time must be finite")
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """The history ``decide`` needs; the caller stores it and hands it back next period.
+
+    All tuples of ``(time, value)`` pairs, oldest first, trimmed to what the windows need.
+    """
+
+    #: Raw (pre-stabilization) recommendations, for the stabilization windows.
+    recommendations: tuple[tuple[float, int], ...] = ()
+    #: Replicas added (positive) or removed (negative) by past decisions, for the rate limits.
+    scale_events: tuple[tuple[float, int], ...] = ()
+    #: Load estimates in replica units (sum of ready CPU fractions), for the trend.
+    load_samples: tuple[tuple[float, float], ...] = ()
+
+    def to_dict(self) -> dict:
+        return {k: [list(p) for p in v] for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> PolicyState:
+        """Rebuild from ``to_dict()``; an empty or missing dict gives a fresh state."""
+        data = data or {}
+        try:
+            return cls(
+                recommendations=tuple((float(t), int(r)) for t, r in data.get("recommendations", ())),
+                scale_events=tuple((float(t), int(n)) for t, n in data.get("scale_events", ())),
+                load_samples=tuple((float(t), float(x)) for t, x in data.get("load_samples", ())),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"stored scaling-policy state is malformed: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer: scale to ``desired``, because ``reason``; store ``state`` for the next call.
+
+    ``metric`` is the mean CPU fraction of the ready replicas the decision was based on
+    (None when there was no sample).
+    """
+
+    desired: int
+    reason: str
+    state: PolicyState
+    metric: float | None = None
+    #: The recommendation before stabilization and rate limits (for charts and logs).
+    recommended: int | None = field(default=None, compare=False)
+
+
+def decide(obs: Observation, state: PolicyState, cfg: PolicyConfig) -> Decision:
+    """The desired replica count for this period, the reason in words, and the updated state."""
+    current = obs.replicas
+    metric = _mean(obs.utilizations)
+    state = _trim(state, obs.now, cfg)
+    if not state.recommendations:
+        # HPA's recordInitialRecommendation: the first sight of a group counts as a recommendation
+        # to stay put, so a fresh (or restarted) controller never scales in before a full window.
+        state = _record(state, obs.now, current)
+    if cfg.mode == "predictive" and obs.utilizations:
+        state = replace(state, load_samples=state.load_samples
+                        + ((obs.now, _load_units(obs)),))
+
+    # Outside the bounds: go straight to the bound, as HPA does (no metric needed).
+    if current > cfg.max_replicas or current < cfg.min_replicas:
+        bound = cfg.max_replicas if current > cfg.max_replicas else cfg.min_replicas
+        what = "above the maximum" if current > cfg.max_replicas else "below the minimum"
+        return _commit(obs, state, bound, f"{current} replicas is {what} {bound}", metric, bound)
+    if not obs.utilizations:
+        # HPA cannot compute a ratio without samples and leaves the scale alone.
+        return Decision(current, "no CPU sample from a ready replica yet", state, None, current)
+
+    if cfg.mode == "hpa":
+        raw, why = _hpa_recommendation(obs, cfg)
+    else:
+        raw, why = _predictive_recommendation(obs, state, cfg)
+
+    stabilized = _stabilize(state, obs.now, current, raw, cfg)
+    state = _record(state, obs.now, raw)
+    desired, limit = _rate_limit(state, obs.now, current, stabilized, cfg)
+    if desired == current:
+        if raw != current and stabilized == current:
+            why += f"; holding {current} (highest recommendation in the last " \
+                   f"{cfg.scale_down_window_s:g} s)"
+        return Decision(current, why, state, metric, raw)
+    if limit:
+        why += f"; {limit}"
+    return _commit(obs, state, desired, why, metric, raw)
+
+
+# -- HPA ------------------------------------------------------------------------------------------
+
+def _hpa_recommendation(obs: Observation, cfg: PolicyConfig) -> tuple[int, str]:
+    """``ReplicaCalculator.GetResourceReplicas`` with CPU requests of 1000m per replica.
+
+    Utilization is HPA's integer percentage (``sum(usage) * 100 / sum(requests)``, truncated),
+    usage in millicores, so the same inputs give the same answer as Kubernetes.
+    """
+    current = obs.replicas
+    target = cfg.target_percent
+    milli = [round(u * 1000) for u in obs.utilizations]
+    ready_count = len(milli)
+    unready = obs.replicas - obs.ready
+    missing = obs.ready - len(milli)
+
+    util = (sum(milli) * 100) // (1000 * ready_count)
+    ratio = util / target
+    said = f"CPU {util}% vs target {target}%"
+
+    scale_up_with_unready = unready > 0 and ratio > 1.0
+    if not scale_up_with_unready and missing == 0:
+        if abs(1.0 - ratio) <= cfg.tolerance:
+            return current, said + " (within tolerance)"
+        return math.ceil(ratio * ready_count), said
+
+    # Conservative re-average: missing ready replicas count at 100% when scaling down and 0%
+    # when scaling up; booting ones at 0% when scaling up (ignored when scaling down).
+    if missing > 0:
+        milli += [1000 if ratio < 1.0 else 0] * missing
+    if scale_up_with_unready:
+        milli += [0] * unready
+    new_util = (sum(milli) * 100) // (1000 * len(milli))
+    new_ratio = new_util / target
+    if (abs(1.0 - new_ratio) <= cfg.tolerance or (ratio < 1.0 < new_ratio)
+            or (ratio > 1.0 > new_ratio)):
+        return current, said + f" ({new_util}% counting booting replicas as idle: no change)"
+    new = math.ceil(new_ratio * len(milli))
+    if (new_ratio < 1.0 and new > current) or (new_ratio > 1.0 and new < current):
+        return current, said
+    return new, said + f" ({new_util}% counting booting replicas as idle)"
+
+
+# -- predictive -----------------------------------------------------------------------------------
+
+def _predictive_recommendation(obs: Observation, state: PolicyState,
+                               cfg: PolicyConfig) -> tuple[int, str]:
+    current = obs.replicas
+    now_load = _load_units(obs)
+    level, slope, noise = _fit(state.load_samples, obs.now)
+    horizon = cfg.ready_delay_s + cfg.sync_period_s
+    forecast = max(now_load, level + max(0.0, slope) * horizon)
+    need = forecast * (1 + cfg.headroom) + cfg.noise_sigmas * noise
+    wanted = math.ceil(need / cfg.target_utilization - 1e-9)
+    said = (f"CPU {round(100 * now_load / max(obs.ready, 1))}% vs target "
+            f"{cfg.target_percent}%, load {now_load:.2f} replicas")
+    if slope > 0 and forecast > now_load:
+        said += f", {forecast:.2f} expected in {horizon:g} s"
+    if wanted > current:
+        return wanted, said
+    if current - wanted >= cfg.scale_down_min_step:
+        return wanted, said
+    return current, said
+
+
+def _load_units(obs: Observation) -> float:
+    """Work done by the ready replicas, in replicas at 100% (missing samples count as average)."""
+    if not obs.utilizations:
+        return 0.0
+    return _mean(obs.utilizations) * obs.ready
+
+
+def _fit(samples: tuple[tuple[float, float], ...], now: float) -> tuple[float, float, float]:
+    """Least-squares line through the samples: (value at now, slope per second, residual sd)."""
+    if not samples:
+        return 0.0, 0.0, 0.0
+    if len(samples) < 3:
+        return samples[-1][1], 0.0, 0.0
+    n = len(samples)
+    mt = sum(t for t, _ in samples) / n
+    mx = sum(x for _, x in samples) / n
+    stt = sum((t - mt) ** 2 for t, _ in samples)
+    if stt <= 0:
+        return mx, 0.0, 0.0
+    slope = sum((t - mt) * (x - mx) for t, x in samples) / stt
+    resid = [x - (mx + slope * (t - mt)) for t, x in samples]
+    sd = math.sqrt(sum(r * r for r in resid) / (n - 2))
+    return mx + slope * (now - mt), slope, sd
+
+
+# -- shared bookkeeping ---------------------------------------------------------------------------
+
+def _stabilize(state: PolicyState, now: float, current: int, raw: int, cfg: PolicyConfig) -> int:
+    """HPA's ``stabilizeRecommendationWithBehaviors``: the lowest recent recommendation when
+    going up, the highest when going down, each over its own window (``raw`` included)."""
+    if raw >= current:
+        window, pick = cfg.scale_up_window_s, min
+    else:
+        window, pick = cfg.scale_down_window_s, max
+    best = raw
+    for t, rec in state.recommendations:
+        if t > now - window:
+            best = pick(best, rec)
+    return best
+
+
+def _rate_limit(state: PolicyState, now: float, current: int, desired: int,
+                cfg: PolicyConfig) -> tuple[int, str]:
+    """HPA's ``convertDesiredReplicasWithBehaviorRate``, then the min/max bounds."""
+    period = cfg.sync_period_s
+    if desired > current:
+        added = sum(n for t, n in state.scale_events if n > 0 and t > now - period)
+        start = current - added
+        limit = max(start + cfg.scale_up_max_pods,
+                    math.ceil(start * (1 + cfg.scale_up_max_percent / 100)))
+        limit = max(limit, current)
+        if cfg.max_replicas <= limit:
+            if desired > cfg.max_replicas:
+                return cfg.max_replicas, f"capped at the maximum {cfg.max_replicas}"
+        elif desired > limit:
+            return limit, f"limited to {limit} this period (scale-up rate)"
+    elif desired < current:
+        removed = -sum(n for t, n in state.scale_events if n < 0 and t > now - period)
+        start = current + removed
+        limit = min(int(start * (1 - cfg.scale_down_max_percent / 100)), current)
+        if cfg.min_replicas >= limit:
+            if desired < cfg.min_replicas:
+                return cfg.min_replicas, f"kept at the minimum {cfg.min_replicas}"
+        elif desired < limit:
+            return limit, f"limited to {limit} this period (scale-down rate)"
+    return desired, ""
+
+
+def _record(state: PolicyState, now: float, raw: int) -> PolicyState:
+    return replace(state, recommendations=state.recommendations + ((now, raw),))
+
+
+def _commit(obs: Observation, state: PolicyState, desired: int, reason: str,
+            metric: float | None, raw: int) -> Decision:
+    change = desired - obs.replicas
+    if change:
+        state = replace(state, scale_events=state.scale_events + ((obs.now, change),))
+        reason = f"{obs.replicas} -> {desired} replicas ({reason})"
+    return Decision(desired, reason, state, metric, raw)
+
+
+def _trim(state: PolicyState, now: float, cfg: PolicyConfig) -> PolicyState:
+    """Forget what no window can see any more (keeps the stored state small)."""
+    keep_rec = max(cfg.scale_down_window_s, cfg.scale_up_window_s)
+    return PolicyState(
+        recommendations=tuple(p for p in state.recommendations if p[0] > now - keep_rec),
+        scale_events=tuple(p for p in state.scale_events if p[0] > now - cfg.sync_period_s),
+        load_samples=tuple(p for p in state.load_samples if p[0] > now - cfg.trend_window_s),
+    )
+
+
+def _mean(values: tuple[float, ...]) -> float | None:
+    return sum(values) / len(values) if values else None

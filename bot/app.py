@@ -1,0 +1,92 @@
+"""Builds the PTB Application from the command tables and the services."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
+    MessageHandler, filters,
+)
+
+from bot.commands import BUTTONS, COMMANDS
+from bot.handlers.approvals import expire_job
+from bot.handlers.common import guarded, new_ref, reply
+from bot.services import Role, Services
+from bot.telegram_io import RetryingRateLimiter
+
+log = logging.getLogger(__name__)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    word = (update.effective_message.text or "").split()[0][:40]
+    await reply(update, f"I don't know {word}. /help lists what you can do.")
+
+
+async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, "I answer commands. /help lists what you can do.")
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.callback_query.answer("This button is not valid any more.", show_alert=True)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A bug: log the traceback under a short ref, and tell the person only the ref."""
+    ref = new_ref()
+    log.error("unhandled error (ref %s)", ref, exc_info=context.error)
+    if isinstance(update, Update):
+        try:
+            await reply(update, f"Something went wrong (ref {ref}). An admin can find it in the log.")
+        except TelegramError:
+            log.warning("could not tell the user about ref %s", ref)
+
+
+def command_menu(role: Role) -> list[BotCommand]:
+    return [BotCommand(c.name, c.summary[:256]) for c in COMMANDS if c.role <= role]
+
+
+async def publish_commands(app: Application) -> None:
+    """setMyCommands: users see theirs everywhere; each admin sees all in their private chat."""
+    await app.bot.set_my_commands(command_menu(Role.USER), scope=BotCommandScopeDefault())
+    services: Services = app.bot_data["services"]
+    for uid, role, _name in services.access.users():
+        if role is Role.ADMIN:
+            try:
+                await app.bot.set_my_commands(command_menu(Role.ADMIN),
+                                              scope=BotCommandScopeChat(uid))
+            except TelegramError as exc:  # an admin who never wrote to the bot
+                log.info("admin %s has no chat with the bot yet (%s)", uid, exc)
+
+
+def build_application(
+    token: str, services: Services, *, base_url: str | None = None,
+    base_file_url: str | None = None, approval_check_s: float = 30.0,
+) -> Application:
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .rate_limiter(RetryingRateLimiter())
+        .concurrent_updates(True)
+        .post_init(publish_commands)
+    )
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(
+            base_file_url or base_url.replace("/bot", "/file/bot"))
+    app = builder.build()
+    app.bot_data["services"] = services
+    for command in COMMANDS:
+        app.add_handler(CommandHandler(command.name, guarded(command.role)(command.handler)))
+    for button in BUTTONS:
+        app.add_handler(CallbackQueryHandler(guarded(button.role)(button.handler),
+                                             pattern=button.pattern))
+    # Last: whatever no handler above took still gets an answer.
+    app.add_handler(MessageHandler(filters.COMMAND, guarded(Role.USER)(unknown_command)))
+    app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE,
+                                   guarded(Role.USER)(plain_text)))
+    app.add_handler(CallbackQueryHandler(guarded(Role.USER)(stale_button)))
+    app.add_error_handler(on_error)
+    app.job_queue.run_repeating(expire_job, interval=approval_check_s, first=1.0)
+    return app

@@ -1,0 +1,91 @@
+"""Every command and button of the bot, with who may use it, in one table.
+
+The Application is built from these tables (bot.app), /help is generated from them, and the tests
+enumerate them; a handler's role is declared here and enforced by `guarded` in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.handlers import admin, approvals, containers, create
+from bot.handlers.common import Handler, guarded, reply, services
+from bot.parsing import EXAMPLES, USAGE
+from bot.services import Role
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    role: Role
+    summary: str
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class Button:
+    """A family of inline buttons: callback data matching `pattern`, e.g. `example`."""
+
+    pattern: str
+    role: Role
+    handler: Handler
+    example: str
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    role = services(context).access.role_of(user.id)
+    await reply(update, f"Hello {user.first_name}! I am Stratus: I create and run Linux "
+                        f"containers on Proxmox for you.\nYou are {'an admin' if role is Role.ADMIN else 'a user'}.\n\n"
+                        + help_text(role))
+
+
+def help_text(role: Role) -> str:
+    lines = [f"/{c.name} - {c.summary}" for c in COMMANDS if c.role <= role]
+    return "What you can do:\n" + "\n".join(lines) + "\n\n/help <command> shows its usage."
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    role = services(context).access.role_of(update.effective_user.id)
+    topic = " ".join(context.args).lstrip("/").lower()
+    if not topic:
+        await reply(update, help_text(role))
+        return
+    command = next((c for c in COMMANDS if c.name == topic and c.role <= role), None)
+    if command is None:
+        await reply(update, f"No command /{topic[:32]} that you can use. /help lists them.")
+        return
+    text = f"/{command.name} - {command.summary}\nUsage: {USAGE.get(command.name, '/' + command.name)}"
+    if command.name in EXAMPLES:
+        text += f"\nExample: {EXAMPLES[command.name]}"
+    await reply(update, text)
+
+
+COMMANDS: list[Command] = [
+    Command("start", Role.USER, "introduction", start),
+    Command("help", Role.USER, "what you can do; /help <command> for its usage", help_command),
+    Command("create", Role.USER, "create a container (alone: a guided menu)", create.create),
+    Command("list", Role.USER, "your containers (admins: all, with filters)",
+            containers.list_containers),
+    Command("info", Role.USER, "a container's card with its buttons", containers.info),
+    Command("ct_start", Role.USER, "start a container", containers.power_command("start")),
+    Command("ct_stop", Role.USER, "stop a container", containers.power_command("stop")),
+    Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot")),
+    Command("ct_delete", Role.USER, "delete a container (users: with approval)",
+            containers.ct_delete),
+    Command("grant", Role.ADMIN, "let a user in, or make them admin", admin.grant),
+    Command("revoke", Role.ADMIN, "take a user's access away", admin.revoke),
+    Command("users", Role.ADMIN, "who has access", admin.users),
+    Command("quota", Role.ADMIN, "show or set a user's quota", admin.quota),
+    Command("pending", Role.ADMIN, "requests waiting for approval", approvals.pending),
+    Command("audit", Role.ADMIN, "the latest entries of the audit trail", admin.audit),
+]
+
+BUTTONS: list[Button] = [
+    Button(r"^ct:\d+:[a-z-]+$", Role.USER, containers.on_card_button, "ct:100:start"),
+    Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
+    Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
+]

@@ -1,0 +1,67 @@
+"""Admin commands: users, grants, quotas, audit."""
+
+from __future__ import annotations
+
+import time
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.common import command_args, guarded, reply, services
+from bot.parsing import parse_audit, parse_grant, parse_quota, parse_revoke
+from bot.services import Role
+from bot.store import Quota
+
+
+async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_grant(command_args(update))
+    user = services(context).access.grant(update.effective_user.id, args.user_id, args.role)
+    await reply(update, f"✅ {user.id} is now {'an admin' if user.role == 'admin' else 'a user'}.")
+
+
+async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_revoke(command_args(update))
+    services(context).access.revoke(update.effective_user.id, args.user_id)
+    await reply(update, f"✅ {args.user_id} no longer has access. Their containers stay.")
+
+
+async def users(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    rows = services(context).access.users()
+    lines = [f"{uid} · {role.name.lower()}" + (f" · {name}" if name else "")
+             for uid, role, name in rows]
+    await reply(update, "Users:\n" + "\n".join(lines))
+
+
+def _quota_text(quota: Quota) -> str:
+    return (f"{quota.containers} containers, {quota.cores} cores, "
+            f"{quota.memory_mb} MiB memory, {quota.disk_gb} GiB disk")
+
+
+async def quota(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_quota(command_args(update))
+    svc = services(context)
+    current = svc.containers.quota_of(args.user_id)
+    changes = {k: v for k, v in (("containers", args.containers), ("cores", args.cores),
+                                 ("memory_mb", args.memory_mb), ("disk_gb", args.disk_gb))
+               if v is not None}
+    if changes:
+        current = Quota(**{**current.__dict__, **changes})
+        svc.store.quotas.put(args.user_id, current)
+        svc.store.audit.record(update.effective_user.id, "quota", f"user:{args.user_id}", "ok",
+                               _quota_text(current))
+    used = await svc.containers.usage_of(args.user_id)
+    await reply(update, f"Quota of {args.user_id}: {_quota_text(current)}.\n"
+                        f"In use: {used.containers} containers, {used.cores} cores, "
+                        f"{used.memory_mb} MiB memory, {used.disk_gb} GiB disk.")
+
+
+async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_audit(command_args(update))
+    entries = services(context).store.audit.recent(args.n)
+    if not entries:
+        await reply(update, "The audit trail is empty.")
+        return
+    lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.at))} · {e.actor_id} · "
+             f"{e.action} {e.target} · {e.outcome}" + (f" · {e.detail}" if e.detail else "")
+             for e in entries]
+    await reply(update, "\n".join(lines)[-4000:])

@@ -1,0 +1,113 @@
+"""Approval cards in the admins' chat: post, decide once, expire.
+
+Actions that can wait for approval register an executor here (`@executor("delete")`), so this
+module needs to know nothing about containers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.handlers import render
+from bot.handlers.common import guarded, reply, services
+from bot.services import Role
+from bot.services.approvals import describe_status
+from bot.store import Approval
+
+log = logging.getLogger(__name__)
+
+Executor = Callable[[ContextTypes.DEFAULT_TYPE, Approval], Awaitable[None]]
+EXECUTORS: dict[str, Executor] = {}
+
+
+def executor(action: str) -> Callable[[Executor], Executor]:
+    def register(fn: Executor) -> Executor:
+        EXECUTORS[action] = fn
+        return fn
+
+    return register
+
+
+async def submit(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, action: str, payload: dict, summary: str,
+    reasons: tuple[str, ...] = (),
+) -> Approval:
+    """Store the request, post its card to the approval chat, tell the requester it waits."""
+    svc = services(context)
+    user = update.effective_user
+    approval = svc.approvals.request(action, payload, user.id, user.id, summary)
+    card = await context.bot.send_message(
+        svc.approval_chat_id, render.approval_card(approval),
+        reply_markup=render.approval_buttons(approval))
+    svc.approvals.add_card(approval.id, card.chat_id, card.message_id)
+    why = f" ({'; '.join(reasons)})" if reasons else ""
+    # A message, not reply(): a button press may have been answered already.
+    await context.bot.send_message(
+        update.effective_chat.id,
+        f"⏳ Waiting for an admin's approval{why}: {summary}. "
+        f"I will tell you the outcome. Request {approval.id}.")
+    return approval
+
+
+async def _close_cards(context, approval: Approval, outcome: str) -> None:
+    for chat_id, message_id in approval.message_refs:
+        try:
+            await context.bot.edit_message_text(
+                f"{render.approval_card(approval)}\n{outcome}", chat_id=chat_id,
+                message_id=message_id)
+        except TelegramError as exc:  # a deleted card must not stop the decision
+            log.warning("could not update approval card %s: %s", approval.id, exc)
+
+
+async def _tell_requester(context, approval: Approval, text: str) -> None:
+    try:
+        await context.bot.send_message(approval.requester_chat_id, text)
+    except TelegramError as exc:
+        log.warning("could not tell requester of %s: %s", approval.id, exc)
+
+
+async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`ap:<id>:yes|no`. The store's compare-and-set makes the first decision the only one."""
+    query = update.callback_query
+    _, approval_id, verdict = query.data.split(":", 2)
+    if verdict not in ("yes", "no"):
+        await query.answer("This button is not valid.", show_alert=True)
+        return
+    svc = services(context)
+    admin = update.effective_user
+    approval = svc.approvals.decide(approval_id, verdict == "yes", admin.id)  # Conflict -> alert
+    word = "approved" if verdict == "yes" else "rejected"
+    await query.answer(f"Request {word}.")
+    await _close_cards(context, approval, f"{'✅' if verdict == 'yes' else '🚫'} {word.capitalize()} "
+                                          f"by {admin.full_name} ({admin.id})")
+    await _tell_requester(context, approval,
+                          f"Your request {approval.id} ({approval.summary}) was {word}.")
+    if verdict == "yes":
+        await EXECUTORS[approval.action](context, approval)
+
+
+async def pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    items = services(context).approvals.pending()
+    if not items:
+        await reply(update, "No requests are waiting for approval.")
+        return
+    for approval in items:
+        await update.effective_message.reply_text(
+            render.approval_card(approval), reply_markup=render.approval_buttons(approval))
+
+
+async def expire_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """JobQueue: close requests past their deadline and tell the requesters."""
+    for approval in services(context).approvals.expire_due():
+        await _close_cards(context, approval, "⌛ Expired without a decision.")
+        await _tell_requester(context, approval,
+                              f"Your request {approval.id} ({approval.summary}) expired without "
+                              f"a decision. Ask again if you still need it.")
+
+
+__all__ = ["submit", "executor", "on_decision", "pending", "expire_job", "describe_status"]

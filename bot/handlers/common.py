@@ -1,0 +1,160 @@
+"""What every handler shares: the guard that checks who asks, error replies, live messages.
+
+The guard is the one place that turns a role requirement into a check on the *presser* (for a
+button) or the sender (for a command), and the one place that turns our errors into replies.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.parsing import UsageError
+from bot.proxmox.errors import ProxmoxError
+from bot.services import Role, Services
+from bot.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+REFUSAL = (
+    "Sorry, you are not registered to use this bot. Ask an admin to grant you access; "
+    "your Telegram id is {uid}."
+)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+def new_ref() -> str:
+    return secrets.token_hex(3).upper()
+
+
+def user_error_text(exc: BaseException) -> str | None:
+    """The message a person sees for an error we expect, or None for a bug."""
+    if isinstance(exc, UsageError | ServiceError | ProxmoxError):
+        return str(exc)
+    return None
+
+
+async def reply(update: Update, text: str, **kwargs) -> None:
+    """Answer a command with a message, or a button press with an alert."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text, **kwargs)
+
+
+async def refuse_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    await reply(update, REFUSAL.format(uid=user.id))
+    svc = services(context)
+    if svc.store.notices.first_time(f"unknown-user:{user.id}"):
+        who = f"{user.full_name}" + (f" (@{user.username})" if user.username else "")
+        tried = update.effective_message.text if update.effective_message else "a button"
+        svc.store.audit.record(user.id, "refused", "bot", "unknown user", (tried or "")[:60])
+        await context.bot.send_message(
+            svc.approval_chat_id,
+            f"Unknown user {who}, id {user.id}, tried {tried!r}.\n"
+            f"To let them in: /grant {user.id}",
+        )
+
+
+def guarded(required: Role) -> Callable[[Handler], Handler]:
+    """Run the handler only for users holding `required`; answer our errors in plain words."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            user = update.effective_user
+            if user is None:
+                return  # channel posts and the like: nobody to answer
+            role = services(context).access.role_of(user.id)
+            if role is Role.NONE:
+                await refuse_unknown(update, context)
+                return
+            if role < required:
+                await reply(update, "This is for admins only. /help lists what you can do.")
+                return
+            try:
+                await handler(update, context)
+            except Exception as exc:  # noqa: BLE001 - every error gets an answer
+                text = user_error_text(exc)
+                if text is None:
+                    raise  # the application's error handler logs it under a ref
+                await reply(update, text)
+
+        run.required_role = required  # read by /help and by tests
+        return run
+
+    return wrap
+
+
+class LiveMessage:
+    """A message that tells how a long operation advances, edited in place.
+
+    Edits closer together than `min_interval` are merged (the last text wins), since Telegram
+    limits edits and a person cannot read faster anyway; the final text is always sent.
+    """
+
+    def __init__(self, bot, chat_id: int, message_id: int, min_interval: float = 1.0) -> None:
+        self._bot = bot
+        self.chat_id = chat_id
+        self.message_id = message_id
+        self._min_interval = min_interval
+        self._last_edit = 0.0
+        self._last_text: str | None = None
+
+    @classmethod
+    async def send(cls, update: Update, text: str, **kwargs) -> LiveMessage:
+        message = await update.effective_message.reply_text(text)
+        live = cls(message.get_bot(), message.chat_id, message.message_id, **kwargs)
+        live._last_text = text
+        return live
+
+    async def __call__(self, text: str) -> None:
+        """A progress step: shown unless another was shown less than `min_interval` ago."""
+        if time.monotonic() - self._last_edit >= self._min_interval:
+            await self.edit(text)
+
+    async def edit(self, text: str, reply_markup=None) -> None:
+        if text == self._last_text and reply_markup is None:
+            return
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id=self.chat_id, message_id=self.message_id, reply_markup=reply_markup)
+        except BadRequest as exc:
+            if "not modified" not in str(exc):
+                raise
+        self._last_text = text
+        self._last_edit = time.monotonic()
+
+
+async def run_reporting(live: LiveMessage, work: Awaitable[str]) -> None:
+    """Await background work and put its outcome (or a clear error) into the live message."""
+    try:
+        final = await work
+    except Exception as exc:  # noqa: BLE001 - background work must always end with a message
+        text = user_error_text(exc)
+        if text is None:
+            ref = new_ref()
+            log.exception("background work failed (ref %s)", ref)
+            text = f"Something went wrong (ref {ref}). An admin can find it in the log."
+        await live.edit(f"❌ {text}")
+        return
+    await live.edit(final)
+
+
+def command_args(update: Update) -> str:
+    """The text after the command word, quotes intact (context.args has lost them)."""
+    text = update.effective_message.text or ""
+    return text.partition(" ")[2].strip() if text.startswith("/") else text.strip()

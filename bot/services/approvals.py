@@ -1,0 +1,84 @@
+"""Requests that wait for an admin: stored, decided exactly once, expiring."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+from bot.services.access import AccessService
+from bot.services.errors import Conflict, Forbidden, NotFound
+from bot.store import Approval, Store
+
+
+class ApprovalService:
+    def __init__(
+        self, store: Store, access: AccessService, ttl_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._access = access
+        self._ttl_s = ttl_s
+        self._clock = clock
+
+    def request(
+        self, action: str, payload: dict, requester_id: int, requester_chat_id: int, summary: str,
+    ) -> Approval:
+        now = self._clock()
+        approval = Approval(
+            id=secrets.token_hex(4), action=action, payload=payload, requester_id=requester_id,
+            requester_chat_id=requester_chat_id, summary=summary, created_at=now,
+            expires_at=now + self._ttl_s,
+        )
+        self._store.approvals.add(approval)
+        self._store.audit.record(requester_id, f"request:{action}", f"approval:{approval.id}",
+                                 "pending", summary)
+        return approval
+
+    def get(self, approval_id: str) -> Approval:
+        approval = self._store.approvals.get(approval_id)
+        if approval is None:
+            raise NotFound(f"No approval request {approval_id!r}.")
+        return approval
+
+    def decide(self, approval_id: str, approve: bool, admin_id: int) -> Approval:
+        """Decide once. Whoever comes second (click, admin, re-delivered update) gets Conflict."""
+        if not self._access.is_admin(admin_id):
+            raise Forbidden("Only admins can approve or reject requests.")
+        self.get(approval_id)
+        status = "approved" if approve else "rejected"
+        decided = self._store.approvals.decide(approval_id, status, by=admin_id, now=self._clock())
+        if decided is None:
+            current = self.get(approval_id)
+            raise Conflict(f"This request is already {describe_status(current)}.")
+        self._store.audit.record(admin_id, "approve" if approve else "reject",
+                                 f"approval:{approval_id}", status, decided.summary)
+        return decided
+
+    def finish(self, approval_id: str, ok: bool) -> None:
+        self._store.approvals.set_status(approval_id, "done" if ok else "failed")
+
+    def pending(self) -> list[Approval]:
+        now = self._clock()
+        return [a for a in self._store.approvals.pending() if a.expires_at > now]
+
+    def expire_due(self) -> list[Approval]:
+        expired = self._store.approvals.expire_due(self._clock())
+        for approval in expired:
+            self._store.audit.record(None, "expire", f"approval:{approval.id}", "expired",
+                                     approval.summary)
+        return expired
+
+    def add_card(self, approval_id: str, chat_id: int, message_id: int) -> None:
+        self._store.approvals.add_message_ref(approval_id, chat_id, message_id)
+
+
+def describe_status(approval: Approval) -> str:
+    who = f" by {approval.decided_by}" if approval.decided_by else ""
+    return {
+        "approved": f"approved{who}",
+        "rejected": f"rejected{who}",
+        "expired": "expired",
+        "done": f"approved{who} and carried out",
+        "failed": f"approved{who}, but it failed",
+    }.get(approval.status, approval.status)

@@ -1,0 +1,203 @@
+"""Container use cases: who may see and touch which container, quotas, create, power, delete.
+
+Every method takes the asker's id first and checks it here, so that no front door (chat, buttons,
+a later REST API) can forget to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.parsing import CreateArgs
+from bot.proxmox import Container, ContainerSpec, CreateResult, NicSpec, Proxmox
+from bot.services.access import AccessService
+from bot.services.errors import Forbidden, NotFound, QuotaExceeded, ServiceError
+from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons, quota_problems
+from bot.store import Quota, Store
+
+Progress = Callable[[str], Awaitable[None]] | None
+
+POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
+
+
+@dataclass(frozen=True)
+class CreateDefaults:
+    template: str = "debian-12"
+    bridge: str = "vmbr0"
+    cores: int = 1
+    memory_mb: int = 512
+    disk_gb: int = 8
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    """A create request checked against quota; `approval_reasons` empty means it may run now."""
+
+    spec: ContainerSpec
+    approval_reasons: tuple[str, ...]
+
+    @property
+    def size(self) -> Size:
+        return Size(self.spec.cores, self.spec.memory_mb, self.spec.disk_gb)
+
+
+def spec_to_payload(spec: ContainerSpec) -> dict:
+    """A JSON-safe form of a spec, for approvals stored on disk. Never holds a password."""
+    data = dataclasses.asdict(dataclasses.replace(spec, password=None))
+    data["nics"] = [dict(n) for n in data["nics"]]
+    return data
+
+
+def spec_from_payload(data: dict) -> ContainerSpec:
+    fields = dict(data)
+    fields["nics"] = tuple(NicSpec(**n) for n in fields.get("nics", ()))
+    fields["tags"] = tuple(fields.get("tags", ()))
+    return ContainerSpec(**fields)
+
+
+class ContainerService:
+    def __init__(
+        self,
+        px: Proxmox,
+        store: Store,
+        access: AccessService,
+        default_quota: Quota,
+        thresholds: ApprovalThresholds,
+        defaults: CreateDefaults,
+    ) -> None:
+        self._px = px
+        self._store = store
+        self._access = access
+        self._default_quota = default_quota
+        self._thresholds = thresholds
+        self.defaults = defaults
+
+    # ---- seeing -------------------------------------------------------------------------------
+
+    async def visible(
+        self, actor_id: int, owner_id: int | None = None, node: str | None = None,
+        status: str | None = None,
+    ) -> list[Container]:
+        """The asker's containers; an admin sees all, optionally filtered by owner/node/status."""
+        admin = self._access.is_admin(actor_id)
+        if owner_id is not None and not admin and owner_id != actor_id:
+            raise Forbidden("Only admins can list other users' containers.")
+        owners = self._store.ownership.all()
+        cts = [ct for ct in await self._px.list_containers() if not ct.template]
+        if not admin:
+            owner_id = actor_id
+        if owner_id is not None:
+            cts = [ct for ct in cts if owners.get(ct.vmid) == owner_id]
+        if node is not None:
+            cts = [ct for ct in cts if ct.node == node]
+        if status is not None:
+            cts = [ct for ct in cts if ct.status == status]
+        return sorted(cts, key=lambda ct: ct.vmid)
+
+    def owner_of(self, vmid: int) -> int | None:
+        return self._store.ownership.owner(vmid)
+
+    async def resolve(self, actor_id: int, ref: int | str) -> Container:
+        """A container by vmid or hostname, if the asker may act on it."""
+        if isinstance(ref, int):
+            ct = await self._px.get_container(ref)  # errors.NotFound maps to a clear message
+        else:
+            matches = [ct for ct in await self.visible(actor_id) if ct.hostname == ref]
+            if not matches:
+                raise NotFound(f"No container named {ref!r} among yours. /list shows them.")
+            if len(matches) > 1:
+                ids = ", ".join(str(ct.vmid) for ct in matches)
+                raise ServiceError(f"Several containers are named {ref!r} ({ids}): use the vmid.")
+            ct = matches[0]
+        self.check_may_act(actor_id, ct.vmid)
+        return ct
+
+    def check_may_act(self, actor_id: int, vmid: int) -> None:
+        if self._access.is_admin(actor_id):
+            return
+        if self._store.ownership.owner(vmid) != actor_id:
+            raise Forbidden(f"CT {vmid} is not yours: you can act only on your own containers.")
+
+    # ---- quota and approval -------------------------------------------------------------------
+
+    def quota_of(self, user_id: int) -> Quota:
+        return self._store.quotas.get(user_id) or self._default_quota
+
+    async def usage_of(self, user_id: int) -> Usage:
+        mine = set(self._store.ownership.by_owner(user_id))
+        cts = [ct for ct in await self._px.list_containers() if ct.vmid in mine]
+        return Usage.of((ct.cores, ct.memory_mb, ct.disk_gb) for ct in cts)
+
+    async def check_quota(self, user_id: int, size: Size) -> None:
+        problems = quota_problems(self.quota_of(user_id), await self.usage_of(user_id), size)
+        if problems:
+            raise QuotaExceeded("Over your quota:\n" + "\n".join(f"- {p}" for p in problems))
+
+    async def plan_create(self, actor_id: int, args: CreateArgs) -> CreatePlan:
+        d = self.defaults
+        nic = NicSpec(
+            name="net0", bridge=args.bridge or d.bridge, ip=args.ip, gw=args.gw,
+            dhcp=args.dhcp or args.ip is None,
+        )
+        spec = ContainerSpec(
+            hostname=args.hostname, template=args.template or d.template,
+            cores=args.cores or d.cores, memory_mb=args.memory_mb or d.memory_mb,
+            disk_gb=args.disk_gb or d.disk_gb, nics=(nic,), node=args.node,
+            tags=("stratus",), start=True,
+        )
+        plan = CreatePlan(spec, ())
+        if self._access.is_admin(actor_id):
+            return plan
+        await self.check_quota(actor_id, plan.size)
+        return dataclasses.replace(plan, approval_reasons=tuple(
+            approval_reasons(plan.size, self._thresholds)))
+
+    # ---- acting -------------------------------------------------------------------------------
+
+    async def create(
+        self, owner_id: int, spec: ContainerSpec, progress: Progress = None, *,
+        recheck_quota: bool = False,
+    ) -> CreateResult:
+        """Create for `owner_id` and record ownership. `recheck_quota` for approved requests,
+        since the owner may have created more while the request waited."""
+        if recheck_quota and not self._access.is_admin(owner_id):
+            await self.check_quota(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb))
+        try:
+            result = await self._px.create_container(spec, progress=progress)
+        except Exception as exc:
+            self._store.audit.record(owner_id, "create", spec.hostname, "failed", str(exc))
+            raise
+        self._store.ownership.set(result.vmid, owner_id, spec.hostname)
+        self._store.audit.record(owner_id, "create", f"ct:{result.vmid}", "ok",
+                                 f"{spec.hostname} on {result.node}")
+        return result
+
+    async def power(self, actor_id: int, vmid: int, action: str) -> Container:
+        if action not in POWER_ACTIONS:
+            raise ServiceError(f"Unknown action {action!r}: use one of {', '.join(POWER_ACTIONS)}.")
+        self.check_may_act(actor_id, vmid)
+        try:
+            await getattr(self._px, action)(vmid)
+        except Exception as exc:
+            self._store.audit.record(actor_id, action, f"ct:{vmid}", "failed", str(exc))
+            raise
+        self._store.audit.record(actor_id, action, f"ct:{vmid}", "ok")
+        return await self._px.get_container(vmid)
+
+    def delete_needs_approval(self, actor_id: int) -> bool:
+        return not self._access.is_admin(actor_id)
+
+    async def delete(self, actor_id: int, vmid: int) -> None:
+        self.check_may_act(actor_id, vmid)
+        ct = await self._px.get_container(vmid)
+        try:
+            if ct.status == "running":
+                await self._px.stop(vmid)
+            await self._px.delete(vmid)
+        except Exception as exc:
+            self._store.audit.record(actor_id, "delete", f"ct:{vmid}", "failed", str(exc))
+            raise
+        self._store.ownership.remove(vmid)
+        self._store.audit.record(actor_id, "delete", f"ct:{vmid}", "ok", ct.hostname)

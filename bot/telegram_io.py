@@ -1,0 +1,76 @@
+"""How the bot talks to Telegram: rate limits with retries, and redaction of secrets in logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from telegram.error import NetworkError, TimedOut
+from telegram.ext import AIORateLimiter
+
+log = logging.getLogger(__name__)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter (flood limits, retries on 429) that also retries Telegram's 5xx.
+
+    A 5xx means Telegram did not take the request, so sending it again loses nothing and
+    duplicates nothing. A timeout is not retried: the request may have gone through.
+    """
+
+    def __init__(self, *, max_retries: int = 5, server_error_retries: int = 4,
+                 backoff_s: float = 0.5, **kwargs) -> None:
+        super().__init__(max_retries=max_retries, **kwargs)
+        self._server_error_retries = server_error_retries
+        self._backoff_s = backoff_s
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        for attempt in range(self._server_error_retries + 1):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args)
+            except TimedOut:
+                raise
+            except NetworkError as exc:
+                if attempt == self._server_error_retries:
+                    raise
+                delay = self._backoff_s * 2**attempt
+                log.warning("Telegram %s failed (%s); retrying in %.1fs", endpoint, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every secret with *** in the message and traceback of each log record."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def configure_logging(secrets: Iterable[str], level: int = logging.INFO,
+                      stream=None) -> logging.Handler:
+    """Log to a stream with secrets redacted; httpx's per-request lines (which carry the bot
+    token in the URL) are kept to warnings."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return handler

@@ -1,0 +1,578 @@
+"""`Proxmox`: the async face of the provisioning layer.
+
+proxmoxer (requests) blocks, so every HTTP call runs in a bounded ThreadPoolExecutor and
+the event loop only awaits futures. All calls go through `_request`, which encodes
+booleans as 1/0 (PVE refuses ``True``) and turns every failure into `errors.ProxmoxError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import secrets
+import string
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from proxmoxer.core import ProxmoxResource
+
+from . import errors
+from .models import (
+    MIB,
+    Container,
+    ContainerSpec,
+    CreateResult,
+    NodeInfo,
+    Template,
+    container_from,
+)
+from .settings import ProxmoxSettings
+from .tasks import decode_upid, error_line, is_success, poll_delays
+from .transport import connect
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], Awaitable[None]]
+
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+_MAX_VMID = 999_999_999
+_CREATE_ATTEMPTS = 8
+
+
+class _NoSecrets(logging.Filter):
+    """proxmoxer logs request bodies at INFO; drop those that may carry a password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "password" not in message and "ssh-public-keys" not in message
+
+
+logging.getLogger("proxmoxer.core").addFilter(_NoSecrets())
+
+
+def generate_password(length: int = 20) -> str:
+    """A random password with lower case, upper case and digits (PVE wants >= 5 chars)."""
+    while True:
+        pw = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+        if (
+            any(c.islower() for c in pw)
+            and any(c.isupper() for c in pw)
+            and any(c.isdigit() for c in pw)
+        ):
+            return pw
+
+
+def _encode(params: dict[str, Any]) -> dict[str, Any]:
+    """PVE accepts top-level booleans only as 1/0; proxmoxer would send ``True``."""
+    return {k: int(v) if isinstance(v, bool) else v for k, v in params.items() if v is not None}
+
+
+class Proxmox:
+    """Async access to one Proxmox VE cluster. Use as ``async with Proxmox(settings) as px``."""
+
+    def __init__(self, settings: ProxmoxSettings):
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="proxmox")
+        self._api: ProxmoxResource | None = None
+        self._connect_lock = asyncio.Lock()
+        # vmids handed to creates/clones of this process that PVE may not know yet: nextid
+        # reserves nothing, so concurrent creates would otherwise all get the same id.
+        self._reserved_vmids: set[int] = set()
+        # Memory (MiB) promised to creates still running, per node, for placement.
+        self._pending_mem: dict[str, int] = {}
+        self._node_of: dict[int, str] = {}  # cache of where each CT lives
+        self.request_count = 0  # HTTP requests made through `_request` (not the ticket login)
+
+    def __repr__(self) -> str:
+        return f"Proxmox({self.settings!r})"
+
+    async def __aenter__(self) -> Proxmox:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the thread pool and the HTTP connections."""
+        api, self._api = self._api, None
+        if api is not None:
+            await self._in_thread(api._store["session"].close)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    async def _client(self) -> ProxmoxResource:
+        if self._api is None:
+            async with self._connect_lock:
+                if self._api is None:
+                    try:
+                        self._api = await self._in_thread(connect, self.settings)
+                    except Exception as exc:
+                        raise self._translate(exc, "log in") from None
+        return self._api
+
+    def _translate(self, exc: BaseException, action: str) -> errors.ProxmoxError:
+        return errors.translate(exc, target=self.settings.base_url, action=action)
+
+    async def _request(self, method: str, path: str, *, action: str, **params: Any) -> Any:
+        """One API call, off the event loop; the only place proxmoxer is invoked."""
+        api = await self._client()
+        call = getattr(api(path), method.lower())
+        self.request_count += 1
+        try:
+            return await self._in_thread(call, **_encode(params))
+        except Exception as exc:
+            raise self._translate(exc, action) from None
+
+    async def _resources(self, kind: str | None = None) -> list[dict]:
+        params = {"type": kind} if kind else {}
+        return await self._request(
+            "GET", "cluster/resources", action="read the cluster resources", **params
+        )
+
+    async def _locate(self, vmid: int, *, refresh: bool = False) -> str:
+        """The node a CT lives on (cached; `refresh` asks the cluster again)."""
+        if not refresh and vmid in self._node_of:
+            return self._node_of[vmid]
+        for res in await self._resources("vm"):
+            if int(res.get("vmid", -1)) == int(vmid):
+                if res.get("type") != "lxc":
+                    raise errors.NotFound(
+                        f"Guest {vmid} is a {res.get('type')} VM, not a container."
+                    )
+                self._node_of[vmid] = res["node"]
+                return res["node"]
+        self._node_of.pop(vmid, None)
+        raise errors.NotFound(f"Container {vmid} does not exist in the cluster.")
+
+    async def _on_ct(self, vmid: int, op: Callable[[str], Awaitable[Any]]) -> Any:
+        """Run `op(node)` for the CT's node; if the cached node was stale, locate and retry."""
+        cached = vmid in self._node_of
+        node = await self._locate(vmid)
+        try:
+            return await op(node)
+        except errors.NotFound:
+            if not cached:
+                raise
+            return await op(await self._locate(vmid, refresh=True))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def overview(self) -> list[NodeInfo]:
+        """Every node with its CPU and memory, online or not."""
+        nodes = await self._resources("node")
+        return sorted((self._node_info(n) for n in nodes), key=lambda n: n.name)
+
+    @staticmethod
+    def _node_info(res: dict) -> NodeInfo:
+        total = int(res.get("maxmem") or 0)
+        return NodeInfo(
+            name=res["node"],
+            online=res.get("status") == "online",
+            cpus=int(res.get("maxcpu") or 0),
+            cpu_used=float(res.get("cpu") or 0.0),
+            mem_total_mb=total // MIB,
+            mem_free_mb=max(total - int(res.get("mem") or 0), 0) // MIB,
+        )
+
+    async def templates(self, node: str | None = None) -> list[Template]:
+        """Container templates on `node` (default: on every online node, without repeats)."""
+        return await self._templates(await self._resources(), node)
+
+    async def _templates(self, resources: list[dict], node: str | None) -> list[Template]:
+        nodes = [node] if node else self._online_nodes(resources)
+        stores = [
+            (s["node"], s["storage"])
+            for s in resources
+            if s.get("type") == "storage"
+            and s.get("node") in nodes
+            and "vztmpl" in str(s.get("content", "")).split(",")
+            and s.get("status", "available") == "available"
+        ]
+        listings = await asyncio.gather(
+            *(
+                self._request(
+                    "GET",
+                    f"nodes/{n}/storage/{s}/content",
+                    action=f"list the templates of storage {s} on {n}",
+                    content="vztmpl",
+                )
+                for n, s in stores
+            )
+        )
+        seen: dict[str, Template] = {}
+        for entries in listings:
+            for e in entries:
+                volid = e["volid"]
+                seen.setdefault(
+                    volid, Template(volid, volid.split("/", 1)[-1], int(e.get("size") or 0))
+                )
+        return sorted(seen.values(), key=lambda t: t.volid)
+
+    @staticmethod
+    def _online_nodes(resources: list[dict]) -> list[str]:
+        return [
+            r["node"] for r in resources if r.get("type") == "node" and r.get("status") == "online"
+        ]
+
+    async def list_containers(self, node: str | None = None) -> list[Container]:
+        """All containers (one request). NICs, IPs, swap and ostype need `get_container`."""
+        return sorted(
+            (
+                container_from(r)
+                for r in await self._resources("vm")
+                if r.get("type") == "lxc" and (node is None or r.get("node") == node)
+            ),
+            key=lambda c: c.vmid,
+        )
+
+    async def get_container(self, vmid: int) -> Container:
+        """One container with its config and live status."""
+        for res in await self._resources("vm"):
+            if int(res.get("vmid", -1)) == int(vmid) and res.get("type") == "lxc":
+                node = res["node"]
+                self._node_of[vmid] = node
+                config, status = await asyncio.gather(
+                    self._request(
+                        "GET", f"nodes/{node}/lxc/{vmid}/config", action=f"read CT {vmid}'s config"
+                    ),
+                    self._request(
+                        "GET",
+                        f"nodes/{node}/lxc/{vmid}/status/current",
+                        action=f"read CT {vmid}'s status",
+                    ),
+                )
+                return container_from(res, config, status)
+        raise errors.NotFound(f"Container {vmid} does not exist in the cluster.")
+
+    async def get_config(self, vmid: int) -> dict:
+        return await self._on_ct(
+            vmid,
+            lambda node: self._request(
+                "GET", f"nodes/{node}/lxc/{vmid}/config", action=f"read CT {vmid}'s config"
+            ),
+        )
+
+    async def set_config(self, vmid: int, **params: Any) -> None:
+        """Change config keys (``cores=2``, ``memory=1024``, ``onboot=True`` -> 1)."""
+        await self._on_ct(
+            vmid,
+            lambda node: self._request(
+                "PUT",
+                f"nodes/{node}/lxc/{vmid}/config",
+                action=f"change CT {vmid}'s config",
+                **params,
+            ),
+        )
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    async def wait_task(
+        self, node: str, upid: str, *, expected_seconds: float | None = None
+    ) -> str:
+        """Wait for a task to stop; return its exit status or raise TaskFailed with its error."""
+        try:
+            kind = decode_upid(upid)
+        except ValueError as exc:
+            raise errors.InvalidRequest(str(exc), {"upid": str(exc)}) from None
+        path = f"nodes/{node}/tasks/{upid}"
+        for delay in poll_delays(expected_seconds):
+            await asyncio.sleep(delay)
+            status = await self._request(
+                "GET", f"{path}/status", action=f"read the status of task {kind['type']}"
+            )
+            if status.get("status") == "stopped":
+                break
+        exitstatus = str(status.get("exitstatus", ""))
+        if is_success(exitstatus):
+            return exitstatus
+        try:
+            lines = await self._request(
+                "GET", f"{path}/log", action="read the task log", start=0, limit=0
+            )
+        except errors.ProxmoxError:
+            lines = []
+        line = error_line(lines, exitstatus)
+        what = f"{kind['type']} {kind['id']}".strip()
+        raise errors.TaskFailed(
+            f"Proxmox task {what} on {node} failed: {line}",
+            upid=upid,
+            exitstatus=exitstatus,
+            log_line=line,
+        )
+
+    async def _run_task(self, method: str, path: str, node: str, *, action: str, **params) -> str:
+        upid = await self._request(method, path, action=action, **params)
+        return await self.wait_task(node, upid)
+
+    # -- power and delete -------------------------------------------------------------------
+
+    async def _power(self, vmid: int, op: str, **params: Any) -> str:
+        return await self._on_ct(
+            vmid,
+            lambda node: self._run_task(
+                "POST",
+                f"nodes/{node}/lxc/{vmid}/status/{op}",
+                node,
+                action=f"{op} CT {vmid} on {node}",
+                **params,
+            ),
+        )
+
+    async def start(self, vmid: int) -> str:
+        return await self._power(vmid, "start")
+
+    async def stop(self, vmid: int) -> str:
+        """Stop at once (like pulling the plug); see `shutdown` for a clean stop."""
+        return await self._power(vmid, "stop")
+
+    async def shutdown(self, vmid: int, timeout: int = 60) -> str:  # noqa: ASYNC109
+        """Clean shutdown; `timeout` is PVE's own (seconds before the task gives up)."""
+        return await self._power(vmid, "shutdown", timeout=timeout)
+
+    async def reboot(self, vmid: int) -> str:
+        return await self._power(vmid, "reboot")
+
+    async def delete(self, vmid: int, purge: bool = True) -> str:
+        """Destroy the CT (it must be stopped); `purge` also drops it from jobs and ACLs."""
+        result = await self._on_ct(
+            vmid,
+            lambda node: self._run_task(
+                "DELETE",
+                f"nodes/{node}/lxc/{vmid}",
+                node,
+                action=f"delete CT {vmid} on {node}",
+                purge=purge,
+            ),
+        )
+        self._node_of.pop(vmid, None)
+        return result
+
+    # -- create and clone -------------------------------------------------------------------
+
+    async def _reserve_vmid(self, taken: set[int]) -> int:
+        """A vmid that PVE calls free and that no create of ours is using.
+
+        nextid reserves nothing, so concurrent creates get the same answer; we skip ids
+        reserved here (and ids known taken) locally. There is no await between the check
+        and the reservation, so the event loop makes the pair atomic.
+        """
+        vmid = int(await self._request("GET", "cluster/nextid", action="get a free vmid"))
+        while vmid in self._reserved_vmids or vmid in taken:
+            vmid += 1
+        if vmid > _MAX_VMID:
+            raise errors.AlreadyExists("No free vmid left in 100..999999999.")
+        self._reserved_vmids.add(vmid)
+        return vmid
+
+    async def _with_new_vmid(
+        self, taken: set[int], post: Callable[[int], Awaitable[str]]
+    ) -> tuple[int, str]:
+        """Reserve a vmid and `post(vmid)`; on 'already exists' (another client) try the next.
+
+        Returns (vmid, upid); the vmid stays reserved until the caller releases it.
+        """
+        for _ in range(_CREATE_ATTEMPTS):
+            vmid = await self._reserve_vmid(taken)
+            try:
+                return vmid, await post(vmid)
+            except errors.AlreadyExists:
+                log.info("vmid %s was taken by someone else; trying the next one", vmid)
+                taken.add(vmid)
+                self._reserved_vmids.discard(vmid)
+            except BaseException:
+                self._reserved_vmids.discard(vmid)
+                raise
+        raise errors.AlreadyExists(
+            f"Gave up after {_CREATE_ATTEMPTS} vmids were taken concurrently; try again."
+        )
+
+    def _place(self, spec: ContainerSpec, resources: list[dict]) -> str:
+        """spec.node if online; else the online node with the most free memory that fits."""
+        nodes = {r["node"]: r for r in resources if r.get("type") == "node"}
+        if spec.node:
+            if spec.node not in nodes:
+                raise errors.NotFound(
+                    f"There is no node {spec.node!r}; nodes: {', '.join(sorted(nodes)) or 'none'}."
+                )
+            if nodes[spec.node].get("status") != "online":
+                raise errors.NodeUnavailable(f"Node {spec.node} is offline.")
+            return spec.node
+        free = {
+            name: self._node_info(r).mem_free_mb - self._pending_mem.get(name, 0)
+            for name, r in nodes.items()
+            if r.get("status") == "online"
+        }
+        if not free:
+            raise errors.NodeUnavailable("No node of the cluster is online.")
+        best = max(sorted(free), key=lambda n: free[n])
+        if free[best] < spec.memory_mb:
+            raise errors.NodeUnavailable(
+                f"No online node has {spec.memory_mb} MiB free memory (most: {best} with "
+                f"{free[best]} MiB); ask for less memory or free some."
+            )
+        return best
+
+    @staticmethod
+    def _pick_storage(spec: ContainerSpec, node: str, resources: list[dict]) -> str:
+        """spec.storage, or the node's storage for CT disks (content rootdir) with most room."""
+        if spec.storage:
+            return spec.storage
+        candidates = {
+            r["storage"]: int(r.get("maxdisk") or 0) - int(r.get("disk") or 0)
+            for r in resources
+            if r.get("type") == "storage"
+            and r.get("node") == node
+            and "rootdir" in str(r.get("content", "")).split(",")
+            and r.get("status", "available") == "available"
+        }
+        if not candidates:
+            raise errors.NotFound(
+                f"Node {node} has no storage for container disks (content 'rootdir'); "
+                "name one in the spec."
+            )
+        return max(sorted(candidates), key=lambda s: candidates[s])
+
+    async def _resolve_template(self, template: str, node: str, resources: list[dict]) -> str:
+        """A volid as is; a short name (``debian-12``) -> the newest matching template on node."""
+        if ":" in template:
+            return template
+        available = await self._templates(resources, node)
+        pattern = re.compile(rf"^{re.escape(template)}(?:$|[-_.])")
+        matches = [t for t in available if pattern.match(t.name)]
+        if not matches:
+            names = ", ".join(t.name for t in available) or "none"
+            raise errors.NotFound(
+                f"No template named like {template!r} on node {node}; available: {names}."
+            )
+        return max(matches, key=lambda t: _natural_key(t.name)).volid
+
+    async def create_container(
+        self, spec: ContainerSpec, progress: Progress | None = None
+    ) -> CreateResult:
+        """Create (and optionally start) a CT; waits for PVE's task. Tells `progress` each stage."""
+        say = _Reporter(progress)
+        await say("Choosing a node")
+        resources = await self._resources()
+        node = self._place(spec, resources)
+        storage = self._pick_storage(spec, node, resources)
+        ostemplate = await self._resolve_template(spec.template, node, resources)
+        password = spec.password
+        generated = None
+        if password is None and not spec.ssh_public_key:
+            password = generated = generate_password()
+        params: dict[str, Any] = {
+            "ostemplate": ostemplate,
+            "hostname": spec.hostname,
+            "cores": spec.cores,
+            "memory": spec.memory_mb,
+            "swap": spec.swap_mb,
+            "rootfs": f"{storage}:{spec.disk_gb}",
+            "unprivileged": spec.unprivileged,
+            "password": password,
+            "ssh-public-keys": spec.ssh_public_key,
+            "tags": ";".join(spec.tags) or None,
+            "description": spec.description,
+        }
+        params.update({nic.name: nic.to_pve() for nic in spec.nics})
+        taken = {int(r["vmid"]) for r in resources if "vmid" in r}
+
+        async def post(vmid: int) -> str:
+            return await self._request(
+                "POST",
+                f"nodes/{node}/lxc",
+                action=f"create CT {vmid} on {node}",
+                vmid=vmid,
+                **params,
+            )
+
+        self._pending_mem[node] = self._pending_mem.get(node, 0) + spec.memory_mb
+        vmid = None
+        try:
+            await say("Reserving an id")
+            vmid, upid = await self._with_new_vmid(taken, post)
+            self._node_of[vmid] = node
+            log.info("creating CT %s (%s) on %s from %s", vmid, spec.hostname, node, ostemplate)
+            await say(f"Creating CT {vmid} on {node}")
+            await self.wait_task(node, upid)
+        finally:
+            self._pending_mem[node] -= spec.memory_mb
+            if vmid is not None:
+                self._reserved_vmids.discard(vmid)
+        if spec.start:
+            await say(f"Starting CT {vmid}")
+            await self._run_task(
+                "POST",
+                f"nodes/{node}/lxc/{vmid}/status/start",
+                node,
+                action=f"start CT {vmid} on {node}",
+            )
+        await say(f"CT {vmid} is ready on {node}")
+        return CreateResult(vmid=vmid, node=node, password=generated)
+
+    async def clone(
+        self,
+        vmid: int,
+        hostname: str,
+        newid: int | None = None,
+        node: str | None = None,
+        full: bool | None = None,
+        target_node: str | None = None,
+    ) -> int:
+        """Clone CT `vmid` (on `node`, found if None) as `hostname`; returns the new vmid."""
+        source = node or await self._locate(vmid)
+        where = target_node or source
+
+        async def post(new: int) -> str:
+            return await self._request(
+                "POST",
+                f"nodes/{source}/lxc/{vmid}/clone",
+                action=f"clone CT {vmid} to {new}",
+                newid=new,
+                hostname=hostname,
+                full=full,
+                target=target_node,
+            )
+
+        if newid is not None:
+            upid = await post(newid)
+            await self.wait_task(source, upid)
+            self._node_of[newid] = where
+            return newid
+        taken: set[int] = set()
+        new = None
+        try:
+            new, upid = await self._with_new_vmid(taken, post)
+            await self.wait_task(source, upid)
+        finally:
+            if new is not None:
+                self._reserved_vmids.discard(new)
+        self._node_of[new] = where
+        return new
+
+
+class _Reporter:
+    """Calls the caller's progress callback; its failures never abort the operation."""
+
+    def __init__(self, progress: Progress | None):
+        self._progress = progress
+
+    async def __call__(self, stage: str) -> None:
+        if self._progress is None:
+            return
+        try:
+            await self._progress(stage)
+        except Exception:
+            log.warning("progress callback failed at stage %r", stage, exc_info=True)
+
+
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    """So that ``12.10`` sorts after ``12.9``."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name)]

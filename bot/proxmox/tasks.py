@@ -1,0 +1,59 @@
+"""How often to ask PVE whether a task has finished, and how to read a failed task.
+
+Polling is a trade: each status request costs the server (and counts against the budget of
+a create: nextid + placement + POST + polls <= 6 when the task takes 2 s), while a late poll
+makes the user wait. The default schedule asks once almost at once (many tasks, and all
+tasks in tests, end within milliseconds), then at about 1.25 s, 2.55 s, 4.55 s, ... backing
+off to every 5 s for long tasks such as clones of big disks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from proxmoxer.tools import Tasks
+
+_DEFAULT_DELAYS = (0.05, 1.2, 1.3, 2.0, 3.0)
+_MAX_DELAY = 5.0
+
+
+def poll_delays(expected_seconds: float | None = None) -> Iterator[float]:
+    """Seconds to sleep before each status request.
+
+    With `expected_seconds` (the caller knows roughly how long the task takes) the first
+    poll lands just after it, then a quarter of it, growing by half each time.
+    """
+    if expected_seconds and expected_seconds > 0:
+        yield expected_seconds * 1.05 + 0.05
+        delay = max(expected_seconds / 4, 0.1)
+        while True:
+            yield min(delay, _MAX_DELAY)
+            delay *= 1.5
+    yield from _DEFAULT_DELAYS
+    while True:
+        yield _MAX_DELAY
+
+
+def decode_upid(upid: str) -> dict:
+    """proxmoxer's UPID parser; raises ValueError (not AssertionError) on a malformed UPID."""
+    try:
+        return Tasks.decode_upid(upid)
+    except AssertionError as exc:
+        raise ValueError(f"not a Proxmox task id (UPID): {upid!r}") from exc
+
+
+def is_success(exitstatus: str) -> bool:
+    """PVE ends a good task with ``OK`` or ``WARNINGS: <n>``; anything else is the error."""
+    return exitstatus == "OK" or exitstatus.startswith("WARNINGS")
+
+
+def error_line(log: list[dict], exitstatus: str) -> str:
+    """The line that says why a task failed: PVE's ``TASK ERROR: ...``, else the exit status."""
+    try:
+        text = Tasks.decode_log(log) if log else ""
+    except (IndexError, KeyError, TypeError):  # lines not numbered 1..n
+        text = "\n".join(str(entry.get("t", "")) for entry in log)
+    for line in reversed(text.splitlines()):
+        if line.startswith("TASK ERROR:"):
+            return line.removeprefix("TASK ERROR:").strip()
+    return exitstatus.strip() or (text.splitlines()[-1] if text else "unknown error")

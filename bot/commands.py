@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.handlers import admin, approvals, containers, create
-from bot.handlers.common import Handler, guarded, reply, services
+from bot.handlers.common import Handler, reply, services
 from bot.parsing import EXAMPLES, USAGE
 from bot.services import Role
 

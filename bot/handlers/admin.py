@@ -7,9 +7,8 @@ import time
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import command_args, guarded, reply, services
+from bot.handlers.common import command_args, reply, services
 from bot.parsing import parse_audit, parse_grant, parse_quota, parse_revoke
-from bot.services import Role
 from bot.store import Quota
 
 

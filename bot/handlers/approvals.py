@@ -14,8 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
-from bot.handlers.common import guarded, reply, services
-from bot.services import Role
+from bot.handlers.common import reply, services
 from bot.services.approvals import describe_status
 from bot.store import Approval
 

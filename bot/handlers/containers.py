@@ -10,10 +10,13 @@ from telegram.ext import ContextTypes
 from bot.handlers import render
 from bot.handlers.approvals import executor, submit
 from bot.handlers.common import (
-    LiveMessage, command_args, guarded, reply, run_reporting, services,
+    LiveMessage,
+    command_args,
+    reply,
+    run_reporting,
+    services,
 )
 from bot.parsing import parse_ct_command, parse_list
-from bot.services import Role
 from bot.store import Approval
 
 log = logging.getLogger(__name__)

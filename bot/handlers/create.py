@@ -15,10 +15,9 @@ from telegram.ext import ContextTypes
 
 from bot.handlers import render
 from bot.handlers.approvals import executor, submit
-from bot.handlers.common import LiveMessage, command_args, guarded, run_reporting, services
+from bot.handlers.common import LiveMessage, command_args, run_reporting, services
 from bot.parsing import CreateArgs, parse_create
 from bot.proxmox import ContainerSpec
-from bot.services import Role
 from bot.services.containers import CreatePlan, spec_from_payload, spec_to_payload
 from bot.store import Approval
 

@@ -22,6 +22,7 @@ from tgsim.model import (
     JSON,
     ApiCall,
     ApiError,
+    Button,
     CallbackAnswer,
     Chat,
     Edit,
@@ -51,8 +52,10 @@ class BotEvent:
 
     seq: int
     kind: str  # "new" | "edit" | "delete"
-    message: Message
+    message: Message  # the live message (its current content)
     at: float
+    content: str = ""  # text or caption as it was right after this event
+    buttons: tuple[tuple[Button, ...], ...] = ()  # the inline keyboard right after this event
 
 
 class SimUser:
@@ -226,7 +229,8 @@ class TelegramStandIn:
 
     async def wait_until(self, condition: Callable[[], Any],
                          timeout: float = 5.0) -> Any:  # noqa: ASYNC109 (the contract's name)
-        """Wait until ``condition()`` is truthy (re-checked on every change); returns its value."""
+        """Wait until ``condition()`` is truthy (re-checked on every change of the stand-in and
+        every 20 ms); returns its value or raises TimeoutError."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -238,7 +242,9 @@ class TelegramStandIn:
                 raise TimeoutError(f"condition not met within {timeout}s")
             event = self._changed
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                # Woken by any change here; the short cap re-checks conditions on state that
+                # lives elsewhere (the bot's own lists, pvesim).
+                await asyncio.wait_for(event.wait(), min(remaining, 0.02))
             except TimeoutError:
                 pass
 
@@ -379,7 +385,8 @@ class TelegramStandIn:
         self._event("delete", msg, now()[0])
 
     def _event(self, kind: str, msg: Message, at: float) -> None:
-        self.events.append(BotEvent(len(self.events), kind, msg, at))
+        buttons = tuple(tuple(row) for row in msg.buttons)
+        self.events.append(BotEvent(len(self.events), kind, msg, at, msg.content, buttons))
         self._pulse()
 
     def _store_file(self, data: bytes | None, **fields: Any) -> FileBlob:

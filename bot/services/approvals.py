@@ -50,6 +50,8 @@ class ApprovalService:
         decided = self._store.approvals.decide(approval_id, status, by=admin_id, now=self._clock())
         if decided is None:
             current = self.get(approval_id)
+            if current.status == "pending":  # past its deadline; the expiry job will close it
+                raise Conflict("This request has already expired.")
             raise Conflict(f"This request is already {describe_status(current)}.")
         self._store.audit.record(admin_id, "approve" if approve else "reject",
                                  f"approval:{approval_id}", status, decided.summary)

@@ -55,13 +55,14 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_bot(sim: Simulator, tg: TelegramStandIn, store_path, policy: ChatPolicy):
+async def running_bot(sim: Simulator, tg: TelegramStandIn, store_path, policy: ChatPolicy,
+                      approval_check_s: float = 0.2):
     px = Proxmox(ProxmoxSettings(host="127.0.0.1", port=sim.port, token_id=sim.token_id,
                                  token_secret=sim.token_secret, verify_tls=True,
                                  fingerprint=sim.fingerprint))
     services = build_services(px, Store(store_path), policy)
     app = build_application(tg.token, services, base_url=tg.base_url,
-                            base_file_url=tg.base_file_url, approval_check_s=0.2)
+                            base_file_url=tg.base_file_url, approval_check_s=approval_check_s)
     async with app:
         await app.start()
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
@@ -74,7 +75,8 @@ async def running_bot(sim: Simulator, tg: TelegramStandIn, store_path, policy: C
 
 
 def default_policy(**overrides) -> ChatPolicy:
-    return ChatPolicy(admin_ids=(ADMIN_ID,), approval_chat_id=APPROVAL_CHAT, **overrides)
+    fields = {"admin_ids": (ADMIN_ID,), "approval_chat_id": APPROVAL_CHAT, **overrides}
+    return ChatPolicy(**fields)
 
 
 @pytest.fixture

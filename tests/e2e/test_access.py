@@ -2,10 +2,10 @@
 
 import re
 
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, STRANGER_ID
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot.commands import BUTTONS
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, STRANGER_ID
 
 
 def registered(app):
@@ -42,7 +42,7 @@ async def test_unknown_user_is_refused_on_every_command_and_button(harness):
             assert re.search(pattern, data), f"no example for callback pattern {pattern}"
         admin_card.reply_markup = {"inline_keyboard": [[{"text": "X", "callback_data": data}]]}
         query_id = await stranger.press(admin_card, "X")
-        await tg.wait_until(lambda: query_id in tg.answered_callbacks)
+        await tg.wait_until(lambda q=query_id: q in tg.answered_callbacks)
         assert "not registered" in tg.answered_callbacks[query_id].text, pattern
 
     assert set(h.sim.cluster.guests) == vm_before  # nothing was done

@@ -75,6 +75,11 @@ class TaskRunner:
     def active(self) -> int:
         return len(self._running)
 
+    async def idle(self) -> None:
+        """Wait until every started task has finished (tests, benches)."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
     async def close(self) -> None:
         for handle in list(self._running):
             handle.cancel()

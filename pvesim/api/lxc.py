@@ -215,7 +215,7 @@ async def delete_ct(ctx, p):
     if guest.config.get("protection"):
         raise fail(f"can't remove CT {guest.vmid} - protection mode enabled")
     if guest.status == "running" and not p.get("force"):
-        raise fail(f"CT {guest.vmid} is running - destroy failed")
+        raise fail(f"unable to destroy CT {guest.vmid} - container is running")
 
     async def work(task: Task) -> None:
         await ctx.runner.wait(task)

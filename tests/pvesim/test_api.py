@@ -234,8 +234,7 @@ async def test_clone_locks_source_and_target_while_running():
                 assert r.status == 200
             assert sim.cluster.guests[300].lock == "disk"
             assert sim.cluster.guests[301].lock == "create"
-            while sim.cluster.guests[301].lock:
-                await asyncio.sleep(0.02)
+            await sim.runner.idle()
         assert sim.cluster.guests[300].lock is None
         clone = sim.cluster.guests[301]
         assert (clone.node, clone.name) == ("pve2", "copy")
@@ -258,8 +257,7 @@ async def test_tasks_run_concurrently():
             assert statuses == [200] * 50
             running = [t for t in sim.cluster.tasks.values() if t.status == "running"]
             assert len(running) == 50  # all in flight together, none waits for another
-            while sim.runner.active:
-                await asyncio.sleep(0.05)
+            await sim.runner.idle()
         assert all(t.exitstatus == "OK" for t in sim.cluster.tasks.values())
         assert len(sim.request_counts()) == 1 and sim.request_counts()[
             "POST /nodes/{node}/lxc"] == 50

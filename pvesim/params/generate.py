@@ -1,6 +1,7 @@
 """Bootstrap the parameter tables from the official schema (a maintainer's tool, never run at runtime).
 
     python -m pvesim.params.generate ../shared/pve-api/pve-apidata-9.2.json
+    ruff format pvesim/params/
 
 rewrites ``pvesim/params/<module>.py`` for the methods listed in ``METHODS``. The output is plain
 Python that is then committed and read by the validator; the schema file is only read here and by

@@ -202,8 +202,8 @@ class _Loader:
     def secret(self, key: str, required: bool = False) -> str | None:
         text = self.text(key, required)
         if text is not None and any(c.isspace() for c in text):
+            # Reported, but still returned: it is set, so "missing" would be a second, wrong problem.
             self._problem(key, "contains whitespace (value not shown: it is a secret)")
-            return None
         return text
 
     def integer(self, key: str, default: int | None, lo: int | None = None, hi: int | None = None):

@@ -24,9 +24,10 @@ from tgsim.model import (
     UserInfo,
 )
 from tgsim.server import DEFAULT_TOKEN, BotEvent, SimUser, TelegramStandIn
+from tgsim.thread import TelegramStandInThread
 
 __all__ = [
     "DEFAULT_TOKEN", "ApiCall", "ApiError", "BotEvent", "Button", "CallbackAnswer", "Chat",
-    "Edit", "FileBlob", "Latency", "Message", "SimUser", "TelegramStandIn", "UpdateRecord",
+    "Edit", "FileBlob", "Latency", "Message", "SimUser", "TelegramStandIn", "TelegramStandInThread", "UpdateRecord",
     "UserInfo",
 ]

@@ -126,3 +126,25 @@ async def test_set_my_commands_is_stored_per_scope(tg: TelegramStandIn):
         assert [c.command for c in await bot.get_my_commands()] == ["list"]
     assert tg.bot_commands() == [{"command": "list", "description": "my containers"}]
     assert tg.bot_commands({"type": "chat", "chat_id": 42})[0]["command"] == "audit"
+
+
+async def test_stand_in_on_its_own_thread_serves_a_bot_on_this_loop():
+    from tgsim_echo_bot import build_echo_app
+
+    from tgsim import TelegramStandInThread
+
+    with TelegramStandInThread() as st:
+        bot = build_echo_app(st.tg)
+        async with bot.app:
+            await bot.app.start()
+            await bot.app.updater.start_polling(poll_interval=0.0, timeout=1)
+
+            async def ask(tg):
+                await tg.user(1001, "Alice").send("/echo threads")
+                return await tg.wait_for(lambda m: m.text.startswith("echo"))
+
+            reply = await st.arun(ask)
+            await bot.app.updater.stop()
+            await bot.app.stop()
+        assert reply.text == "echo: threads"
+        assert len(st.tg.reply_latency()) == 1

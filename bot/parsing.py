@@ -129,6 +129,7 @@ def parse_int(text: str, name: str, lo: int, hi: int) -> int:
 
 
 def _size_in_mib(text: str, default_unit: str, usage: str, what: str) -> Decimal:
+    """The size in MiB (possibly fractional); ``what`` names it, with examples, in errors."""
     match = _SIZE.fullmatch(text.strip()) if text.isascii() and len(text) <= 40 else None
     if not match:
         raise UsageError(f"{_short(text)} is not {what}", usage)
@@ -146,7 +147,7 @@ def parse_size_mb(text: str, lo: int = MEMORY_MIN_MB, hi: int = MEMORY_MAX_MB) -
 
     Units are binary, as Proxmox counts memory (1G = 1024 MiB).
     """
-    mib = _size_in_mib(text, "m", SIZE_USAGE, "a size")
+    mib = _size_in_mib(text, "m", SIZE_USAGE, "a size (e.g. 512M, 2G)")
     if mib != mib.to_integral_value():
         raise UsageError(f"{_short(text)} is not a whole number of MiB", SIZE_USAGE)
     value = int(mib)
@@ -159,7 +160,7 @@ def parse_size_mb(text: str, lo: int = MEMORY_MIN_MB, hi: int = MEMORY_MAX_MB) -
 
 def parse_disk_gb(text: str, lo: int = DISK_MIN_GB, hi: int = DISK_MAX_GB) -> int:
     """A disk size in whole GiB: "8G", "8", "512G", "1T" (bare number = GiB)."""
-    gib = _size_in_mib(text, "g", DISK_USAGE, "a disk size") / MIB_PER_GIB
+    gib = _size_in_mib(text, "g", DISK_USAGE, "a disk size (e.g. 8G, 1T)") / MIB_PER_GIB
     if gib != gib.to_integral_value():
         raise UsageError(f"{_short(text)} is not a whole number of GiB", DISK_USAGE)
     value = int(gib)
@@ -235,7 +236,7 @@ def parse_cidr(text: str) -> str:
     address, slash, prefix = raw.partition("/")
     if not slash:
         raise UsageError(f"{_short(text)} has no prefix length (e.g. /24)", CIDR_USAGE)
-    ip = parse_ip_or_usage(address, CIDR_USAGE)
+    ip = _parse_ip_with_usage(address, CIDR_USAGE)
     if not _DIGITS.fullmatch(prefix) or len(prefix) > 2 or not 8 <= int(prefix) <= 32:
         raise UsageError(f"{_short(text)}: the prefix length must be from 8 to 32", CIDR_USAGE)
     interface = ipaddress.IPv4Interface(f"{ip}/{int(prefix)}")
@@ -252,7 +253,7 @@ def parse_cidr(text: str) -> str:
     return str(interface)
 
 
-def parse_ip_or_usage(text: str, usage: str) -> str:
+def _parse_ip_with_usage(text: str, usage: str) -> str:
     try:
         return parse_ip(text)
     except UsageError as error:
@@ -280,7 +281,7 @@ def parse_bridge(text: str) -> str:
     name = text.strip()
     if _BRIDGE.fullmatch(name) or (2 <= len(name) <= 8 and _VNET.fullmatch(name)):
         return name
-    raise UsageError(f"{_short(text)} is not a bridge name", BRIDGE_USAGE)
+    raise UsageError(f"{_short(text)} is not a bridge name (vmbrN or an SDN VNet id)", BRIDGE_USAGE)
 
 
 def parse_node(text: str) -> str:
@@ -288,7 +289,9 @@ def parse_node(text: str) -> str:
     name = text.strip()
     if len(name) <= 63 and name.isascii() and _DNS_LABEL.fullmatch(name):
         return name
-    raise UsageError(f"{_short(text)} is not a node name", NODE_USAGE)
+    raise UsageError(
+        f"{_short(text)} is not a node name (letters, digits, inner hyphens)", NODE_USAGE
+    )
 
 
 def parse_template(text: str) -> str:

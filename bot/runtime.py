@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
+from bot.app import build_application
 from bot.proxmox import Proxmox, ProxmoxSettings
 from bot.services import Services
 from bot.services.access import AccessService
 from bot.services.approvals import ApprovalService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.quota import ApprovalThresholds
+from bot.settings import Settings
 from bot.store import Quota, Store
 
 
@@ -40,4 +44,41 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     )
 
 
-__all__ = ["ChatPolicy", "build_services", "Proxmox", "ProxmoxSettings", "Store"]
+
+
+def proxmox_settings(settings: Settings) -> ProxmoxSettings:
+    return ProxmoxSettings(
+        host=settings.proxmox_host, port=settings.proxmox_port,
+        token_id=settings.proxmox_token_id, token_secret=settings.proxmox_token_secret,
+        user=settings.proxmox_user, password=settings.proxmox_password,
+        verify_tls=settings.proxmox_tls != "insecure", ca_file=settings.proxmox_ca_file,
+        fingerprint=settings.proxmox_fingerprint if settings.proxmox_tls == "fingerprint" else None,
+    )
+
+
+def chat_policy(settings: Settings) -> ChatPolicy:
+    t = settings.approval_thresholds
+    defaults = CreateDefaults(bridge=settings.default_bridge)
+    if settings.default_template:
+        defaults = dataclasses.replace(defaults, template=settings.default_template)
+    return ChatPolicy(
+        admin_ids=settings.admin_ids, approval_chat_id=settings.approval_chat_id,
+        notify_chat_id=settings.notify_chat_id, default_quota=settings.default_quota,
+        thresholds=ApprovalThresholds(cores=t.cores, memory_mb=t.memory_mb, disk_gb=t.disk_gb),
+        defaults=defaults, approval_ttl_s=float(settings.approval_ttl_s),
+    )
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """What must never reach a log line."""
+    return [s for s in (settings.telegram_token, settings.proxmox_token_secret,
+                        settings.proxmox_password) if s]
+
+
+def build_bot(settings: Settings, **app_options):
+    """The Application with its services, as `python -m bot` and the demo run it."""
+    px = Proxmox(proxmox_settings(settings))
+    store = Store(Path(settings.data_dir) / "stratus.json")
+    services = build_services(px, store, chat_policy(settings))
+    return build_application(settings.telegram_token, services,
+                             base_url=settings.telegram_base_url, **app_options)

@@ -63,10 +63,10 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(secrets: Iterable[str], level: int = logging.INFO,
-                      stream=None) -> logging.Handler:
-    """Log to a stream with secrets redacted; httpx's per-request lines (which carry the bot
-    token in the URL) are kept to warnings."""
-    handler = logging.StreamHandler(stream)
+                      path: str | None = None) -> logging.Handler:
+    """Log to stderr (or a file) with secrets redacted; httpx's per-request lines (which carry
+    the bot token in the URL) are kept to warnings."""
+    handler = logging.FileHandler(path) if path else logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()

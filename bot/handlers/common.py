@@ -102,29 +102,30 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
 class LiveMessage:
     """A message that tells how a long operation advances, edited in place.
 
-    Edits closer together than `min_interval` are merged (the last text wins), since Telegram
-    limits edits and a person cannot read faster anyway; the final text is always sent.
+    Progress steps show under the operation's title. Steps closer together than `min_interval`
+    are skipped (a person cannot read faster, and Telegram limits edits); the final text is
+    always sent.
     """
 
-    def __init__(self, bot, chat_id: int, message_id: int, min_interval: float = 1.0) -> None:
+    def __init__(self, bot, chat_id: int, message_id: int, title: str = "",
+                 min_interval: float = 1.0) -> None:
         self._bot = bot
         self.chat_id = chat_id
         self.message_id = message_id
+        self.title = title
         self._min_interval = min_interval
         self._last_edit = 0.0
-        self._last_text: str | None = None
+        self._last_text: str | None = title or None
 
     @classmethod
-    async def send(cls, update: Update, text: str, **kwargs) -> LiveMessage:
-        message = await update.effective_message.reply_text(text)
-        live = cls(message.get_bot(), message.chat_id, message.message_id, **kwargs)
-        live._last_text = text
-        return live
+    async def post(cls, bot, chat_id: int, title: str, **kwargs) -> LiveMessage:
+        message = await bot.send_message(chat_id, title)
+        return cls(bot, message.chat_id, message.message_id, title, **kwargs)
 
-    async def __call__(self, text: str) -> None:
+    async def __call__(self, step: str) -> None:
         """A progress step: shown unless another was shown less than `min_interval` ago."""
         if time.monotonic() - self._last_edit >= self._min_interval:
-            await self.edit(text)
+            await self.edit(f"{self.title}\n{step}" if self.title else step)
 
     async def edit(self, text: str, reply_markup=None) -> None:
         if text == self._last_text and reply_markup is None:

@@ -63,8 +63,8 @@ def power_command(action: str):
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ref = parse_ct_command(command_args(update), command=f"ct_{action}").ref
         ct = await services(context).containers.resolve(update.effective_user.id, ref)
-        live = await LiveMessage.send(update, f"⏳ {PROGRESS_WORD[action]} CT {ct.vmid} "
-                                              f"{ct.hostname}…")
+        live = await LiveMessage.post(context.bot, update.effective_chat.id,
+                                      f"⏳ {PROGRESS_WORD[action]} CT {ct.vmid} {ct.hostname}…")
         await power_in_background(context, update.effective_user.id, live, ct.vmid, action)
 
     handler.__name__ = f"ct_{action}"
@@ -78,7 +78,8 @@ async def delete_or_ask(update: Update, context, vmid: int, hostname: str) -> No
         await submit(update, context, "delete", {"vmid": vmid, "requester_id": uid},
                      f"delete CT {vmid} {hostname}")
         return
-    live = await LiveMessage.send(update, f"⏳ Deleting CT {vmid} {hostname}…")
+    live = await LiveMessage.post(context.bot, update.effective_chat.id,
+                                  f"⏳ Deleting CT {vmid} {hostname}…")
     delete_in_background(context, uid, live, vmid, hostname)
 
 
@@ -94,9 +95,8 @@ def delete_in_background(context, actor_id: int, live: LiveMessage, vmid: int,
 @executor("delete")
 async def execute_delete(context, approval: Approval) -> None:
     vmid = approval.payload["vmid"]
-    message = await context.bot.send_message(approval.requester_chat_id,
-                                             f"⏳ Deleting CT {vmid}…")
-    live = LiveMessage(context.bot, message.chat_id, message.message_id)
+    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
+                                  f"⏳ Deleting CT {vmid}…")
     delete_in_background(context, approval.payload["requester_id"], live, vmid, "")
 
 

@@ -70,9 +70,8 @@ async def submit_create(update: Update, context, plan: CreatePlan) -> None:
                      {"owner_id": update.effective_user.id, "spec": spec_to_payload(spec)},
                      f"create {describe_spec(spec)}", plan.approval_reasons)
         return
-    message = await context.bot.send_message(update.effective_chat.id,
-                                             f"⏳ Creating {describe_spec(spec)}…")
-    live = LiveMessage(context.bot, message.chat_id, message.message_id)
+    live = await LiveMessage.post(context.bot, update.effective_chat.id,
+                                  f"⏳ Creating {describe_spec(spec)}…")
     await create_in_background(context, update.effective_user.id, live, spec)
 
 
@@ -80,9 +79,8 @@ async def submit_create(update: Update, context, plan: CreatePlan) -> None:
 async def execute_create(context, approval: Approval) -> None:
     owner_id = approval.payload["owner_id"]
     spec = spec_from_payload(approval.payload["spec"])
-    message = await context.bot.send_message(approval.requester_chat_id,
-                                             f"⏳ Creating {describe_spec(spec)}…")
-    live = LiveMessage(context.bot, message.chat_id, message.message_id)
+    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
+                                  f"⏳ Creating {describe_spec(spec)}…")
     await create_in_background(context, owner_id, live, spec, recheck_quota=True)
 
 

@@ -316,8 +316,9 @@ class TelegramStandIn:
                 raise faults.popleft()
             result = await handler(self, params)
         except ApiError as error:
-            self._record(ApiCall(canonical, params.loggable(), at, error.status,
-                                 error.description))
+            if not _client_gone(request):  # e.g. a long poll PTB cancelled on shutdown
+                self._record(ApiCall(canonical, params.loggable(), at, error.status,
+                                     error.description))
             return _reply(error)
         self._record(ApiCall(canonical, params.loggable(), at))
         self._note_reply(canonical, params, at)
@@ -547,6 +548,11 @@ async def _read_params(request: web.Request) -> Params:
                 else:
                     values[key] = value
     return Params(values, uploads)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _reply(error: ApiError) -> web.Response:

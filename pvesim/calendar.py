@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 __all__ = [
     "CalendarError",
@@ -445,7 +445,7 @@ def schedule_analyze(
     schedule: str,
     starttime: int | None = None,
     iterations: int = 10,
-    tz: tzinfo = timezone.utc,
+    tz: tzinfo = UTC,
 ) -> list[dict[str, object]]:
     """The data of ``GET /cluster/jobs/schedule-analyze`` (pve-manager ``API2/Cluster/Jobs.pm``).
 
@@ -455,7 +455,7 @@ def schedule_analyze(
     Raises :class:`CalendarError` for a bad schedule (the API answers that as a 400).
     """
     event = parse(schedule)
-    zone = timezone.utc if event.utc else tz
+    zone = UTC if event.utc else tz
     start = int(time.time()) if starttime is None else int(starttime)
     local = datetime.fromtimestamp(start, zone).replace(tzinfo=None)
     result: list[dict[str, object]] = []

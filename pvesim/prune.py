@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 __all__ = [
     "KEEP_OPTIONS",
@@ -161,7 +161,7 @@ def _as_backup(item: Backup | tuple) -> Backup:
 def marks(
     backups: Iterable[Backup | tuple],
     options: Mapping[str, int] | str,
-    tz: tzinfo = timezone.utc,
+    tz: tzinfo = UTC,
 ) -> list[tuple[object, str]]:
     """``(id, mark)`` newest first, mark one of ``keep``, ``remove``, ``protected``.
 
@@ -205,7 +205,7 @@ def marks(
 def select(
     backups: Iterable[Backup | tuple],
     options: Mapping[str, int] | str,
-    tz: tzinfo = timezone.utc,
+    tz: tzinfo = UTC,
 ) -> tuple[set, set]:
     """``(keep, remove)`` id sets for one guest's backups; protected ones are in ``keep``."""
     keep: set = set()

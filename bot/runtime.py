@@ -57,14 +57,13 @@ def proxmox_settings(settings: Settings) -> ProxmoxSettings:
 
 
 def chat_policy(settings: Settings) -> ChatPolicy:
-    t = settings.approval_thresholds
     defaults = CreateDefaults(bridge=settings.default_bridge)
     if settings.default_template:
         defaults = dataclasses.replace(defaults, template=settings.default_template)
     return ChatPolicy(
         admin_ids=settings.admin_ids, approval_chat_id=settings.approval_chat_id,
         notify_chat_id=settings.notify_chat_id, default_quota=settings.default_quota,
-        thresholds=ApprovalThresholds(cores=t.cores, memory_mb=t.memory_mb, disk_gb=t.disk_gb),
+        thresholds=settings.approval_thresholds,
         defaults=defaults, approval_ttl_s=float(settings.approval_ttl_s),
     )
 

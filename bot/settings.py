@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.parsing import UsageError, parse_bridge, parse_disk_gb, parse_size_mb, parse_template
+from bot.services.quota import ApprovalThresholds
 from bot.store.models import Quota
 
 ENV_PREFIX = "STRATUS_"
@@ -53,26 +54,6 @@ class SettingsError(Exception):
         count = len(self.problems)
         header = f"Stratus cannot start: {count} problem{'s' if count != 1 else ''} in the settings"
         return "\n".join([header] + [f"- {problem}" for problem in self.problems])
-
-
-@dataclass(frozen=True)
-class ApprovalThresholds:
-    """A non-admin's /create needs approval when it asks for more than any of these."""
-
-    cores: int = 2
-    memory_mb: int = 2048
-    disk_gb: int = 16
-
-    def exceeded_by(self, cores: int, memory_mb: int, disk_gb: int) -> list[str]:
-        """What in a request goes over the thresholds, in words (empty: no approval needed)."""
-        reasons = []
-        if cores > self.cores:
-            reasons.append(f"{cores} cores > {self.cores}")
-        if memory_mb > self.memory_mb:
-            reasons.append(f"{memory_mb} MiB memory > {self.memory_mb} MiB")
-        if disk_gb > self.disk_gb:
-            reasons.append(f"{disk_gb} GiB disk > {self.disk_gb} GiB")
-        return reasons
 
 
 DEFAULT_QUOTA = Quota(containers=3, cores=4, memory_mb=4096, disk_gb=32)

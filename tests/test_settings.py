@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ApprovalThresholds, Settings, SettingsError
+from bot.services.quota import ApprovalThresholds, Size, approval_reasons
+from bot.settings import Settings, SettingsError
 from bot.store import Quota
 
 FINGERPRINT = ":".join(["ab"] * 32)
@@ -403,4 +404,4 @@ def test_settings_are_frozen():
     ],
 )
 def test_approval_thresholds(cores, memory_mb, disk_gb, reasons):
-    assert ApprovalThresholds().exceeded_by(cores, memory_mb, disk_gb) == reasons
+    assert approval_reasons(Size(cores, memory_mb, disk_gb), ApprovalThresholds()) == reasons

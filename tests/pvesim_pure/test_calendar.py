@@ -245,3 +245,46 @@ def test_schedule_analyze_matches_the_api_schema():
     row = schedule_analyze("hourly", 0, 1)[0]
     assert set(row) == set(get["returns"]["items"]["properties"])
     assert isinstance(row["timestamp"], int) and isinstance(row["utc"], str)
+
+
+def _matches(event, t: datetime) -> bool:
+    """Does ``t`` satisfy every field (the definition next_after's jumps must agree with)?"""
+    def ok(field, value):
+        return not field or any(v.contains(value) for v in field)
+
+    return (ok(event.year, t.year) and ok(event.month, t.month) and ok(event.day, t.day)
+            and (len(event.days) in (0, 7) or t.weekday() in event.days)
+            and ok(event.hour, t.hour) and ok(event.minute, t.minute)
+            and ok(event.second, t.second))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["02:00", "mon..fri 22:30", "sat,sun 8..17/3:5,35", "*/10", "fri..mon 23:59", "*-*-1..3 4:00",
+     "tue 12,0:0/20", "weekly", "5/2:0", "1..20/7:0"],
+)
+@pytest.mark.parametrize("start", ["2026-05-20 12:00", "2026-02-27 23:59:30", "2026-12-31 22:10"])
+def test_next_run_is_the_first_matching_minute(text, start):
+    """Brute force over the minutes of two weeks agrees with the jumping walk (for steps that
+    divide their field; see the next test for the others)."""
+    event = parse(text)
+    t = d(start)
+    expected = None
+    probe = t.replace(second=0) + timedelta(minutes=1)
+    for _ in range(14 * 24 * 60):
+        if _matches(event, probe):
+            expected = probe
+            break
+        probe += timedelta(minutes=1)
+    assert expected is not None
+    assert event.next_after(t) == expected
+
+
+def test_open_repetition_overflowing_its_field_skips_the_wrap_like_proxmox_time():
+    """DateTimeValue::find_next gives an unbounded ``start + k*step`` (63 for ``*/7`` at :59);
+    the walk sets that and libc normalises it into the next hour (:03), so the :00 match is
+    skipped. systemd would answer :00; PVE answers :07, and so does the simulator."""
+    assert parse("*/7").next_after(d("2026-05-20 12:59:30")) == d("2026-05-20 13:07")
+    assert parse("*/5:00").next_after(d("2026-05-20 20:30")) == d("2026-05-21 05:00")
+    # a step that divides the field wraps cleanly
+    assert parse("*/15").next_after(d("2026-05-20 12:50")) == d("2026-05-20 13:00")

@@ -65,11 +65,15 @@ class PolicyConfig:
     mode: str = "predictive"
     # -- predictive mode only ------------------------------------------------------------------
     #: Span of load samples used to fit the trend (least squares).
-    trend_window_s: float = 300.0
+    trend_window_s: float = 1800.0
     #: Extra capacity on top of the forecast, as a fraction of it.
-    headroom: float = 0.05
+    headroom: float = 0.0
     #: The safety margin also covers this many standard deviations of the fit's residuals.
     noise_sigmas: float = 1.0
+    #: When scaling out, add this fraction more than the forecast needs (fewer, larger steps).
+    scale_up_extra: float = 0.0
+    #: Scale in only to a count at which the forecast runs at <= target x this ratio (hysteresis).
+    scale_down_ratio: float = 0.88
     #: Scale in only when the recommended count is at least this many replicas below the current.
     scale_down_min_step: int = 1
 
@@ -88,13 +92,15 @@ class PolicyConfig:
         if self.sync_period_s <= 0:
             problems.append("sync_period_s must be > 0")
         for name in ("scale_down_window_s", "scale_up_window_s", "ready_delay_s", "trend_window_s",
-                     "headroom", "noise_sigmas"):
+                     "headroom", "noise_sigmas", "scale_up_extra"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         if self.scale_up_max_pods < 0 or self.scale_up_max_percent < 0:
             problems.append("scale-up limits must be >= 0")
         if not 0 <= self.scale_down_max_percent <= 100:
             problems.append("scale_down_max_percent must be in [0, 100]")
+        if not 0 < self.scale_down_ratio <= 1:
+            problems.append("scale_down_ratio must be in (0, 1]")
         if self.scale_down_min_step < 1:
             problems.append("scale_down_min_step must be >= 1")
         if problems:
@@ -268,22 +274,38 @@ def _hpa_recommendation(obs: Observation, cfg: PolicyConfig) -> tuple[int, str]:
 
 def _predictive_recommendation(obs: Observation, state: PolicyState,
                                cfg: PolicyConfig) -> tuple[int, str]:
+    """Cover the load expected until a replica ordered now could serve, with a margin.
+
+    A replica ordered now serves from now + ready_delay_s, and the next decision's from one
+    period later: so the count must carry the forecast at now + ready_delay_s + sync_period_s
+    (a rising trend) and never less than the load now (a falling one is not trusted: replicas
+    removed now cannot come back sooner than ready_delay_s).
+    """
     current = obs.replicas
     now_load = _load_units(obs)
     level, slope, noise = _fit(state.load_samples, obs.now)
     horizon = cfg.ready_delay_s + cfg.sync_period_s
-    forecast = max(now_load, level + max(0.0, slope) * horizon)
+    forecast = max(now_load, level + slope * horizon)
     need = forecast * (1 + cfg.headroom) + cfg.noise_sigmas * noise
-    wanted = math.ceil(need / cfg.target_utilization - 1e-9)
+    wanted = _ceil(need / cfg.target_utilization)
     said = (f"CPU {round(100 * now_load / max(obs.ready, 1))}% vs target "
             f"{cfg.target_percent}%, load {now_load:.2f} replicas")
-    if slope > 0 and forecast > now_load:
+    if forecast > now_load:
         said += f", {forecast:.2f} expected in {horizon:g} s"
     if wanted > current:
-        return wanted, said
-    if current - wanted >= cfg.scale_down_min_step:
-        return wanted, said
+        # Scale out past the need by scale_up_extra: one larger step instead of several.
+        return max(wanted, _ceil(need * (1 + cfg.scale_up_extra) / cfg.target_utilization)), said
+    # Scale in only to a count that would still run below the (lower) scale-in utilization:
+    # hysteresis, so the next wobble of the load does not order the replica back.
+    down_to = _ceil(need / (cfg.target_utilization * cfg.scale_down_ratio))
+    if current - down_to >= cfg.scale_down_min_step:
+        return down_to, said
     return current, said
+
+
+def _ceil(x: float) -> int:
+    """ceil() that does not round 2.0000000001 (float noise) up to 3."""
+    return math.ceil(x - 1e-9)
 
 
 def _load_units(obs: Observation) -> float:

@@ -1,0 +1,103 @@
+"""The benchmark's replica-group model keeps its books right (on tiny synthetic traces), and the
+bench script reads any CSV and turns bad input into a message."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.scaler.policy import PolicyConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import elasticity_model as model  # noqa: E402
+
+
+def fixed(n, **kw):
+    """A policy that always wants n replicas (min = max = n)."""
+    return PolicyConfig(mode="hpa", min_replicas=n, max_replicas=n, **kw)
+
+
+def test_violation_seconds_count_the_seconds_above_the_slo():
+    # 100 req/s for 300 s (needs ceil(100/85) = 2), then 300 req/s for 200 s (needs 4).
+    load = np.array([100.0] * 300 + [300.0] * 200)
+    r = model.simulate(load, fixed(2), capacity=100, delay=120, initial=2)
+    assert (r.violation_s, r.replica_s, r.actions) == (200, 2 * 500, 0)
+
+
+def test_new_replicas_serve_only_after_the_delay_but_cost_from_the_order():
+    load = np.full(600, 300.0)  # needs 4 throughout
+    up_to_4 = PolicyConfig(mode="hpa", min_replicas=1, max_replicas=4, target_utilization=0.5)
+    r = model.simulate(load, up_to_4, capacity=100, delay=120, initial=2)
+    # Ordered at t=0, ready at t=120: 120 violating seconds; 4 members paid for all 600 s.
+    assert (r.violation_s, r.replica_s, r.actions, r.scale_ups) == (120, 2400, 1, 1)
+
+
+def test_measured_span_and_exact_multiples():
+    # 170 req/s is exactly 2 x 85: needs 2, not 3.
+    assert list(model.required_replicas(np.array([170.0, 170.1, 0.0]), 100)) == [2, 3, 0]
+    load = np.full(600, 300.0)
+    up_to_4 = PolicyConfig(mode="hpa", min_replicas=1, max_replicas=4, target_utilization=0.5)
+    r = model.simulate(load, up_to_4, capacity=100, delay=120, initial=2,
+                       measure_from=100, measure_to=200)
+    assert (r.seconds, r.violation_s, r.replica_s) == (100, 20, 400)
+
+
+def test_scale_in_removes_booting_replicas_first():
+    # Load falls to nothing right after a scale-out: HPA (window 0) scales in while the new
+    # replicas are still booting; they must go first, so ready ones keep serving.
+    load = np.array([400.0] * 15 + [10.0] * 585)
+    cfg = PolicyConfig(mode="hpa", min_replicas=1, max_replicas=10, target_utilization=0.5,
+                       scale_down_window_s=0)
+    r = model.simulate(load, cfg, capacity=100, delay=120, initial=4)
+    assert r.scale_ups == 1 and r.scale_downs >= 1 and r.reversals >= 1
+    # 4 ready served 400 req/s (needs 5) for 15 s, then no second was short again.
+    assert r.violation_s == 15
+
+
+def test_csv_reader_accepts_iso_and_seconds(tmp_path):
+    iso = tmp_path / "iso.csv"
+    iso.write_text("timestamp,load\n2024-01-01T00:00:10Z,20\n2024-01-01T00:00:00Z,10\n")
+    t, x = model.read_trace_csv(str(iso))
+    assert (t, x) == ([0.0, 10.0], [10.0, 20.0])
+    assert list(model.per_second(t, x)[[0, 5, 10]]) == [10.0, 15.0, 20.0]
+    assert list(model.per_second(t, x, "hold")[[0, 9, 10]]) == [10.0, 10.0, 20.0]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("0,5\n60,7.5\n")
+    assert model.read_trace_csv(str(plain)) == ([0.0, 60.0], [5.0, 7.5])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"),
+    ("timestamp,load\n0,1\nsoon,2\n", "line 3"),
+    ("0,1\n5,-3\n", "load must be a number >= 0"),
+    ("0,1\n", "at least two rows"),
+])
+def test_csv_reader_rejects_bad_files_with_a_message(tmp_path, text, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    with pytest.raises(model.TraceError, match=message):
+        model.read_trace_csv(str(bad))
+
+
+def run_bench(*args):
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "elasticity.py"), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_bench_runs_on_a_small_csv(tmp_path):
+    trace = tmp_path / "step.csv"
+    trace.write_text("timestamp,load\n0,100\n1800,100\n1801,900\n3600,900\n3601,100\n5400,100\n")
+    out = run_bench("--trace", str(trace), "--capacity", "100", "--delays", "45")
+    assert out.returncode == 0, out.stderr
+    assert "D = 45 s" in out.stdout and "D = 120 s" in out.stdout
+    assert "ours (predictive)" in out.stdout and "HPA defaults" in out.stdout
+
+
+def test_bench_reports_a_bad_trace_without_a_traceback(tmp_path):
+    out = run_bench("--trace", str(tmp_path / "missing.csv"))
+    assert out.returncode == 2
+    assert "cannot read trace" in out.stderr and "Traceback" not in out.stderr

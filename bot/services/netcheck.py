@@ -379,7 +379,7 @@ def _suggest_ip(seg: _Segment, net: NetworkSnapshot) -> str:
         return "<address>/<prefix>"
     used = _used_ips(net)
     hosts = list(network.hosts())
-    start = 10 if len(hosts) > 40 else 0
+    start = 9 if len(hosts) > 40 else 0  # from .10 on
     for ip in hosts[start:] + hosts[:start]:
         if ip not in used:
             return f"{ip}/{network.prefixlen}"
@@ -530,7 +530,7 @@ def _gateway_is_node(p: _Port, net: NetworkSnapshot, toward: str) -> list[Proble
         target = host or "<the node's address on " + seg.name + ">"
         return [
             Problem(
-                f"{p.who} has no default gateway, so it cannot reach {toward}",
+                f"{p.who} has no default gateway",
                 f"set it with {p.net_set(gw=target)}",
             )
         ]
@@ -670,7 +670,7 @@ def _l2(pa: _Port, pb: _Port, net: NetworkSnapshot) -> Verdict:
                 )
             ],
         )
-    clash = _clash(pa, net) + _clash(pb, net)
+    clash = _clash(pa, net) or _clash(pb, net)  # one clash is reported once
     if clash:
         return Verdict(False, problems=clash)
     where = (
@@ -709,7 +709,7 @@ def _routed(pa: _Port, pb: _Port, net: NetworkSnapshot, facts: Facts) -> Verdict
     else:
         problems += _gateway_is_node(pb, net, f"{pa.who} in {pa.network} (to answer)")
         path.append(f"{pb.who} answers through its gateway {pb.gw} ({pb.seg.node})")
-    problems += _clash(pa, net) + _clash(pb, net)
+    problems += _clash(pa, net) or _clash(pb, net)
     return Verdict(not problems, path=[] if problems else path, problems=problems)
 
 
@@ -874,7 +874,7 @@ def _guest_pc_uplink(p: _Port, facts: Facts) -> Verdict:
     if p.gw is None:
         problems.append(
             Problem(
-                f"{p.who} has no default gateway, so it cannot leave {seg.name}",
+                f"{p.who} has no default gateway",
                 f"set it with {p.net_set(gw=advised or '<the router toward the PC>')}",
             )
         )
@@ -996,16 +996,18 @@ def _guest_pc(p: _Port, net: NetworkSnapshot, facts: Facts) -> Verdict:
 
 
 def _forward_fix(
-    target: str, ip: IPv4Address | None, port: int, behind: bool, node: str, facts: Facts
+    target: str, ip: IPv4Address, port: int, behind: bool, node: str, facts: Facts
 ) -> str:
-    vb = f'VBoxManage controlvm {facts.vbox_vm} natpf1 "{target}-{port},tcp,127.0.0.1,<pc port>,{ip or ""},{port}"'
-    if behind:
-        return (
-            f"forward a PC port to {node} ({vb.replace(f',{ip},', ',,')}) and DNAT it on {node} "
-            f"to {ip}:{port} (iptables -t nat -A PREROUTING -p tcp --dport <pc port> -j DNAT "
-            f"--to-destination {ip}:{port}), then declare the forward in Stratus's network facts"
-        )
-    return f"{vb}, then declare it in Stratus's network facts"
+    """A VirtualBox NAT port forward straight to the guest when it sits on the PC-side network;
+    otherwise a forward to the node plus a DNAT there (which the API cannot show, hence declared)."""
+    natpf = f'VBoxManage controlvm {facts.vbox_vm} natpf1 "{target}-{port},tcp,127.0.0.1,<pc port>'
+    if not behind:
+        return f"{natpf},{ip},{port}\", then declare it in Stratus's network facts"
+    return (
+        f'forward a PC port to {node} ({natpf},,<pc port>") and DNAT it on {node} to {ip}:{port} '
+        f"(iptables -t nat -A PREROUTING -p tcp --dport <pc port> -j DNAT --to-destination "
+        f"{ip}:{port}), then declare the forward in Stratus's network facts"
+    )
 
 
 def _pc_guest(p: _Port, net: NetworkSnapshot, facts: Facts) -> Verdict:

@@ -88,9 +88,12 @@ def read_trace_csv(path: str) -> tuple[list[float], list[float]]:
             raise TraceError(f"{path} line {n}: expected timestamp,load, got {','.join(row)!r}")
         try:
             t = _parse_time(row[t_col])
-            load = float(row[l_col])
         except ValueError as exc:
             raise TraceError(f"{path} line {n}: {exc}") from None
+        try:
+            load = float(row[l_col])
+        except ValueError:
+            raise TraceError(f"{path} line {n}: load {row[l_col]!r} is not a number") from None
         if not (math.isfinite(load) and load >= 0):
             raise TraceError(f"{path} line {n}: load must be a number >= 0, got {row[l_col]!r}")
         points.append((t, load))

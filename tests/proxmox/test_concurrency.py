@@ -37,3 +37,23 @@ async def test_collision_with_another_client_is_retried(sim, settings_for):
     vmids = [r.vmid for r in results]
     assert len(set(vmids)) == 6
     assert set(vmids) <= set(sim.cluster.guests)
+
+
+async def test_vmid_taken_between_nextid_and_create_is_retried(px, sim):
+    # Another client's create lands right after PVE answered our nextid: our POST then gets
+    # "CT 100 already exists" and must move on to the next id.
+    answer = sim.cluster.next_free_vmid
+
+    def racing_next_free_vmid(start: int = 100) -> int:
+        vmid = answer(start)
+        if vmid not in sim.cluster.guests and not sim.cluster.guests:
+            sim.cluster.add_guest(vmid, "pve2", hostname="other-client")
+        return vmid
+
+    sim.cluster.next_free_vmid = racing_next_free_vmid
+    result = await px.create_container(ContainerSpec(hostname="mine", template="debian-12"))
+    assert result.vmid == 101
+    assert sim.cluster.guests[100].config["hostname"] == "other-client"
+    assert sim.cluster.guests[101].config["hostname"] == "mine"
+    refused = [r for r in sim.requests if r.method == "POST" and r.status == 500]
+    assert len(refused) == 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.services.netcheck import (
     Bridge,
@@ -471,3 +473,79 @@ def test_problem_text_is_what_then_fix():
     assert p.what == "C2 (vmid 102) has no default gateway"
     assert p.fix == "set it with /net_set 102 net0 --gw 10.10.20.1"
     assert "NOT reachable" in v.text()
+
+
+# --- robustness: whatever the API or the settings hold, the doctor answers instead of crashing ---
+
+
+_addresses = st.sampled_from(
+    [
+        None,
+        "",
+        "10.0.2.15/24",
+        "10.0.2.20/24",
+        "10.10.20.1/24",
+        "10.10.20.5/24",
+        "10.0.2.2",
+        "10.10.20.1",
+        "300.1.1.1/24",
+        "garbage",
+        "10.10.20.5/33",
+        "fe80::1/64",
+    ]
+)
+_bridges = st.sampled_from(["vmbr0", "vmbr1", "natnet", "vmbr9"])
+_nics = st.builds(
+    Nic,
+    bridge=_bridges,
+    ip=_addresses,
+    gw=_addresses,
+    dhcp=st.booleans(),
+    link_up=st.booleans(),
+    tag=st.sampled_from([None, 10]),
+)
+_guests = st.builds(
+    Guest,
+    vmid=st.sampled_from([101, 102]),
+    hostname=st.just("C"),
+    node=st.sampled_from(["pve1", "pve2"]),
+    running=st.booleans(),
+    nics=st.lists(_nics, max_size=2).map(tuple),
+)
+_bridge_list = st.lists(
+    st.builds(
+        Bridge,
+        node=st.sampled_from(["pve1", "pve2"]),
+        name=_bridges,
+        cidr=_addresses,
+        ports=st.sampled_from([(), ("eth0",)]),
+        autostart=st.booleans(),
+        pending=st.booleans(),
+        gateway=_addresses,
+    ),
+    max_size=3,
+).map(tuple)
+_vnet_list = st.lists(
+    st.builds(
+        VNet,
+        name=st.just("natnet"),
+        zone=st.just("z"),
+        subnet=_addresses,
+        gateway=_addresses,
+        snat=st.booleans(),
+        applied=st.booleans(),
+        dhcp=st.booleans(),
+    ),
+    max_size=1,
+).map(tuple)
+_ends = st.sampled_from([101, 102, "host", "pc", "host:pve2", "nobody"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_bridge_list, _vnet_list, st.lists(_guests, max_size=2).map(tuple), _ends, _ends)
+def test_never_crashes_and_always_explains(bridges, vnets, guests, a, b):
+    v = check(a, b, NetworkSnapshot(bridges, vnets, guests), FACTS)
+    assert v.reachable == (not v.problems)
+    assert v.path if v.reachable else v.problems
+    for p in v.problems:
+        assert p.what and p.fix

@@ -87,7 +87,6 @@ class Proxmox:
         self._pending_mem: dict[str, int] = {}
         self._node_of: dict[int, str] = {}  # cache of where each CT lives
         self._inflight: dict[tuple, asyncio.Future] = {}  # see `_single_flight`
-        self.request_count = 0  # HTTP requests made through `_request` (not the ticket login)
 
     def __repr__(self) -> str:
         return f"Proxmox({self.settings!r})"
@@ -128,7 +127,6 @@ class Proxmox:
         """One API call, off the event loop; the only place proxmoxer is invoked."""
         api = await self._client()
         call = getattr(api(path), method.lower())
-        self.request_count += 1
         try:
             return await self._in_thread(call, **_encode(params))
         except Exception as exc:

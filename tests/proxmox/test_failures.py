@@ -168,3 +168,21 @@ def test_settings_reject_bad_values_and_hide_secrets():
     assert "s3cr3t-value" not in repr(s)
     s = ProxmoxSettings(host="h", user="root@pam", password="hunter2-value")
     assert "hunter2-value" not in repr(s)
+
+
+async def test_offline_node_is_node_unavailable(px, sim):
+    sim.cluster.add_guest(300, "pve2")
+    await px.get_container(300)  # the CT is found while pve2 is up
+    sim.cluster.set_node_online("pve2", False)
+    with pytest.raises(errors.NodeUnavailable, match="node"):
+        await px.start(300)
+    assert sim.cluster.guests[300].status == "stopped"
+
+
+async def test_missing_privilege_is_permission_denied(sim, settings_for):
+    token_id, secret = sim.add_token("readonly", {"Sys.Audit", "VM.Audit", "Datastore.Audit"})
+    async with Proxmox(settings_for(sim, token_id=token_id, token_secret=secret)) as px:
+        assert len(await px.overview()) == 2
+        with pytest.raises(errors.PermissionDenied, match="privilege"):
+            await px.create_container(ContainerSpec(hostname="nope", template="debian-12"))
+    assert sim.cluster.guests == {}

@@ -102,6 +102,11 @@ class SimUser:
         ``message``; returns the callback query id the bot must answer."""
         return self.tg._press(self, message, button)
 
+    async def press_data(self, message: Message, callback_data: str) -> str:
+        """A forged press: a callback query carrying ``callback_data`` that no button of
+        ``message`` has (modified clients can send any data); returns the query id."""
+        return self.tg._callback(self, message, callback_data)
+
     def __repr__(self) -> str:
         return f"SimUser({self.id}, {self.first_name!r})"
 
@@ -276,6 +281,16 @@ class TelegramStandIn:
         query, or else the first message sent/edited in its chat after it was delivered
         (FIFO per chat). Updates without a reply yet are absent."""
         return list(self._latencies)
+
+    def redeliver(self, callback_query_id: str) -> None:
+        """Deliver the update of this callback query once more, with its update_id, as Telegram
+        does when a bot stopped before confirming it (the answer to it is then too late)."""
+        for record in self.updates:
+            if record.callback_query_id == callback_query_id:
+                self._pending.append(record)
+                self._pulse()
+                return
+        raise KeyError(f"no callback query {callback_query_id}")
 
     # --- fault injection ---------------------------------------------------------------------
     def fail_next(self, method: str, status: int = 429, retry_after: int = 1, count: int = 1,
@@ -506,10 +521,16 @@ class TelegramStandIn:
         button = current.find_button(label)
         if button.callback_data is None:
             raise ValueError(f"button {button.text!r} opens {button.url!r}; it sends no callback")
+        return self._callback(user, current, button.callback_data)
+
+    def _callback(self, user: SimUser, message: Message, data: str) -> str:
+        current = message.chat.messages_by_id.get(message.message_id)
+        if current is None or current.deleted:
+            raise ValueError(f"message {message.message_id} was deleted; nothing to press")
         query_id = str(7_000_000_000_000_000 + next(self._ids))
         payload = {"id": query_id, "from": user.info.to_api(),
                    "message": current.to_api(), "chat_instance": str(abs(current.chat_id) * 31),
-                   "data": button.callback_data}
+                   "data": data}
         self._open_callbacks[query_id] = self._queue_update(
             "callback_query", current.chat_id, payload, callback_query_id=query_id)
         return query_id

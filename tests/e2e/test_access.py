@@ -33,15 +33,14 @@ async def test_unknown_user_is_refused_on_every_command_and_button(harness):
         msg = await h.ask(stranger, f"/{command} 100 --cores 1")
         assert "not registered" in msg.content and str(STRANGER_ID) in msg.content, (command, msg.content)
 
-    # A card the stranger did not get from the bot; he presses its buttons anyway (forged
-    # callback data): every pattern, including the catch-all, must refuse him.
+    # The stranger sends forged callback data, one for each pattern (the catch-all included),
+    # on a message of the bot's: every one must refuse him.
     admin_card = await h.ask(h.admin, "/help")
     for pattern in patterns:
         data = examples.get(pattern, "zz:unknown") if pattern else "zz:unknown"
         if pattern:
             assert re.search(pattern, data), f"no example for callback pattern {pattern}"
-        admin_card.reply_markup = {"inline_keyboard": [[{"text": "X", "callback_data": data}]]}
-        query_id = await stranger.press(admin_card, "X")
+        query_id = await stranger.press_data(admin_card, data)
         await tg.wait_until(lambda q=query_id: q in tg.answered_callbacks)
         assert "not registered" in tg.answered_callbacks[query_id].text, pattern
 

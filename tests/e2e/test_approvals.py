@@ -2,8 +2,7 @@
 
 import asyncio
 
-from conftest import default_policy, running_bot
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, default_policy, running_bot
 
 from bot.store import Store, User
 
@@ -62,9 +61,15 @@ async def test_restart_in_between_keeps_the_request_and_runs_it_once(sim, tg, tm
         assert [a.summary for a in services.approvals.pending()] == [
             "create survivor: 4 core(s), 512 MiB, 8 GiB, debian-12, vmbr0 DHCP"]
         assert "survivor" not in hostnames(sim)
-        await ada.press(card, "Approve")
+        approve = await ada.press(card, "Approve")
         await tg.wait_for(lambda m: m.content.startswith("✅ CT") and "survivor" in m.content,
                           chat_id=BOB_ID)
+    # The bot stopped before confirming the press; Telegram delivers it again to the next one.
+    tg.redeliver(approve)
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        await tg.wait_until(lambda: tg.updates_delivered and not tg.pending_update_count)
+        await asyncio.sleep(0.5)
+        assert [e.action for e in services.store.audit.recent(100)].count("approve") == 1
     assert hostnames(sim).count("survivor") == 1
 
 

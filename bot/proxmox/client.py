@@ -384,8 +384,9 @@ class Proxmox:
         """A vmid that PVE calls free and that no create of ours is using.
 
         nextid reserves nothing, so concurrent creates get the same answer (here they even
-        share one request); we skip ids reserved here (and ids known taken) locally. There is no await between the check
-        and the reservation, so the event loop makes the pair atomic.
+        share one request); we skip ids reserved here (and ids known taken) locally. No
+        await separates the check from the reservation, so it is atomic on the event loop
+        (an asyncio.Lock would add nothing).
         """
         answer = await self._single_flight(
             ("nextid",),
@@ -481,22 +482,16 @@ class Proxmox:
             )
         return max(matches, key=lambda t: _natural_key(t.name)).volid
 
-    async def create_container(
-        self, spec: ContainerSpec, progress: Progress | None = None
-    ) -> CreateResult:
-        """Create (and optionally start) a CT; waits for PVE's task. Tells `progress` each stage."""
-        say = _Reporter(progress)
-        await say("Choosing a node")
-        resources = await self._resources()
-        node = self._place(spec, resources)
+    async def _create_params(
+        self, spec: ContainerSpec, node: str, resources: list[dict]
+    ) -> dict[str, Any]:
+        """The POST /nodes/{node}/lxc parameters for `spec` (without the vmid)."""
         storage = self._pick_storage(spec, node, resources)
-        ostemplate = await self._resolve_template(spec.template, node, resources)
         password = spec.password
-        generated = None
         if password is None and not spec.ssh_public_key:
-            password = generated = generate_password()
+            password = generate_password()
         params: dict[str, Any] = {
-            "ostemplate": ostemplate,
+            "ostemplate": await self._resolve_template(spec.template, node, resources),
             "hostname": spec.hostname,
             "cores": spec.cores,
             "memory": spec.memory_mb,
@@ -509,24 +504,37 @@ class Proxmox:
             "description": spec.description,
         }
         params.update({nic.name: nic.to_pve() for nic in spec.nics})
-        taken = {int(r["vmid"]) for r in resources if "vmid" in r}
+        return params
 
-        async def post(vmid: int) -> str:
-            return await self._request(
-                "POST",
-                f"nodes/{node}/lxc",
-                action=f"create CT {vmid} on {node}",
-                vmid=vmid,
-                **params,
-            )
-
+    async def create_container(
+        self, spec: ContainerSpec, progress: Progress | None = None
+    ) -> CreateResult:
+        """Create (and optionally start) a CT; waits for PVE's task. Tells `progress` each stage."""
+        say = _Reporter(progress)
+        await say("Choosing a node")
+        resources = await self._resources()
+        node = self._place(spec, resources)
+        # Promise the memory at once, so concurrent creates spread over the nodes.
         self._pending_mem[node] = self._pending_mem.get(node, 0) + spec.memory_mb
         vmid = None
         try:
+            params = await self._create_params(spec, node, resources)
+            generated = params["password"] if spec.password is None else None
+
+            async def post(vmid: int) -> str:
+                return await self._request(
+                    "POST",
+                    f"nodes/{node}/lxc",
+                    action=f"create CT {vmid} on {node}",
+                    vmid=vmid,
+                    **params,
+                )
+
             await say("Reserving an id")
+            taken = {int(r["vmid"]) for r in resources if "vmid" in r}
             vmid, upid = await self._with_new_vmid(taken, post)
             self._node_of[vmid] = node
-            log.info("creating CT %s (%s) on %s from %s", vmid, spec.hostname, node, ostemplate)
+            log.info("creating CT %s (%s) on %s", vmid, spec.hostname, node)
             await say(f"Creating CT {vmid} on {node}")
             await self.wait_task(node, upid)
         finally:

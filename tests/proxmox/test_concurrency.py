@@ -15,6 +15,8 @@ async def test_twenty_concurrent_creates_get_distinct_vmids(px, sim, settings_fo
     vmids = [r.vmid for r in results]
     assert len(set(vmids)) == 20
     assert set(vmids) <= set(sim.cluster.guests)
+    # Memory promised to creates in flight counts in placement: they spread over both nodes.
+    assert {r.node for r in results} == {"pve1", "pve2"}
     hostnames = {sim.cluster.guests[r.vmid].config["hostname"] for r in results}
     assert hostnames == {f"ct{i}" for i in range(20)}
     # Needless collisions avoided: no create of ours was refused as "already exists".

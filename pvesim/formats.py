@@ -137,7 +137,56 @@ def _storage_content(v: str) -> str | None:
     return None if v in STORAGE_CONTENT_TYPES else f"invalid content type '{v}'"
 
 
+_IFACE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$")
+_FABRIC_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?$")
+_BGP_RT = re.compile(r"^\d+:\d+$")
+_VLAN_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+def _ip(v: str) -> str | None:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return "value does not look like a valid IP address"
+    return None
+
+
+def _ipv4mask(v: str) -> str | None:
+    try:
+        mask = ipaddress.IPv4Address(v)
+        ipaddress.IPv4Network(f"0.0.0.0/{mask}")
+    except ValueError:
+        return "value does not look like a valid IP netmask"
+    return None
+
+
+def _sdn_subnet_id(v: str) -> str | None:
+    """A subnet as CIDR (``10.0.0.0/24``) or as its id (``zone-10.0.0.0-24``)."""
+    if "/" in v:
+        cidr = v
+    else:
+        parts = v.split("-")
+        cidr = f"{parts[1]}/{parts[2]}" if len(parts) == 3 else ""
+    if is_cidr(cidr, 4) or is_cidr(cidr, 6):
+        return None
+    return "value does not look like a valid CIDR network"
+
+
+def _vlan_range(v: str) -> str | None:
+    m = _VLAN_RANGE.match(v)
+    if m and all(1 <= int(x) <= 4094 for x in m.groups() if x):
+        return None
+    return f"invalid vlan id or range '{v}'"
+
+
 FORMATS: dict[str, Checker] = {
+    "pve-iface": _regex(_IFACE, "invalid network interface name '{v}'"),
+    "pve-sdn-fabric-id": _regex(_FABRIC_ID, "invalid fabric id '{v}'"),
+    "pve-sdn-bgp-rt": _regex(_BGP_RT, "invalid route target '{v}'"),
+    "pve-sdn-subnet-id": _sdn_subnet_id,
+    "pve-vlan-id-or-range": _vlan_range,
+    "ip": _ip,
+    "ipv4mask": _ipv4mask,
     "pve-node": _regex(_NODE, "value does not look like a valid node name"),
     "pve-vmid": _regex(_VMID, "value does not look like a valid VM ID"),
     "pve-configid": _regex(_CONFIGID, "invalid configuration ID '{v}'"),

@@ -30,6 +30,8 @@ DEFAULT_DURATIONS = {
     "vzreboot": 2.0,
     "vzclone": 3.0,
     "vzdestroy": 1.0,
+    "srvreload": 1.0,
+    "reloadnetworkall": 1.0,
 }
 
 
@@ -86,6 +88,10 @@ class Node:
     online: bool = True
     storages: dict[str, Storage] = field(default_factory=dict)
     bridges: set[str] = field(default_factory=lambda: {"vmbr0"})
+    # /etc/network/interfaces (running) and interfaces.new (staged, None when there is none);
+    # iface -> its settings as the API lists them. Filled lazily by pvesim.api.network.
+    interfaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interfaces_new: dict[str, dict[str, Any]] | None = None
     boot_time: float = field(default_factory=lambda: time.time() - 86400)
     cpu_load: float = 0.03  # fraction of all cores in use by the host itself
 
@@ -226,6 +232,11 @@ class Cluster:
         self.tasks: dict[str, Task] = {}
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
+        # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
+        # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
+        self.sdn: dict[str, dict[str, dict[str, Any]]] = {"zones": {}, "vnets": {}, "subnets": {}}
+        self.sdn_running: dict[str, dict[str, dict[str, Any]]] = {
+            "zones": {}, "vnets": {}, "subnets": {}}
         self._pid = random.randint(0x1000, 0x8000)
 
     # ---- hooks for tests and benches -------------------------------------------------------

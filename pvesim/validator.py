@@ -24,8 +24,8 @@ INDEXED_LIMITS = {"net": 32, "mp": 256, "unused": 256, "dev": 256}
 
 
 def perl_pattern(pattern: str) -> re.Pattern:
-    """A schema pattern as PVE applies it: Perl ``(?^:`` groups, anchored at both ends."""
-    return re.compile("^(?:" + pattern.replace("(?^:", "(?:") + ")$")
+    """A schema pattern as PVE applies it: Perl ``(?^:``/``(?^i:`` groups, anchored at both ends."""
+    return re.compile("^(?:" + re.sub(r"\(\?\^([a-z]*):", r"(?\1:", pattern) + ")$")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ commands:
   :user NAME|ID   switch user (opens that user's private chat)
   :chats          list chats        :chat ID   view chat ID (e.g. the approval group)
   :show           reprint the bot's messages in the current chat
+  :wait TEXT      wait until a bot message here shows TEXT (for scripts)
   :help           this text         :quit      leave (end of input too)"""
 
 
@@ -115,9 +116,26 @@ class TerminalChat:
             self._show()
         elif command == "help":
             self._say(HELP)
+        elif command == "wait":
+            await self._wait_text(arg)
         else:
             raise ValueError(f"unknown command :{command} (:help lists them)")
         return False
+
+    async def _wait_text(self, text: str) -> None:
+        """For scripts: wait until a bot message in the current chat shows ``text`` (long
+        operations edit their message several times before the final words)."""
+        if not text:
+            raise ValueError(":wait needs the text to wait for, e.g. :wait is running")
+
+        def shown() -> bool:
+            return any(text in m.content for m in self.tg.chat(self.chat_id).messages)
+
+        try:
+            await self.tg.wait_until(shown, self.reply_timeout)
+        except TimeoutError:
+            self._say(f"(no {text!r} from the bot within {self.reply_timeout:g}s)")
+        self._print_new()
 
     async def _settle(self, mark: int) -> None:
         """Wait for the first bot event after ``mark`` (or a callback answer), then until the

@@ -17,6 +17,7 @@ from bot.handlers.common import (
     services,
 )
 from bot.parsing import parse_ct_command, parse_list
+from bot.proxmox import Container
 from bot.store import Approval
 
 log = logging.getLogger(__name__)
@@ -71,16 +72,25 @@ def power_command(action: str):
     return handler
 
 
-async def delete_or_ask(update: Update, context, vmid: int, hostname: str) -> None:
+async def delete_or_ask(update: Update, context, ct: Container,
+                        live: LiveMessage | None = None) -> None:
+    """Delete now (admins), or post the request for approval (users). `live`: a message to
+    reuse for the progress, e.g. the card whose button was pressed."""
     svc = services(context)
     uid = update.effective_user.id
     if svc.containers.delete_needs_approval(uid):
-        await submit(update, context, "delete", {"vmid": vmid, "requester_id": uid},
-                     f"delete CT {vmid} {hostname}")
+        if live is not None:
+            await live.edit(f"CT {ct.vmid} {ct.hostname}: deletion sent for approval.")
+        await submit(update, context, "delete",
+                     {"vmid": ct.vmid, "hostname": ct.hostname, "requester_id": uid},
+                     f"delete CT {ct.vmid} {ct.hostname}")
         return
-    live = await LiveMessage.post(context.bot, update.effective_chat.id,
-                                  f"⏳ Deleting CT {vmid} {hostname}…")
-    delete_in_background(context, uid, live, vmid, hostname)
+    title = f"⏳ Deleting CT {ct.vmid} {ct.hostname}…"
+    if live is None:
+        live = await LiveMessage.post(context.bot, update.effective_chat.id, title)
+    else:
+        await live.edit(title)
+    delete_in_background(context, uid, live, ct.vmid, ct.hostname)
 
 
 def delete_in_background(context, actor_id: int, live: LiveMessage, vmid: int,
@@ -94,16 +104,16 @@ def delete_in_background(context, actor_id: int, live: LiveMessage, vmid: int,
 
 @executor("delete")
 async def execute_delete(context, approval: Approval) -> None:
-    vmid = approval.payload["vmid"]
+    vmid, hostname = approval.payload["vmid"], approval.payload["hostname"]
     live = await LiveMessage.post(context.bot, approval.requester_chat_id,
-                                  f"⏳ Deleting CT {vmid}…")
-    delete_in_background(context, approval.payload["requester_id"], live, vmid, "")
+                                  f"⏳ Deleting CT {vmid} {hostname}…")
+    delete_in_background(context, approval.payload["requester_id"], live, vmid, hostname)
 
 
 async def ct_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = parse_ct_command(command_args(update), command="ct_delete").ref
     ct = await services(context).containers.resolve(update.effective_user.id, ref)
-    await delete_or_ask(update, context, ct.vmid, ct.hostname)
+    await delete_or_ask(update, context, ct)
 
 
 # ---- the card's buttons: ct:<vmid>:<action> ---------------------------------------------------
@@ -130,12 +140,6 @@ async def on_card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
                         reply_markup=render.confirm_delete_buttons(ct.vmid))
     elif action == "rm-yes":
         await query.answer()
-        if svc.containers.delete_needs_approval(uid):
-            await live.edit(f"CT {ct.vmid} {ct.hostname}: deletion sent for approval.")
-            await submit(update, context, "delete", {"vmid": ct.vmid, "requester_id": uid},
-                         f"delete CT {ct.vmid} {ct.hostname}")
-        else:
-            await live.edit(f"⏳ Deleting CT {ct.vmid} {ct.hostname}…")
-            delete_in_background(context, uid, live, ct.vmid, ct.hostname)
+        await delete_or_ask(update, context, ct, live)
     else:
         await query.answer("This button is not valid any more.", show_alert=True)

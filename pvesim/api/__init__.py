@@ -1,6 +1,8 @@
 """The HTTP API, one module per concern; importing this package registers every route."""
 
-from . import access, cluster, lxc, nodes, storage, tasks, version  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    access, cluster, lxc, network, nodes, sdn, storage, tasks, version,
+)
 from .registry import ROUTES, Ctx, Reply, find, implemented
 
 __all__ = ["ROUTES", "Ctx", "Reply", "find", "implemented"]

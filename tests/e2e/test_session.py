@@ -54,3 +54,37 @@ async def test_full_session(harness):
     assert {("create", "ok"), ("stop", "ok"), ("start", "ok"), ("approve", "approved"),
             ("delete", "ok")} <= actions
     assert any(e.actor_id == ADMIN_ID and e.action == "approve" for e in entries)
+
+
+async def test_delete_from_the_card_asks_first_then_waits_for_approval(harness):
+    h, tg = harness, harness.tg
+    made = await h.ask(h.carol, "/create carols", done)
+    vmid = int(made.content.split()[2])
+    card = await h.ask(h.carol, f"/info {vmid}", lambda m: m.content.startswith("CT "))
+    await h.carol.press(card, "Delete")
+    confirm = await tg.wait_for(lambda m: m.message_id == card.message_id
+                                and "cannot be undone" in m.content)
+    assert [b.text for b in confirm.flat_buttons] == ["Yes, delete", "Cancel"]
+    await h.carol.press(confirm, "Yes, delete")
+    await tg.wait_for(lambda m: "deletion sent for approval" in m.content)
+    request = await tg.wait_for(lambda m: f"delete CT {vmid} carols" in m.content
+                                and m.flat_buttons, chat_id=APPROVAL_CHAT)
+    await h.admin.press(request, "Approve")
+    gone = await tg.wait_for(lambda m: m.content.startswith("🗑"), chat_id=h.carol.id)
+    assert gone.content == f"🗑 CT {vmid} carols is deleted."
+    assert vmid not in h.sim.cluster.guests
+
+
+async def test_admin_deletes_from_the_card_without_approval(harness):
+    h, tg = harness, harness.tg
+    made = await h.ask(h.admin, "/create adas", done)
+    vmid = int(made.content.split()[2])
+    card = await h.ask(h.admin, f"/info {vmid}", lambda m: m.content.startswith("CT "))
+    await h.admin.press(card, "Delete")
+    confirm = await tg.wait_for(lambda m: m.message_id == card.message_id
+                                and "cannot be undone" in m.content)
+    await h.admin.press(confirm, "Yes, delete")
+    gone = await tg.wait_for(lambda m: m.message_id == card.message_id
+                             and m.content.startswith("🗑"))
+    assert f"CT {vmid} adas is deleted" in gone.content
+    assert not [m for m in tg.chat(APPROVAL_CHAT).messages if "adas" in m.content]

@@ -149,3 +149,18 @@ async def test_clone_and_config(px, sim):
     await px.set_config(new, cores=3, onboot=True)
     config = await px.get_config(new)
     assert int(config["cores"]) == 3 and int(config["onboot"]) == 1
+
+
+async def test_create_and_start(px, sim):
+    stages: list[str] = []
+
+    async def progress(stage: str) -> None:
+        stages.append(stage)
+        raise RuntimeError("a broken progress callback must not abort the create")
+
+    result = await px.create_container(
+        ContainerSpec(hostname="up", template="ubuntu-24.04", start=True), progress=progress
+    )
+    assert sim.cluster.guests[result.vmid].status == "running"
+    assert f"Starting CT {result.vmid}" in stages
+    assert sim.cluster.guests[result.vmid].config["hostname"] == "up"

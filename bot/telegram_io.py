@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter
 
+from bot.metrics import waiting_for
+
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +28,11 @@ class RetryingRateLimiter(AIORateLimiter):
         self._backoff_s = backoff_s
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        with waiting_for("telegram"):
+            return await self._with_retries(callback, args, kwargs, endpoint, data,
+                                            rate_limit_args)
+
+    async def _with_retries(self, callback, args, kwargs, endpoint, data, rate_limit_args):
         for attempt in range(self._server_error_retries + 1):
             try:
                 return await super().process_request(

@@ -16,6 +16,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.metrics import TIMINGS
 from bot.parsing import UsageError
 from bot.proxmox.errors import ProxmoxError
 from bot.services import Role, Services
@@ -86,7 +87,8 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
                 await reply(update, "This is for admins only. /help lists what you can do.")
                 return
             try:
-                await handler(update, context)
+                with TIMINGS.measure(handler.__name__):
+                    await handler(update, context)
             except Exception as exc:  # noqa: BLE001 - every error gets an answer
                 text = user_error_text(exc)
                 if text is None:

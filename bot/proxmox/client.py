@@ -20,6 +20,8 @@ from typing import Any
 
 from proxmoxer.core import ProxmoxResource
 
+from bot.metrics import waiting_for
+
 from . import errors
 from .models import (
     MIB,
@@ -30,6 +32,8 @@ from .models import (
     Template,
     container_from,
 )
+from .network import NetworkMixin
+from .scaling import ScalingMixin
 from .settings import ProxmoxSettings
 from .tasks import decode_upid, error_line, is_success, poll_delays
 from .transport import connect
@@ -71,7 +75,7 @@ def _encode(params: dict[str, Any]) -> dict[str, Any]:
     return {k: int(v) if isinstance(v, bool) else v for k, v in params.items() if v is not None}
 
 
-class Proxmox:
+class Proxmox(ScalingMixin, NetworkMixin):
     """Async access to one Proxmox VE cluster. Use as ``async with Proxmox(settings) as px``."""
 
     def __init__(self, settings: ProxmoxSettings):
@@ -125,12 +129,13 @@ class Proxmox:
 
     async def _request(self, method: str, path: str, *, action: str, **params: Any) -> Any:
         """One API call, off the event loop; the only place proxmoxer is invoked."""
-        api = await self._client()
-        call = getattr(api(path), method.lower())
-        try:
-            return await self._in_thread(call, **_encode(params))
-        except Exception as exc:
-            raise self._translate(exc, action) from None
+        with waiting_for("proxmox"):
+            api = await self._client()
+            call = getattr(api(path), method.lower())
+            try:
+                return await self._in_thread(call, **_encode(params))
+            except Exception as exc:
+                raise self._translate(exc, action) from None
 
     async def _single_flight(self, key: tuple, fetch: Callable[[], Awaitable[Any]]) -> Any:
         """Callers asking the same read while it is in flight share its answer.

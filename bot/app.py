@@ -19,6 +19,7 @@ from telegram.ext import (
 from bot.commands import BUTTONS, COMMANDS
 from bot.handlers.approvals import expire_job
 from bot.handlers.common import guarded, new_ref, reply
+from bot.scaler.controller import install as install_scaler
 from bot.services import Role, Services
 from bot.telegram_io import RetryingRateLimiter
 
@@ -94,4 +95,5 @@ def build_application(
     app.add_handler(CallbackQueryHandler(guarded(Role.USER)(stale_button)))
     app.add_error_handler(on_error)
     app.job_queue.run_repeating(expire_job, interval=approval_check_s, first=1.0)
+    install_scaler(app, services)
     return app

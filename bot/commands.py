@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers import admin, approvals, containers, create
+from bot.handlers import admin, approvals, containers, create, scaling
 from bot.handlers.common import Handler, reply, services
 from bot.parsing import EXAMPLES, USAGE
 from bot.services import Role
@@ -54,6 +54,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not topic:
         await reply(update, help_text(role))
         return
+    if topic in scaling.TOPICS:
+        await reply(update, scaling.TOPICS[topic])
+        return
     command = next((c for c in COMMANDS if c.name == topic and c.role <= role), None)
     if command is None:
         await reply(update, f"No command /{topic[:32]} that you can use. /help lists them.")
@@ -82,10 +85,24 @@ COMMANDS: list[Command] = [
     Command("quota", Role.ADMIN, "show or set a user's quota", admin.quota),
     Command("pending", Role.ADMIN, "requests waiting for approval", approvals.pending),
     Command("audit", Role.ADMIN, "the latest entries of the audit trail", admin.audit),
+    Command("scale_create", Role.USER, "create a scaling group of replicas (/help elasticity)",
+            scaling.scale_create),
+    Command("scale_status", Role.USER, "your scaling groups and their replicas",
+            scaling.scale_status),
+    Command("scale_set", Role.USER, "change a scaling group's limits or target", scaling.scale_set),
+    Command("scale_pause", Role.USER, "stop a group's scaling for now", scaling.pause_command(True)),
+    Command("scale_resume", Role.USER, "let a paused group scale again",
+            scaling.pause_command(False)),
+    Command("scale_delete", Role.USER, "delete a scaling group (destroy or keep its replicas)",
+            scaling.scale_delete),
+    Command("scale_chart", Role.USER, "a chart of a group's load and replicas",
+            scaling.scale_chart),
 ]
 
 BUTTONS: list[Button] = [
     Button(r"^ct:\d+:[a-z-]+$", Role.USER, containers.on_card_button, "ct:100:start"),
     Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
     Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
+    Button(r"^sg:[a-z0-9-]+:(destroy|keep|cancel)$", Role.USER, scaling.on_delete_button,
+           "sg:web:keep"),
 ]

@@ -38,6 +38,19 @@ USAGE: dict[str, str] = {
     "quota": "/quota <user_id> [--containers N] [--cores N] [--memory 8G] [--disk 64G]",
     "pending": "/pending",
     "audit": "/audit [n]",
+    "scale_create": (
+        "/scale_create <group> --template <ct> --min N --max M --target-cpu 60 [--bridge B] "
+        "[--node-spread] [--approve-above K] [--warm-spares N]"
+    ),
+    "scale_status": "/scale_status [group]",
+    "scale_set": (
+        "/scale_set <group> [--min N] [--max M] [--target-cpu 60] [--bridge B] "
+        "[--node-spread|--no-node-spread] [--approve-above K|none] [--warm-spares N]"
+    ),
+    "scale_pause": "/scale_pause <group>",
+    "scale_resume": "/scale_resume <group>",
+    "scale_delete": "/scale_delete <group>",
+    "scale_chart": "/scale_chart <group> [1h|6h|24h]",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -56,6 +69,13 @@ EXAMPLES: dict[str, str] = {
     "quota": "/quota 123456789 --containers 5 --cores 8 --memory 8G --disk 64G",
     "pending": "/pending",
     "audit": "/audit 50",
+    "scale_create": "/scale_create web --template 900 --min 1 --max 6 --target-cpu 60",
+    "scale_status": "/scale_status web",
+    "scale_set": "/scale_set web --max 8 --approve-above 5",
+    "scale_pause": "/scale_pause web",
+    "scale_resume": "/scale_resume web",
+    "scale_delete": "/scale_delete web",
+    "scale_chart": "/scale_chart web 6h",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")

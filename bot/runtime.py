@@ -13,6 +13,7 @@ from bot.services.access import AccessService
 from bot.services.approvals import ApprovalService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.quota import ApprovalThresholds
+from bot.services.scaling import ScalingService, ScalingSettings
 from bot.settings import Settings
 from bot.store import Quota, Store
 
@@ -28,16 +29,19 @@ class ChatPolicy:
     thresholds: ApprovalThresholds = ApprovalThresholds()
     defaults: CreateDefaults = CreateDefaults()
     approval_ttl_s: float = 3600.0
+    scaling: ScalingSettings = ScalingSettings()
 
 
 def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     access = AccessService(store, policy.admin_ids)
+    containers = ContainerService(px, store, access, policy.default_quota, policy.thresholds,
+                                  policy.defaults)
     return Services(
         store=store,
         px=px,
         access=access,
-        containers=ContainerService(px, store, access, policy.default_quota, policy.thresholds,
-                                    policy.defaults),
+        containers=containers,
+        scaling=ScalingService(px, store, access, containers, policy.scaling),
         approvals=ApprovalService(store, access, policy.approval_ttl_s),
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
@@ -65,6 +69,10 @@ def chat_policy(settings: Settings) -> ChatPolicy:
         notify_chat_id=settings.notify_chat_id, default_quota=settings.default_quota,
         thresholds=settings.approval_thresholds,
         defaults=defaults, approval_ttl_s=float(settings.approval_ttl_s),
+        scaling=ScalingSettings(
+            sync_s=float(settings.scaler_sync_s), warmup_s=float(settings.scaler_warmup_s),
+            auto_approve_s=float(settings.scaler_auto_approve_s),
+            shutdown_timeout_s=settings.scaler_shutdown_timeout_s),
     )
 
 

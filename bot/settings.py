@@ -14,7 +14,9 @@ Settings and their keys: ``telegram.token`` / ``STRATUS_TELEGRAM_TOKEN``, ``tele
 ``proxmox.{host,port,token_id,token_secret,user,password,tls,ca_file,fingerprint}``,
 ``admin_ids`` (list, or "1,2" in the environment), ``approval.chat_id``, ``notify_chat_id``,
 ``data_dir``, ``default_quota.{containers,cores,memory_mb,disk_gb}``,
-``approval.{cores_above,memory_mb_above,disk_gb_above,ttl_s}``, ``default.{template,bridge}``.
+``approval.{cores_above,memory_mb_above,disk_gb_above,ttl_s}``, ``default.{template,bridge}``,
+``scaler.{sync_s,warmup_s,auto_approve_s,shutdown_timeout_s}`` (scaling groups; auto_approve_s 0:
+scale-out approvals never granted automatically).
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class Settings:
     approval_ttl_s: int = 3600
     default_template: str | None = None
     default_bridge: str = "vmbr0"
+    scaler_sync_s: int = 15
+    scaler_warmup_s: int = 30
+    scaler_auto_approve_s: int = 0
+    scaler_shutdown_timeout_s: int = 30
 
     def __repr__(self) -> str:
         parts = []
@@ -317,6 +323,9 @@ class _Loader:
         ttl = self.integer("approval_ttl_s", 3600, 1)
         template = self.converted("default_template", None, parse_template)
         bridge = self.converted("default_bridge", "vmbr0", parse_bridge)
+        scaler = {key: self.integer(f"scaler_{key}", default, lo, 86400) for key, default, lo in (
+            ("sync_s", 15, 1), ("warmup_s", 30, 0), ("auto_approve_s", 0, 0),
+            ("shutdown_timeout_s", 30, 0))}
 
         if self.problems:
             raise SettingsError(self.problems)
@@ -341,6 +350,7 @@ class _Loader:
             approval_ttl_s=ttl,
             default_template=template,
             default_bridge=bridge,
+            **{f"scaler_{key}": value for key, value in scaler.items()},
         )
 
     def _check_credentials(self, token_id, token_secret, user, password) -> None:
@@ -414,5 +424,9 @@ _KEYS = frozenset(
         "approval_ttl_s",
         "default_template",
         "default_bridge",
+        "scaler_sync_s",
+        "scaler_warmup_s",
+        "scaler_auto_approve_s",
+        "scaler_shutdown_timeout_s",
     }
 )

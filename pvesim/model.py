@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .load import LoadModel
+
 GIB = 1 << 30
 MIB = 1 << 20
 
@@ -232,6 +234,7 @@ class Cluster:
         self.tasks: dict[str, Task] = {}
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
+        self.load = LoadModel()  # scaling groups' service load -> replica CPU (pvesim/load.py)
         # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
         # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
         self.sdn: dict[str, dict[str, dict[str, Any]]] = {"zones": {}, "vnets": {}, "subnets": {}}
@@ -255,6 +258,10 @@ class Cluster:
     def fail_next_task(self, task_type: str, message: str) -> None:
         """The next task of ``task_type`` (e.g. ``vzcreate``) ends with ``TASK ERROR: message``."""
         self.failures[task_type] = message
+
+    def set_load(self, group: str, rps: float) -> None:
+        """Group ``group`` (CTs tagged with it) now receives ``rps`` requests per second."""
+        self.load.set_load(group, rps)
 
     def add_guest(self, vmid: int, node: str, status: str = "stopped", **config: Any) -> Guest:
         """A pre-existing CT (as a scenario file declares it). Config keys as in PVE's config."""

@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .load import configure as configure_loads
 from .model import (
     DEFAULT_TEMPLATES,
     GIB,
@@ -96,4 +97,5 @@ def _build(data: dict[str, Any]) -> Cluster:
         if node not in cluster.nodes:
             raise ValueError(f"guest {vmid} is on unknown node {node!r}")
         cluster.add_guest(vmid, node, status=spec.pop("status", "stopped"), **spec)
+    configure_loads(cluster.load, data.get("loads", []))
     return cluster

@@ -127,6 +127,7 @@ class Simulator:
         path = "/" + request.match_info["tail"]
         method = request.method
         route, path_params = api.find(method, path)
+        self.cluster.load.apply(self.cluster)  # replica CPU reflects the load of this moment
         try:
             response = await self._handle(request, method, path, route, path_params)
         except ApiError as exc:

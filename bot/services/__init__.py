@@ -8,6 +8,7 @@ from bot.proxmox import Proxmox
 from bot.services.access import AccessService, Role
 from bot.services.approvals import ApprovalService
 from bot.services.containers import ContainerService
+from bot.services.scaling import ScalingService
 from bot.store import Store
 
 __all__ = ["Services", "Role"]
@@ -20,5 +21,6 @@ class Services:
     access: AccessService
     containers: ContainerService
     approvals: ApprovalService
+    scaling: ScalingService
     approval_chat_id: int
     notify_chat_id: int | None = None

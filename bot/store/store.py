@@ -15,6 +15,7 @@ from .repositories import (
     QuotaRepository,
     UserRepository,
 )
+from .scaling import ScalingGroupRepository, ScalingHistoryRepository
 from .storage import AtomicJSONStorage
 
 
@@ -37,6 +38,9 @@ class Store:
         self.approvals = ApprovalRepository(self._db.table("approvals", cache_size=0), lock)
         self.audit = AuditRepository(self._db.table("audit", cache_size=0), lock)
         self.notices = NoticeRepository(self._db.table("notices", cache_size=0), lock)
+        self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
+        self.scaling_history = ScalingHistoryRepository(
+            self._db.table("scaling_history", cache_size=0), lock)
 
     def close(self) -> None:
         with self._lock:

@@ -26,6 +26,8 @@ NOT_STORED = {"node", "vmid", "ostemplate", "password", "ssh-public-keys", "stor
               "ha-managed", "delete", "revert", "digest", "debug"}
 _CREATE = compiled("POST /nodes/{node}/lxc", PARAMS["POST /nodes/{node}/lxc"])
 _NET = next(i for i, (_, prop) in enumerate(_CREATE.indexed) if prop.name == "net[n]")
+LINKED_CLONE_TYPES = {"lvmthin", "zfspool", "rbd"}
+LINKED_CLONE_FACTOR = 0.2  # a linked clone copies no data: a fraction of a full clone's time
 INTEGER_KEYS = {"cores", "memory", "swap", "cpuunits", "tty", "unprivileged", "onboot",
                 "protection", "template", "console"}
 
@@ -289,19 +291,34 @@ async def clone_ct(ctx, p):
         raise fail(f"storage '{store_id}' does not exist")
     if "rootdir" not in target.storages[store_id].content:
         raise fail(f"storage '{store_id}' does not support container directories")
+    # Linked clone (full=0, the default for a template): a thin copy sharing the template's
+    # base volume, only on storages with snapshots of that kind (lvmthin, zfspool, rbd).
+    template = bool(source.config.get("template"))
+    full = bool(p.get("full", not template))
+    base_volume = str(source.config.get("rootfs", "")).split(",")[0]
+    if not full:
+        if not template:
+            raise fail("linked clone feature is only available for templates")
+        if "storage" in p:
+            raise param_error({"storage": "parameter 'storage' not allowed for linked clones"})
+        if target.storages[store_id].type not in LINKED_CLONE_TYPES:
+            raise fail(f"Linked clone feature for '{base_volume}' is not available")
     config = {k: v for k, v in source.config.items() if k not in ("lock", "template")}
     config["hostname"] = p.get("hostname", f"Copy-of-{source.name}")
     if "description" in p:
         config["description"] = p["description"]
     size = math.ceil(source.maxdisk / (1 << 30)) or 8
     config["rootfs"] = f"{store_id}:vm-{newid}-disk-0,size={size}G"
+    if not full:
+        config["rootfs"] = f"{base_volume}/vm-{newid}-disk-0,size={size}G"
     for key in [k for k in config if k.startswith("net")]:
         parts = [x for x in str(config[key]).split(",") if not x.startswith("hwaddr=")]
         config[key] = _net_with_defaults(",".join(parts))
     config["lock"] = "create"
     clone = Guest(newid, target.name, config)
     ctx.cluster.guests[newid] = clone
-    source.config["lock"] = "disk"
+    if not template:  # a template's disks are read-only: parallel clones of it are fine
+        source.config["lock"] = "disk"
 
     def undo() -> None:
         ctx.cluster.drop_disks(clone)
@@ -311,9 +328,10 @@ async def clone_ct(ctx, p):
             source.config.pop("lock")
 
     async def work(task: Task) -> None:
-        task.log(f"create full clone of mountpoint rootfs ({source.config.get('rootfs')})")
+        kind = "full" if full else "linked"
+        task.log(f"create {kind} clone of mountpoint rootfs ({source.config.get('rootfs')})")
         ctx.cluster.register_disks(clone)
-        await ctx.runner.wait(task)
+        await ctx.runner.wait(task, 1.0 if full else LINKED_CLONE_FACTOR)
         task.log(f'  Logical volume "vm-{newid}-disk-0" created.')
         clone.config.pop("lock", None)
         if source.config.get("lock") == "disk":

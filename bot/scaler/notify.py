@@ -1,0 +1,127 @@
+"""Scaling events to the groups' chats, within Telegram's limit of 20 messages a minute per chat.
+
+`Outbox` is pure (no clock, no I/O): events queue per chat; `take(now)` hands out what may be
+sent now, *merging* every event queued for a chat into one message (split only at Telegram's
+4096-character limit), never more messages per chat than the budget left in the last minute.
+Nothing is dropped: what cannot go now waits for the next `take`. `Notifier` sends what the
+outbox hands out and puts back what Telegram refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from telegram.error import TelegramError
+
+log = logging.getLogger(__name__)
+
+MESSAGES_PER_WINDOW = 20
+WINDOW_S = 60.0
+MAX_MESSAGE = 4096
+
+
+@dataclass
+class Outbox:
+    limit: int = MESSAGES_PER_WINDOW
+    window_s: float = WINDOW_S
+    max_chars: int = MAX_MESSAGE
+    queued: dict[int, list[str]] = field(default_factory=dict)
+    sent: dict[int, deque[float]] = field(default_factory=dict)
+
+    def add(self, chat_id: int, text: str) -> None:
+        self.queued.setdefault(chat_id, []).append(text)
+
+    def put_back(self, chat_id: int, text: str) -> None:
+        """A message that could not be sent: first in line next time (its send is not counted)."""
+        self.queued.setdefault(chat_id, []).insert(0, text)
+        stamps = self.sent.get(chat_id)
+        if stamps:
+            stamps.pop()
+
+    def budget(self, chat_id: int, now: float) -> int:
+        stamps = self.sent.setdefault(chat_id, deque())
+        while stamps and stamps[0] <= now - self.window_s:
+            stamps.popleft()
+        return self.limit - len(stamps)
+
+    def take(self, now: float) -> list[tuple[int, str]]:
+        """Messages to send now, each counted against its chat's budget."""
+        out: list[tuple[int, str]] = []
+        for chat_id in list(self.queued):
+            budget = self.budget(chat_id, now)
+            if budget <= 0:
+                continue
+            chunks = merge(self.queued[chat_id], self.max_chars)
+            go, rest = chunks[:budget], chunks[budget:]
+            for text in go:
+                out.append((chat_id, text))
+                self.sent[chat_id].append(now)
+            if rest:
+                self.queued[chat_id] = rest
+            else:
+                del self.queued[chat_id]
+        return out
+
+    @property
+    def pending(self) -> int:
+        return sum(len(v) for v in self.queued.values())
+
+
+def merge(texts: list[str], max_chars: int = MAX_MESSAGE) -> list[str]:
+    """Join events line by line into as few messages as fit ``max_chars`` each."""
+    chunks: list[str] = []
+    for text in texts:
+        text = text[:max_chars]
+        if chunks and len(chunks[-1]) + 1 + len(text) <= max_chars:
+            chunks[-1] += "\n" + text
+        else:
+            chunks.append(text)
+    return chunks
+
+
+class Notifier:
+    """Queues events and sends them through the bot, merged and within the per-chat limit."""
+
+    def __init__(self, bot, outbox: Outbox | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._bot = bot
+        self.outbox = outbox or Outbox()
+        self._clock = clock
+
+    def notify(self, chat_id: int, text: str) -> None:
+        self.outbox.add(chat_id, text)
+
+    async def flush(self) -> int:
+        """Send what the limit allows now; returns how many messages went out."""
+        count = 0
+        for chat_id, text in self.outbox.take(self._clock()):
+            try:
+                await self._bot.send_message(chat_id, text)
+                count += 1
+            except TelegramError as exc:
+                log.warning("scaling notice to chat %s not sent yet (%s)", chat_id, exc)
+                self.outbox.put_back(chat_id, text)
+        return count
+
+
+# ---- the texts ------------------------------------------------------------------------------
+
+def percent(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{round(fraction * 100)}%"
+
+
+def scaled_text(group: str, before: int, after: int, metric: float | None, target: float,
+                changes: list[str]) -> str:
+    """``web: 3 -> 5 replicas (CPU 87% vs target 60%) - added web-4 on pve2, web-5 on pve1``."""
+    verb = "added" if after > before else "removed"
+    text = f"{group}: {before} -> {after} replicas (CPU {percent(metric)} vs target " \
+           f"{percent(target)})"
+    return text + (f" - {verb} {', '.join(changes)}" if changes else "")
+
+
+def failure_text(group: str, what: str) -> str:
+    return f"⚠️ {group}: {what}; retrying next period"

@@ -1,0 +1,390 @@
+"""Scaling groups: who may create and change them, quota, and the replica actions.
+
+The controller (bot/scaler/controller.py) decides *how many*; this service knows *how*: which
+CTs are members (Proxmox tags, reconciled with the store), how a replica is cloned, started,
+retired, and how a failure is cleaned up so that no half-made member remains.
+
+Quota: a group reserves ``max_replicas`` x the template's size against its owner's quota (the
+replicas are the owner's containers), so a user's group can never grow beyond their quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.parsing_scaling import GroupOptions, ScaleCreateArgs
+from bot.proxmox import Container, Proxmox
+from bot.proxmox import errors as px_errors
+from bot.services.access import AccessService
+from bot.services.containers import ContainerService
+from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
+from bot.services.quota import Usage
+from bot.store import Store
+from bot.store.scaling import Member, ScalingGroup
+
+log = logging.getLogger(__name__)
+
+#: Every replica carries this tag besides the group's name (what the bot made).
+REPLICA_TAG = "stratus"
+
+
+@dataclass(frozen=True)
+class ScalingSettings:
+    sync_s: float = 15.0  # controller period
+    warmup_s: float = 30.0  # a started replica counts as ready after this long
+    ready_delay_s: float = 60.0  # expected clone-to-ready time, for the predictive policy
+    shutdown_timeout_s: int = 30  # clean shutdown before a stop, on scale-in
+    auto_approve_s: float = 0.0  # scale-out approvals granted after this long (0: never)
+    approval_cooldown_s: float = 600.0  # after a rejection, ask again no sooner
+    run_job: bool = True  # False: nothing runs the controller by itself (tests call tick())
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A member as Proxmox shows it now."""
+
+    vmid: int
+    hostname: str
+    node: str
+    status: str
+    cpu: float
+    uptime: int
+    lock: str | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A group's members this period, after reconciling the store with Proxmox."""
+
+    group: ScalingGroup
+    replicas: tuple[Replica, ...]
+    vanished: tuple[Member, ...] = ()  # in the store, gone from Proxmox (deleted by hand)
+    adopted: tuple[Member, ...] = ()  # tagged in Proxmox, unknown to the store
+
+    @property
+    def ready(self) -> tuple[Replica, ...]:
+        return tuple(r for r in self.replicas if r.ready)
+
+    @property
+    def utilizations(self) -> tuple[float, ...]:
+        return tuple(r.cpu for r in self.ready)
+
+
+@dataclass(frozen=True)
+class Added:
+    hostname: str
+    node: str
+    vmid: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    hostname: str
+    reason: str
+
+
+class ScalingService:
+    def __init__(self, px: Proxmox, store: Store, access: AccessService,
+                 containers: ContainerService, settings: ScalingSettings,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._px = px
+        self._store = store
+        self._access = access
+        self._containers = containers
+        self.settings = settings
+        self.clock = clock
+
+    # ---- seeing -------------------------------------------------------------------------------
+
+    def get(self, actor_id: int, name: str) -> ScalingGroup:
+        group = self._store.scaling.get(name)
+        if group is None or not self._may_see(actor_id, group):
+            raise NotFound(f"No scaling group {name!r} among yours. /scale_status lists them.")
+        return group
+
+    def visible(self, actor_id: int) -> list[ScalingGroup]:
+        return [g for g in self._store.scaling.all() if self._may_see(actor_id, g)]
+
+    def _may_see(self, actor_id: int, group: ScalingGroup) -> bool:
+        return self._access.is_admin(actor_id) or group.owner_id == actor_id
+
+    def all_groups(self) -> list[ScalingGroup]:
+        return self._store.scaling.all()
+
+    # ---- creating and changing ----------------------------------------------------------------
+
+    async def create(self, actor_id: int, chat_id: int, args: ScaleCreateArgs) -> ScalingGroup:
+        opts = args.options
+        if self._store.scaling.get(args.name) is not None:
+            raise Conflict(f"A scaling group {args.name!r} exists already.")
+        template = await self._template(actor_id, opts.template)
+        group = ScalingGroup(
+            name=args.name, owner_id=actor_id, template_vmid=template.vmid,
+            min_replicas=opts.min_replicas, max_replicas=opts.max_replicas,
+            target_cpu=opts.target_cpu / 100, notify_chat_id=chat_id, bridge=opts.bridge,
+            node_spread=bool(opts.node_spread),
+            approve_above=None if opts.approve_above in (None, -1) else opts.approve_above,
+            warm_spares=opts.warm_spares or 0, created_at=self.clock(),
+        )
+        await self._check_quota(group, template)
+        try:
+            self._store.scaling.add(group)
+        except ValueError:
+            raise Conflict(f"A scaling group {args.name!r} exists already.") from None
+        self._store.audit.record(actor_id, "scale_create", f"group:{group.name}", "ok",
+                                 f"CT {template.vmid}, {group.min_replicas}-{group.max_replicas}")
+        return group
+
+    async def change(self, actor_id: int, name: str, opts: GroupOptions) -> ScalingGroup:
+        group = self.get(actor_id, name)
+        changes: dict[str, object] = {}
+        for key in ("min_replicas", "max_replicas", "bridge", "node_spread", "warm_spares"):
+            if getattr(opts, key) is not None:
+                changes[key] = getattr(opts, key)
+        if opts.target_cpu is not None:
+            changes["target_cpu"] = opts.target_cpu / 100
+        if opts.approve_above is not None:
+            changes["approve_above"] = None if opts.approve_above == -1 else opts.approve_above
+        updated = dataclasses.replace(group, **changes)
+        if updated.min_replicas > updated.max_replicas:
+            raise ServiceError(f"min {updated.min_replicas} would be above max "
+                               f"{updated.max_replicas}.")
+        if updated.max_replicas > group.max_replicas:
+            await self._check_quota(updated, await self._px.get_container(group.template_vmid))
+        stored = self._store.scaling.update(name, **changes)
+        if stored is None:
+            raise NotFound(f"Scaling group {name!r} was deleted meanwhile.")
+        self._store.audit.record(actor_id, "scale_set", f"group:{name}", "ok",
+                                 ", ".join(f"{k}={v}" for k, v in changes.items()))
+        return stored
+
+    def set_paused(self, actor_id: int, name: str, paused: bool) -> ScalingGroup:
+        self.get(actor_id, name)
+        group = self._store.scaling.update(name, paused=paused)
+        self._store.audit.record(actor_id, "scale_pause" if paused else "scale_resume",
+                                 f"group:{name}", "ok")
+        return group
+
+    def delete_needs_approval(self, actor_id: int) -> bool:
+        return not self._access.is_admin(actor_id)
+
+    async def delete(self, actor_id: int, name: str, destroy: bool) -> int:
+        """Forget the group; destroy its replicas (and spares) or keep them, untagged as
+        members but still owned. Returns how many CTs were destroyed."""
+        group = self.get(actor_id, name)
+        self._store.scaling.update(name, paused=True)  # the controller leaves it alone now
+        view = await self.observe(group)
+        destroyed = 0
+        if destroy:
+            vmids = [r.vmid for r in view.replicas] + [s.vmid for s in group.spares]
+            results = await asyncio.gather(
+                *(self._px.retire(v, shutdown_timeout=self.settings.shutdown_timeout_s)
+                  for v in vmids), return_exceptions=True)
+            for vmid, result in zip(vmids, results, strict=True):
+                if isinstance(result, BaseException):
+                    self._store.scaling.update(name, paused=False)
+                    raise ServiceError(f"Could not destroy CT {vmid} of group {name}: {result}")
+                self._store.ownership.remove(vmid)
+                destroyed += 1
+        self._store.scaling.remove(name)
+        self._store.scaling_history.remove(name)
+        self._store.audit.record(actor_id, "scale_delete", f"group:{name}", "ok",
+                                 "replicas destroyed" if destroy else "replicas kept")
+        return destroyed
+
+    async def _template(self, actor_id: int, ref: int | str) -> Container:
+        try:
+            ct = await self._containers.resolve(actor_id, ref)
+        except px_errors.NotFound:
+            raise NotFound(f"There is no container {ref} to use as a template.") from None
+        return ct
+
+    async def _check_quota(self, group: ScalingGroup, template: Container) -> None:
+        """The group's max_replicas, plus the owner's other containers and other groups' max,
+        must fit the owner's quota (admins have none)."""
+        owner = group.owner_id
+        if self._access.is_admin(owner):
+            return
+        quota = self._containers.quota_of(owner)
+        others = [g for g in self._store.scaling.all() if g.owner_id == owner
+                  and g.name != group.name]
+        reserved_vmids = {m.vmid for g in others + [group] for m in g.members + g.spares}
+        mine = set(self._store.ownership.by_owner(owner)) - reserved_vmids
+        cts = {ct.vmid: ct for ct in await self._px.list_containers()}
+        sizes = [(cts[v].cores, cts[v].memory_mb, cts[v].disk_gb) for v in mine if v in cts]
+        for g in others:
+            t = cts.get(g.template_vmid)
+            if t is not None:
+                sizes += [(t.cores, t.memory_mb, t.disk_gb)] * g.max_replicas
+        sizes += [(template.cores, template.memory_mb, template.disk_gb)] * group.max_replicas
+        total = Usage.of(sizes)
+        rows = [("containers", total.containers, quota.containers, ""),
+                ("cores", total.cores, quota.cores, ""),
+                ("memory", total.memory_mb, quota.memory_mb, " MiB"),
+                ("disk", total.disk_gb, quota.disk_gb, " GiB")]
+        problems = [f"{what}: {have}{unit} with up to {group.max_replicas} replicas > quota "
+                    f"{limit}{unit}" for what, have, limit, unit in rows if have > limit]
+        if problems:
+            raise QuotaExceeded(
+                f"Group {group.name} at its maximum would exceed your quota:\n"
+                + "\n".join(f"- {p}" for p in problems) + "\nLower --max or ask an admin.")
+
+    # ---- the controller's side ----------------------------------------------------------------
+
+    async def observe(self, group: ScalingGroup) -> GroupView:
+        """The members Proxmox shows (tag + hostname ``<group>-<n>``), reconciled with the
+        store: members gone from Proxmox are dropped, tagged CTs unknown to it adopted."""
+        pattern = re.compile(rf"^{re.escape(group.name)}-(\d+)$")
+        seen = {ct.vmid: ct for ct in await self._px.list_containers()
+                if group.name in ct.tags and not ct.template and pattern.match(ct.hostname)}
+        spare_ids = {s.vmid for s in group.spares}
+        known = {m.vmid: m for m in group.members}
+        vanished = tuple(m for m in group.members if m.vmid not in seen)
+        adopted = tuple(Member(ct.vmid, ct.hostname, ct.node, self.clock())
+                        for v, ct in sorted(seen.items())
+                        if v not in known and v not in spare_ids)
+        spares = tuple(s for s in group.spares if s.vmid in seen)
+        if vanished or adopted or len(spares) != len(group.spares):
+            highest = max((int(pattern.match(ct.hostname).group(1)) for ct in seen.values()),
+                          default=0)
+            members = tuple(m for m in group.members if m.vmid in seen) + adopted
+            group = self._store.scaling.update(
+                group.name, members=members, spares=spares,
+                next_index=max(group.next_index, highest + 1)) or group
+            for m in vanished:
+                self._store.ownership.remove(m.vmid)
+            for m in adopted:
+                self._store.ownership.set(m.vmid, group.owner_id, m.hostname)
+        replicas = tuple(self._replica(seen[m.vmid]) for m in group.members if m.vmid in seen)
+        return GroupView(group, replicas, vanished, adopted)
+
+    def _replica(self, ct: Container) -> Replica:
+        ready = (ct.status == "running" and ct.lock is None
+                 and ct.uptime >= self.settings.warmup_s)
+        return Replica(ct.vmid, ct.hostname, ct.node, ct.status, ct.cpu, ct.uptime, ct.lock,
+                       ready)
+
+    async def add_replicas(self, group: ScalingGroup, count: int) -> list[Added | Failed]:
+        """Start warm spares first, then clone the rest in parallel. Each result is an Added
+        (member recorded) or a Failed (nothing left behind)."""
+        spares = list(group.spares[:count])
+        first = group.next_index
+        names = [f"{group.name}-{first + i}" for i in range(count - len(spares))]
+        # The names are taken before cloning: a crash mid-way never reuses one.
+        group = self._store.scaling.update(group.name, next_index=first + len(names)) or group
+        nodes = await self._spread_targets(group, len(names)) if group.node_spread else \
+            [None] * len(names)
+        results = await asyncio.gather(
+            *(self._wake(s) for s in spares),
+            *(self._clone(group, name, node) for name, node in zip(names, nodes, strict=True)))
+        added = [r for r in results if isinstance(r, Added)]
+        woken = {s.vmid for s in spares} & {a.vmid for a in added}
+        if added:
+            now = self.clock()
+            current = self._store.scaling.get(group.name) or group
+            self._store.scaling.update(
+                group.name,
+                members=current.members + tuple(Member(a.vmid, a.hostname, a.node, now)
+                                                for a in added),
+                spares=tuple(s for s in current.spares if s.vmid not in woken))
+            for a in added:
+                self._store.ownership.set(a.vmid, group.owner_id, a.hostname)
+        return results
+
+    async def _wake(self, spare: Member) -> Added | Failed:
+        try:
+            await self._px.start(spare.vmid)
+        except px_errors.ProxmoxError as exc:
+            return Failed(spare.hostname, f"start of warm spare CT {spare.vmid} failed: {exc}")
+        return Added(spare.hostname, spare.node, spare.vmid)
+
+    async def _clone(self, group: ScalingGroup, hostname: str, node: str | None) -> Added | Failed:
+        config = {}
+        if group.bridge:
+            config["net0"] = f"name=eth0,bridge={group.bridge},ip=dhcp,firewall=1"
+        try:
+            vmid, where = await self._px.clone_replica(
+                group.template_vmid, hostname, tags=(REPLICA_TAG, group.name),
+                target_node=node, config=config)
+        except px_errors.ProxmoxError as exc:
+            return Failed(hostname, f"clone of CT {group.template_vmid} failed: {exc}")
+        try:
+            await self._px.start(vmid)
+        except px_errors.ProxmoxError as exc:
+            await self._px.discard(vmid)
+            return Failed(hostname, f"start of CT {vmid} failed: {exc}")
+        return Added(hostname, where, vmid)
+
+    async def _spread_targets(self, group: ScalingGroup, count: int) -> list[str | None]:
+        """Nodes for ``count`` new replicas: each to the online node with fewest members."""
+        online = [n.name for n in await self._px.overview() if n.online]
+        if not online:
+            return [None] * count
+        load = {n: 0 for n in online}
+        for m in group.members:
+            if m.node in load:
+                load[m.node] += 1
+        out = []
+        for _ in range(count):
+            best = min(sorted(load), key=lambda n: load[n])
+            load[best] += 1
+            out.append(best)
+        return out
+
+    async def remove_replicas(self, group: ScalingGroup, view: GroupView,
+                              count: int) -> list[tuple[Replica, str | None]]:
+        """Retire the ``count`` newest members (booting ones first). Returns (replica, error)
+        pairs; a retired replica leaves the members, kept as a warm spare while the group has
+        fewer than ``warm_spares``."""
+        order = {m.vmid: m.added_at for m in group.members}
+        victims = sorted(view.replicas, key=lambda r: (r.ready, -order.get(r.vmid, 0),
+                                                       -r.vmid))[:count]
+        keep = max(0, group.warm_spares - len(group.spares))
+        as_spare = {v.vmid for v in victims[:keep]}
+        results = await asyncio.gather(
+            *(self._px.retire(v.vmid, shutdown_timeout=self.settings.shutdown_timeout_s,
+                              destroy=v.vmid not in as_spare) for v in victims),
+            return_exceptions=True)
+        out: list[tuple[Replica, str | None]] = []
+        gone: set[int] = set()
+        for victim, result in zip(victims, results, strict=True):
+            if isinstance(result, Exception):
+                out.append((victim, str(result)))
+                continue
+            gone.add(victim.vmid)
+            if victim.vmid not in as_spare:
+                self._store.ownership.remove(victim.vmid)
+            out.append((victim, None))
+        current = self._store.scaling.get(group.name) or group
+        spares = tuple(m for m in current.members if m.vmid in gone & as_spare)
+        self._store.scaling.update(
+            group.name, members=tuple(m for m in current.members if m.vmid not in gone),
+            spares=current.spares + spares)
+        return out
+
+    async def start_stopped(self, view: GroupView) -> list[tuple[Replica, str | None]]:
+        """Members found stopped (by hand, or a node restart) are started again."""
+        stopped = [r for r in view.replicas if r.status == "stopped" and r.lock is None]
+        out = []
+        for r in stopped:
+            try:
+                await self._px.start(r.vmid)
+                out.append((r, None))
+            except px_errors.ProxmoxError as exc:
+                out.append((r, str(exc)))
+        return out
+
+    def record(self, name: str, **changes) -> ScalingGroup | None:
+        """Store controller state (policy state, approvals, last failure) of a group."""
+        return self._store.scaling.update(name, **changes)
+
+    def check_owner_or_admin(self, actor_id: int, group: ScalingGroup) -> None:
+        if not self._may_see(actor_id, group):
+            raise Forbidden(f"Scaling group {group.name} is not yours.")

@@ -1,0 +1,146 @@
+"""Scaling groups: their configuration, members, policy state, pending approval and history.
+
+Proxmox holds the other half of the truth (each replica carries the group's tag), so after a
+restart the controller reconciles ``members`` with what Proxmox shows; the store keeps what
+Proxmox cannot: the policy's memory, the owner, the notification chat, the samples for charts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinydb import Query
+from tinydb.table import Table
+
+_q = Query()
+
+#: Samples kept per group: 24 h at the default 15 s period.
+MAX_SAMPLES = 5760
+
+
+@dataclass(frozen=True)
+class Member:
+    vmid: int
+    hostname: str
+    node: str
+    added_at: float
+
+
+@dataclass(frozen=True)
+class ScalingGroup:
+    name: str
+    owner_id: int
+    template_vmid: int
+    min_replicas: int
+    max_replicas: int
+    target_cpu: float  # fraction, 0.6 = 60%
+    notify_chat_id: int
+    bridge: str | None = None
+    node_spread: bool = False
+    approve_above: int | None = None  # scale-out beyond this many replicas waits for an admin
+    warm_spares: int = 0  # replicas kept stopped on scale-in instead of destroyed
+    paused: bool = False
+    created_at: float = 0.0
+    members: tuple[Member, ...] = ()
+    spares: tuple[Member, ...] = ()  # stopped replicas kept for a fast scale-out
+    next_index: int = 1  # hostname <name>-<n> of the next replica
+    policy_state: dict[str, Any] = field(default_factory=dict)
+    #: Replica count an admin approved above ``approve_above`` (0: none).
+    approved_max: int = 0
+    pending_approval: str | None = None  # approval id of a scale-out waiting for an admin
+    pending_since: float | None = None
+    rejected_at: float | None = None
+    last_failure: str | None = None  # the failure last reported (reported once)
+
+    def to_doc(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ScalingGroup:
+        values = dict(doc)
+        values["members"] = tuple(Member(**m) for m in values.get("members", ()))
+        values["spares"] = tuple(Member(**m) for m in values.get("spares", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One controller period of a group, for charts and /scale_status."""
+
+    at: float
+    replicas: int
+    ready: int
+    utilization: float | None  # mean CPU fraction of the ready replicas
+    load: float | None  # load in replica units (sum of ready CPU fractions)
+    desired: int
+    target: float
+
+
+class ScalingGroupRepository:
+    """One record per group; ``update`` is an atomic read-modify-write."""
+
+    def __init__(self, table: Table, lock: threading.RLock) -> None:
+        self._table = table
+        self._lock = lock
+
+    def get(self, name: str) -> ScalingGroup | None:
+        with self._lock:
+            doc = self._table.get(_q.name == name)
+        return ScalingGroup.from_doc(doc) if doc else None
+
+    def all(self) -> list[ScalingGroup]:
+        with self._lock:
+            docs = self._table.all()
+        return sorted((ScalingGroup.from_doc(d) for d in docs), key=lambda g: g.name)
+
+    def add(self, group: ScalingGroup) -> None:
+        with self._lock:
+            if self._table.contains(_q.name == group.name):
+                raise ValueError(f"scaling group {group.name!r} already exists")
+            self._table.insert(group.to_doc())
+
+    def put(self, group: ScalingGroup) -> None:
+        with self._lock:
+            self._table.upsert(group.to_doc(), _q.name == group.name)
+
+    def update(self, name: str, **changes: Any) -> ScalingGroup | None:
+        """Apply ``changes`` to the stored group (None if it is gone) and return the result."""
+        with self._lock:
+            current = self.get(name)
+            if current is None:
+                return None
+            updated = dataclasses.replace(current, **changes)
+            self._table.update(updated.to_doc(), _q.name == name)
+            return updated
+
+    def remove(self, name: str) -> bool:
+        with self._lock:
+            return bool(self._table.remove(_q.name == name))
+
+
+class ScalingHistoryRepository:
+    """Per-group samples, oldest first, at most ``max_samples`` per group."""
+
+    def __init__(self, table: Table, lock: threading.RLock, max_samples: int = MAX_SAMPLES):
+        self._table = table
+        self._lock = lock
+        self._max = max_samples
+
+    def add(self, group: str, sample: Sample) -> None:
+        with self._lock:
+            doc = self._table.get(_q.group == group)
+            samples = (doc["samples"] if doc else []) + [dataclasses.asdict(sample)]
+            self._table.upsert({"group": group, "samples": samples[-self._max:]},
+                               _q.group == group)
+
+    def since(self, group: str, t: float = 0.0) -> list[Sample]:
+        with self._lock:
+            doc = self._table.get(_q.group == group)
+        return [Sample(**s) for s in (doc["samples"] if doc else []) if s["at"] >= t]
+
+    def remove(self, group: str) -> None:
+        with self._lock:
+            self._table.remove(_q.group == group)

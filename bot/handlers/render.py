@@ -32,7 +32,8 @@ def duration(seconds: int) -> str:
 def container_line(ct: Container, owner: int | None = None) -> str:
     icon = STATE_ICON.get(ct.status, "•")
     who = f" · owner {owner}" if owner is not None else ""
-    return f"{icon} {ct.vmid} {ct.hostname} · {ct.status} · {ct.node} · {ips_of(ct)}{who}"
+    # No address here: the cluster listing does not carry NICs (see /info for them).
+    return f"{icon} {ct.vmid} {ct.hostname} · {ct.status} · {ct.node}{who}"
 
 
 def container_list(cts: list[Container], owners: dict[int, int] | None = None) -> str:

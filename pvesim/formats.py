@@ -199,6 +199,13 @@ FORMATS: dict[str, Checker] = {
     "pve-task-status-type": _regex(_TASK_STATUS, "invalid task status '{v}'"),
     "pve-ct-timezone": _regex(_TIMEZONE, "invalid time zone '{v}'"),
     "pve-storage-content": _storage_content,
+    # backups (pvesim.api.backup): schedules and retention are checked by their own modules
+    "pve-calendar-event": lambda v: _calendar_event(v),
+    "prune-backups": lambda v: _prune_backups(v),
+    "pve-day-of-week": lambda v: None if v in _DAYS else f"invalid day of week '{v}'",
+    "email-or-username": lambda v: None if _EMAIL_OR_USER.match(v) else "invalid email or user",
+    "backup-fleecing": lambda v: _property_string(v),
+    "backup-performance": lambda v: _property_string(v),
     "dns-name": _regex(_DNS_NAME, "value does not look like a valid DNS name"),
     "mac-addr": _regex(_MAC, "value does not look like a valid unicast MAC address"),
     "ipv4": _ipv4,
@@ -213,6 +220,32 @@ FORMATS: dict[str, Checker] = {
     "pve-lxc-mp-string": _mp_string,
     "pve-lxc-dev-string": _dev_string,
 }
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_EMAIL_OR_USER = re.compile(r"^[\w+\-~.@]+$")
+
+
+def _calendar_event(v: str) -> str | None:
+    from .calendar import check_format  # local: keeps this module free of heavier imports
+
+    return check_format(v)
+
+
+def _prune_backups(v: str) -> str | None:
+    from .prune import PruneError, parse_prune
+
+    try:
+        parse_prune(v)
+    except PruneError as err:
+        return str(err)
+    return None
+
+
+def _property_string(v: str) -> str | None:
+    """``key=value`` lists whose keys pvesim does not interpret (vzdump tuning options)."""
+    ok = all("=" in part for part in v.split(",") if part)
+    return None if ok else "value without key, but schema does not define a default key"
 
 
 def lookup(name: str) -> Checker | None:

@@ -32,6 +32,10 @@ DEFAULT_DURATIONS = {
     "vzreboot": 2.0,
     "vzclone": 3.0,
     "vzdestroy": 1.0,
+    # backups: seconds per GiB of the CT's disk (an 8 GiB CT: 60 s; an 80 GiB CT: 10 minutes)
+    "vzdump": 7.5,
+    "vzrestore": 5.0,
+    "imgdel": 0.5,
     "srvreload": 1.0,
     "reloadnetworkall": 1.0,
 }
@@ -49,6 +53,7 @@ class Volume:
     vmid: int | None = None
     notes: str | None = None
     protected: bool = False
+    config: dict[str, Any] | None = None  # a backup: the CT config it holds (extractconfig)
 
     def as_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -234,6 +239,11 @@ class Cluster:
         self.tasks: dict[str, Task] = {}
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
+        # Backups (pvesim.api.backup, pvesim.scheduler): /cluster/backup jobs by id, injected
+        # guest failures, and the simulated clock's offset from the real one (sim.advance).
+        self.backup_jobs: dict[str, dict[str, Any]] = {}
+        self.backup_failures: dict[int, str] = {}  # vmid -> reason of its next backup failure
+        self.clock_offset = 0.0
         self.load = LoadModel()  # scaling groups' service load -> replica CPU (pvesim/load.py)
         # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
         # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
@@ -243,6 +253,14 @@ class Cluster:
         self._pid = random.randint(0x1000, 0x8000)
 
     # ---- hooks for tests and benches -------------------------------------------------------
+    def now(self) -> float:
+        """The cluster's clock: real time moved forward by ``Simulator.advance``."""
+        return time.time() + self.clock_offset
+
+    def fail_next_backup(self, vmid: int, reason: str) -> None:
+        """The next vzdump of ``vmid`` logs ``ERROR: Backup of VM <vmid> failed - <reason>``."""
+        self.backup_failures[vmid] = reason
+
     def set_lock(self, vmid: int, lock: str | None) -> None:
         """Set (or with None clear) a guest's lock, e.g. ``backup`` as if vzdump ran."""
         guest = self.guests[vmid]
@@ -306,7 +324,7 @@ class Cluster:
 
     def new_task(self, node: str, wtype: str, wid: str, user: str) -> Task:
         self._pid += 1
-        now = int(time.time())
+        now = int(self.now())
         pstart = int((time.time() - self.nodes[node].boot_time) * 100)
         upid = make_upid(node, self._pid, pstart, now, wtype, wid, user)
         task = Task(upid, node, self._pid, pstart, now, wtype, wid, user)

@@ -19,6 +19,7 @@ from .auth import Authenticator, Identity
 from .errors import ApiError
 from .model import Cluster
 from .scenario import load_scenario
+from .scheduler import BackupScheduler
 from .tls import make_certificate, server_context
 from .worker import TaskRunner
 
@@ -67,6 +68,8 @@ class Simulator:
         self.password = self.auth.password = _secret()
         self.token_secret = self.auth.add_token(self.token_id)
         self.runner = TaskRunner(self.cluster, time_scale)
+        self.scheduler = BackupScheduler(self)  # backup jobs on their calendar
+        self._scheduler_task: asyncio.Task | None = None
         self.requests: list[RequestRecord] = []
         self.cert_path: Path | None = None
         self.fingerprint = ""
@@ -84,6 +87,11 @@ class Simulator:
 
     def reset_requests(self) -> None:
         self.requests.clear()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the cluster's clock forward, running the backup jobs that fall due meanwhile
+        (each a vzdump task, prune-backups applied): a simulated week in milliseconds."""
+        await self.scheduler.advance(seconds)
 
     def add_token(self, name: str, privileges: set[str] | None = None) -> tuple[str, str]:
         """Another API token of root@pam (``privileges`` None = all): returns (token_id, secret)."""
@@ -105,9 +113,14 @@ class Simulator:
         await site.start()
         sockets = site._server.sockets if site._server else []  # the bound port when port=0
         self.port = sockets[0].getsockname()[1]
+        self._scheduler_task = asyncio.get_running_loop().create_task(self.scheduler.loop())
         return self
 
     async def close(self) -> None:
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()
+            await asyncio.gather(self._scheduler_task, return_exceptions=True)
+            self._scheduler_task = None
         await self.runner.close()
         if self._app_runner is not None:
             await self._app_runner.cleanup()

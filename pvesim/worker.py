@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from .model import Cluster, Task
@@ -62,14 +61,13 @@ class TaskRunner:
             task.log("TASK OK")
             task.exitstatus = "OK"
             task.status = "stopped"
-            task.endtime = int(time.time())
+            task.endtime = int(self.cluster.now())
 
-    @staticmethod
-    def _finish(task: Task, message: str) -> None:
+    def _finish(self, task: Task, message: str) -> None:
         task.log(f"TASK ERROR: {message}")
         task.exitstatus = message
         task.status = "stopped"
-        task.endtime = int(time.time())
+        task.endtime = int(self.cluster.now())
 
     @property
     def active(self) -> int:

@@ -1,7 +1,7 @@
 """The HTTP API, one module per concern; importing this package registers every route."""
 
 from . import (  # noqa: F401  (registration)
-    access, cluster, lxc, network, nodes, sdn, storage, tasks, version,
+    access, backup, cluster, lxc, network, nodes, sdn, storage, tasks, version,
 )
 from .registry import ROUTES, Ctx, Reply, find, implemented
 

@@ -94,7 +94,9 @@ async def create_ct(ctx, p):
     node = get_node(ctx.cluster, p["node"])
     vmid = p["vmid"]
     if p.get("restore"):
-        raise fail("restore is not supported by pvesim yet")
+        from .backup import restore_ct  # local: backup imports this module
+
+        return await restore_ct(ctx, p)
     if err := already_exists(ctx, vmid):
         raise err
     # ostemplate: a volume id in a storage of this node that holds templates

@@ -97,7 +97,7 @@ class Controller:
             self._tell(group, scaled_text(
                 group.name, current, current + len(added), decision.metric, group.target_cpu,
                 [f"{a.hostname} on {a.node}" for a in added]))
-        self._report_failures(group, [f"could not add {f.hostname}: {f.reason}" for f in failed])
+        self._report_failures(group, [(f"could not add {f.hostname}", f.reason) for f in failed])
 
     async def _scale_in(self, group: ScalingGroup, view: GroupView, current: int, desired: int,
                         decision: Decision) -> None:
@@ -112,13 +112,17 @@ class Controller:
                 [f"{r.hostname} on {r.node}" + (" (kept stopped as a spare)"
                                                   if r.vmid in spare_ids else "")
                  for r in done]))
-        self._report_failures(group, [f"could not remove {r.hostname}: {e}" for r, e in failed])
+        self._report_failures(group, [(f"could not remove {r.hostname}", e) for r, e in failed])
 
-    def _report_failures(self, group: ScalingGroup, problems: list[str]) -> None:
-        """A failure is told once: again only when it changes, or after a success."""
-        key = "; ".join(problems) or None
+    def _report_failures(self, group: ScalingGroup, problems: list[tuple[str, str]]) -> None:
+        """A failure is told once: again only when its reason changes, or after a success.
+
+        ``problems`` are (what, reason) pairs; the reasons alone are the key, so the same error
+        on the next retry (with the next replica's name) is not told again."""
+        key = "; ".join(sorted({reason for _, reason in problems})) or None
         if key is not None and key != group.last_failure:
-            self._tell(group, failure_text(group.name, key))
+            self._tell(group, failure_text(group.name, "; ".join(f"{what}: {reason}"
+                                                                 for what, reason in problems)))
         if key != group.last_failure:
             self.scaling.record(group.name, last_failure=key)
 

@@ -1,0 +1,195 @@
+"""Scaling groups end to end: the real bot, pvesim's load model over HTTPS, tgsim.
+
+The controller's periods are driven by calling its ``tick(now)`` with a simulated clock, so
+nothing here waits for wall-clock periods; pvesim runs tasks at once (time_scale 0).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import default_policy
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID
+
+from bot.services.scaling import ScalingSettings
+
+TEMPLATE = 900
+GROUP_CHAT = -100777
+
+
+@pytest.fixture
+def policy():
+    return default_policy(scaling=ScalingSettings(warmup_s=0, run_job=False, ready_delay_s=30))
+
+
+@pytest.fixture(autouse=True)
+def template(sim):
+    sim.cluster.add_guest(TEMPLATE, "pve1", hostname="web-template", template=1)
+    sim.cluster.load.warmup_s = 0
+    sim.cluster.load.capacity_rps = 100
+
+
+def replicas(sim, group="web"):
+    return sorted(g.name for g in sim.cluster.guests.values()
+                  if group in str(g.config.get("tags", "")) and not g.config.get("template"))
+
+
+def notices(tg, chat=GROUP_CHAT):
+    return [m.content for m in tg.chat(chat).messages]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    async def ticks(self, h, n, step=15.0):
+        controller = h.app.bot_data["scaler"]
+        for _ in range(n):
+            self.now += step
+            await controller.tick(self.now)
+
+
+async def create_group(h, extra="", user=None, chat=GROUP_CHAT, minimum=1):
+    user = user or h.admin
+    h.tg.group(chat, "web team")
+    await user.send(f"/scale_create web --template {TEMPLATE} --min {minimum} --max 6 "
+                    f"--target-cpu 60 {extra}", chat_id=chat)
+    return await h.tg.wait_for(lambda m: "web" in m.content, chat_id=chat)
+
+
+async def test_load_step_up_then_down_adds_announces_and_removes(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    answer = await create_group(h)
+    assert "Scaling group web created" in answer.content
+    await clock.ticks(h, 1)
+    assert replicas(sim) == ["web-1"]
+    sim.cluster.set_load("web", 250)  # 2.5 replicas of work: 5 at 60%
+    await clock.ticks(h, 6)
+    grown = replicas(sim)
+    assert len(grown) >= 5, grown
+    added = [n for n in notices(h.tg) if "added" in n]
+    for name in grown[1:]:
+        assert sum(f"{name} on pve" in n for n in added) == 1, (name, added)
+    assert any("CPU" in n and "vs target 60%" in n for n in added)
+    # Every replica has the group's tag, and ownership is recorded for the group's owner.
+    owned = h.services.store.ownership.by_owner(ADMIN_ID)
+    assert len(owned) == len(grown)
+
+    sim.cluster.set_load("web", 20)
+    await clock.ticks(h, 30)  # past the scale-down window
+    # The predictive policy keeps a margin for the recent noise of the load: down to 1-2.
+    assert 1 <= len(replicas(sim)) <= 2, replicas(sim)
+    removed = [n for n in notices(h.tg) if "removed" in n]
+    assert removed and all("web:" in n for n in removed)
+    gone = set(grown) - set(replicas(sim))
+    for name in gone:
+        assert sum(f"{name} on pve" in n for n in removed) == 1, (name, removed)
+    # The history holds a sample per period.
+    assert len(h.services.store.scaling_history.since("web")) == 37
+
+
+async def test_clone_failure_reported_once_leaves_nothing_and_is_retried(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    await create_group(h)
+    for _ in range(2):
+        sim.cluster.fail_next_task("vzclone", "unable to create image: out of space")
+        await clock.ticks(h, 1)
+        assert replicas(sim) == []
+    failures = [n for n in notices(h.tg) if "out of space" in n]
+    assert len(failures) == 1, notices(h.tg)
+    assert "retrying next period" in failures[0]
+    await clock.ticks(h, 1)
+    assert replicas(sim) == ["web-3"]  # names are never reused
+    # A failed start: the clone is destroyed, nothing half-made stays.
+    sim.cluster.set_load("web", 300)
+    sim.cluster.fail_next_task("vzstart", "cgroup setup failed")
+    before = set(sim.cluster.guests)
+    await clock.ticks(h, 1)
+    assert all(g.status == "running" for g in sim.cluster.guests.values()
+               if g.vmid not in before)
+    assert any("cgroup setup failed" in n for n in notices(h.tg))
+    members = h.services.store.scaling.get("web").members
+    assert sorted(m.hostname for m in members) == replicas(sim)
+
+
+async def test_restart_and_hand_deletion_reconcile_from_tags(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    await create_group(h, minimum=3)
+    await clock.ticks(h, 1)
+    assert len(replicas(sim)) == 3
+    # The store lost its members (as if the bot stopped between clone and save).
+    h.services.store.scaling.update("web", members=())
+    await clock.ticks(h, 1)
+    assert len(replicas(sim)) == 3  # no duplicate clones
+    assert len(h.services.store.scaling.get("web").members) == 3
+    assert sum(n.count("carries the group's tag") for n in notices(h.tg)) == 3
+    # Someone deletes a replica by hand.
+    victim = next(g for g in sim.cluster.guests.values() if g.name == "web-2")
+    del sim.cluster.guests[victim.vmid]
+    await clock.ticks(h, 1)
+    assert any("web-2" in n and "gone from Proxmox" in n for n in notices(h.tg))
+    assert len(replicas(sim)) == 3  # back to the minimum with a new one
+    assert "web-2" not in [m.hostname for m in h.services.store.scaling.get("web").members]
+
+
+async def test_non_admin_cannot_go_beyond_quota(harness):
+    h = harness
+    h.services.store.ownership.set(TEMPLATE, BOB_ID, "web-template")
+    # Default quota: 3 containers, 4 cores, 4 GiB, 32 GiB disk; the template is 1 core, 8 GiB.
+    await h.bob.send(f"/scale_create web --template {TEMPLATE} --min 1 --max 5 --target-cpu 60")
+    refused = await h.tg.wait_for(lambda m: "quota" in m.content, chat_id=BOB_ID)
+    assert "exceed your quota" in refused.content and "containers" in refused.content
+    assert h.services.store.scaling.get("web") is None
+    await h.bob.send(f"/scale_create web --template {TEMPLATE} --min 1 --max 2 --target-cpu 60")
+    await h.tg.wait_for(lambda m: "Scaling group web created" in m.content, chat_id=BOB_ID)
+    await h.bob.send("/scale_set web --max 9")
+    again = await h.tg.wait_for(lambda m: "quota" in m.content and m.message_id != refused.message_id,
+                                chat_id=BOB_ID)
+    assert "exceed your quota" in again.content
+    assert h.services.store.scaling.get("web").max_replicas == 2
+    # Carol cannot touch Bob's group at all.
+    answer = await h.ask(h.carol, "/scale_set web --max 1", lambda m: "web" in m.content)
+    assert "No scaling group 'web'" in answer.content
+
+
+async def test_scale_out_above_k_waits_for_approval(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    await create_group(h, "--approve-above 2")
+    await clock.ticks(h, 1)
+    sim.cluster.set_load("web", 250)
+    await clock.ticks(h, 3)
+    assert len(replicas(sim)) == 2
+    card = await h.tg.wait_for(lambda m: "scale web" in m.content and m.flat_buttons,
+                               chat_id=APPROVAL_CHAT)
+    await clock.ticks(h, 2)
+    assert len(replicas(sim)) == 2  # still waiting
+    assert len([m for m in h.tg.chat(APPROVAL_CHAT).messages if "scale web" in m.content]) == 1
+    await h.admin.press(card, "Approve")
+    await h.tg.wait_for(lambda m: "Approved" in m.content, chat_id=APPROVAL_CHAT)
+    await clock.ticks(h, 1)
+    assert len(replicas(sim)) > 2
+
+
+async def test_chart_is_a_png_and_help_explains(harness):
+    h, clock = harness, Clock()
+    await create_group(h)
+    await clock.ticks(h, 3)
+    await h.admin.send("/scale_chart web 6h")
+    photo = await h.tg.wait_for(lambda m: m.photo is not None, chat_id=ADMIN_ID)
+    assert photo.photo.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "last 6h" in (photo.caption or "")
+    helped = await h.ask(h.bob, "/help elasticity", lambda m: "scaling group" in m.content)
+    assert "/scale_create web --template 900" in helped.content
+    bad = await h.ask(h.admin, "/scale_chart web 2d", lambda m: "Usage:" in m.content)
+    assert "not a window" in bad.content
+
+
+async def test_delete_asks_and_destroys_replicas(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    await create_group(h, minimum=2)
+    await clock.ticks(h, 1)
+    assert len(replicas(sim)) == 2
+    question = await h.ask(h.admin, "/scale_delete web", lambda m: m.flat_buttons)
+    await h.admin.press(question, "Destroy the replicas")
+    await h.tg.wait_for(lambda m: "is deleted" in m.content, chat_id=ADMIN_ID)
+    assert replicas(sim) == []
+    assert h.services.store.scaling.get("web") is None

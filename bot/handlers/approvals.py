@@ -39,6 +39,7 @@ async def submit(
     """Store the request, post its card to the approval chat, tell the requester it waits."""
     svc = services(context)
     user = update.effective_user
+    payload = {**payload, "requester_name": user.full_name}
     approval = svc.approvals.request(action, payload, user.id, user.id, summary)
     card = await context.bot.send_message(
         svc.approval_chat_id, render.approval_card(approval),

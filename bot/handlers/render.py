@@ -80,7 +80,7 @@ def approval_card(approval: Approval) -> str:
     return (
         f"Approval request {approval.id}\n"
         f"{approval.summary}\n"
-        f"Requested by {approval.requester_id}"
+        f"Requested by {approval.payload.get('requester_name', 'user')} ({approval.requester_id})"
     )
 
 

@@ -130,3 +130,10 @@ async def test_big_create_needs_approval_admin_create_does_not(harness):
     mine = await h.ask(h.admin, "/create big2 --cores 4",
                        lambda m: m.content.startswith(("✅", "❌")), chat_id=ADMIN_ID)
     assert mine.content.startswith("✅")
+
+
+async def test_command_menu_is_published_at_start(harness):
+    published = {c["command"] for c in harness.tg.bot_commands()}
+    assert {"start", "help", "create", "list", "info", "ct_delete"} <= published
+    assert not published & {"grant", "revoke", "audit", "quota"}  # admins' commands stay hidden
+    assert all(c.islower() or "_" in c for c in published)

@@ -1,0 +1,78 @@
+"""Notification merging under Telegram's per-chat limit: pure table and property tests."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.scaler.notify import Outbox, merge, scaled_text
+
+
+def test_the_message_reads_as_the_issue_shows():
+    assert scaled_text("web", 3, 5, 0.87, 0.6, ["web-4 on pve2", "web-5 on pve1"]) == (
+        "web: 3 -> 5 replicas (CPU 87% vs target 60%) - added web-4 on pve2, web-5 on pve1")
+    assert scaled_text("web", 5, 4, 0.3, 0.6, ["web-5 on pve1"]).endswith("removed web-5 on pve1")
+
+
+def test_events_of_one_flush_become_one_message():
+    box = Outbox()
+    for i in range(5):
+        box.add(-1, f"event {i}")
+    assert box.take(0.0) == [(-1, "event 0\nevent 1\nevent 2\nevent 3\nevent 4")]
+    assert box.take(1.0) == []
+
+
+def test_over_the_limit_events_wait_and_none_is_dropped():
+    box = Outbox(limit=2, window_s=60)
+    box.add(-1, "a")
+    assert box.take(0) == [(-1, "a")]
+    box.add(-1, "b")
+    assert box.take(1) == [(-1, "b")]
+    box.add(-1, "c")
+    box.add(-1, "d")
+    assert box.take(2) == []  # budget used up: held, not dropped
+    assert box.take(59) == []
+    assert box.take(60.5) == [(-1, "c\nd")]
+
+
+def test_chats_have_their_own_budget():
+    box = Outbox(limit=1)
+    box.add(-1, "a")
+    box.add(-2, "b")
+    assert sorted(box.take(0)) == [(-2, "b"), (-1, "a")]
+
+
+def test_put_back_is_sent_first_next_time():
+    box = Outbox(limit=5)
+    box.add(-1, "a")
+    [(chat, text)] = box.take(0)
+    box.put_back(chat, text)
+    box.add(-1, "b")
+    assert box.take(1) == [(-1, "a\nb")]
+
+
+@given(st.lists(st.tuples(st.integers(-3, -1), st.text(min_size=1, max_size=300)), max_size=200),
+       st.integers(1, 20))
+def test_never_more_than_limit_per_window_and_nothing_lost(events, limit):
+    box = Outbox(limit=limit, window_s=60, max_chars=1000)
+    sent: dict[int, list[tuple[float, str]]] = {}
+    now = 0.0
+    for i, (chat, text) in enumerate(events):
+        box.add(chat, text)
+        if i % 3 == 0:
+            for c, t in box.take(now):
+                sent.setdefault(c, []).append((now, t))
+            now += 1.0
+    while box.pending:
+        for c, t in box.take(now):
+            sent.setdefault(c, []).append((now, t))
+        now += 7.0
+    for chat, messages in sent.items():
+        times = [t for t, _ in messages]
+        for t in times:
+            assert sum(t - 60 < u <= t for u in times) <= limit
+        assert all(len(m) <= 1000 for _, m in messages)
+        joined = "\n".join(m for _, m in messages)
+        assert joined == "\n".join(text[:1000] for c, text in events if c == chat)
+
+
+def test_merge_splits_at_the_message_size():
+    assert merge(["a" * 6, "b" * 3, "c" * 3], max_chars=10) == ["a" * 6 + "\n" + "b" * 3, "c" * 3]

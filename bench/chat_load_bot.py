@@ -13,8 +13,7 @@ import resource
 import signal
 import sys
 
-from telegram import Update
-
+from bot.app import serving
 from bot.metrics import TIMINGS
 from bot.runtime import build_bot
 from bot.settings import Settings
@@ -24,14 +23,9 @@ async def main(out_path: str) -> None:
     app = build_bot(Settings.load(os.environ))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with app:
-        await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=10,
-                                        allowed_updates=Update.ALL_TYPES)
+    async with serving(app):
         print("ready", flush=True)
         await stop.wait()
-        await app.updater.stop()
-        await app.stop()
     timings = [(t.name, t.total_s, t.proxmox_s, t.telegram_s) for t in TIMINGS.recent]
     peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     with open(out_path, "w") as f:  # noqa: ASYNC230 - the bot has stopped; nothing waits

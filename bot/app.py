@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
@@ -97,3 +99,20 @@ def build_application(
     app.job_queue.run_repeating(expire_job, interval=approval_check_s, first=1.0)
     install_scaler(app, services)
     return app
+
+
+@asynccontextmanager
+async def serving(app: Application, poll_timeout: int = 10) -> AsyncIterator[Application]:
+    """Run the bot inside another program's event loop (the demo, tests, benches), doing what
+    `run_polling` does for `python -m bot`: initialize, post_init, poll; stop on exit."""
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
+                                        allowed_updates=Update.ALL_TYPES)
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()

@@ -6,7 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.app import build_application
+from bot.app import build_application, serving
 from bot.proxmox import Proxmox, ProxmoxSettings
 from bot.runtime import ChatPolicy, build_services
 from bot.services import Services
@@ -62,15 +62,11 @@ async def running_bot(sim: Simulator, tg: TelegramStandIn, store_path, policy: C
     services = build_services(px, Store(store_path), policy)
     app = build_application(tg.token, services, base_url=tg.base_url,
                             base_file_url=tg.base_file_url, approval_check_s=approval_check_s)
-    async with app:
-        await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        try:
+    try:
+        async with serving(app, poll_timeout=1):
             yield services, app
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await px.aclose()
+    finally:
+        await px.aclose()
 
 
 def default_policy(**overrides) -> ChatPolicy:

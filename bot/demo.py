@@ -26,12 +26,20 @@ from tgsim import TelegramStandIn
 from tgsim.terminal import TerminalChat
 
 ADMIN = (1001, "Ada", "ada")
+# A template CT for scaling groups, and a day of load for the group "web" replayed 180x fast.
+DEMO_SCENARIO = {
+    "guests": [{"vmid": 900, "node": "pve1", "hostname": "web-template", "template": 1}],
+    "loads": [{"group": "web", "trace": str(Path(__file__).parent / "demo_data" / "web_load.csv"),
+               "speed": 180, "capacity_rps": 100, "warmup_s": 5}],
+}
 USER = (1002, "Bob", "bob")
 
 INTRO = """\
 Stratus demo: a simulated Proxmox cluster (pve1, pve2) and a chat with the bot.
 You are Bob (a user). Try:  /help   /create web1   /list   /info web1   /ct_delete web1
 Bob's delete waits for an admin: switch with ":user ada", press Approve with ":1".
+Elasticity: as Ada, /scale_create web --template 900 --min 1 --max 6 --target-cpu 60
+then watch the replicas follow a day's load replayed in 8 minutes (/help elasticity).
 ":user bob" switches back, ":help" shows the terminal's commands, ":quit" leaves.
 """
 
@@ -55,7 +63,7 @@ def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> 
 
 async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
-    with SimulatorThread(time_scale=time_scale) as sim:
+    with SimulatorThread(scenario=DEMO_SCENARIO, time_scale=time_scale) as sim:
         async with TelegramStandIn() as tg:
             settings = demo_settings(tg, sim, data_dir)
             log_handler = configure_logging(secrets_of(settings), path=str(data_dir / "bot.log"))

@@ -1,4 +1,9 @@
-"""The bot's persistent state: one JSON file, one repository per table."""
+"""The bot's persistent state: JSON files, one repository per table.
+
+Tables that only grow (the audit trail, scaling history) live in files of their own: tinydb
+reads and rewrites a whole file, so keeping them apart keeps the hot reads (who is this user,
+who owns this container) small however long the bot runs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
+from .backup_reports import BackupReportRepository
+from .pools import PoolRepository
 from .repositories import (
     ApprovalRepository,
     AuditRepository,
@@ -30,21 +37,31 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._db = TinyDB(self.path, storage=AtomicJSONStorage)
+        self._audit_db = TinyDB(self._beside("audit"), storage=AtomicJSONStorage)
+        self._history_db = TinyDB(self._beside("history"), storage=AtomicJSONStorage)
         lock = self._lock
         # cache_size=0: tinydb's query cache hands out shared documents and is not thread-safe.
         self.users = UserRepository(self._db.table("users", cache_size=0), lock)
         self.ownership = OwnershipRepository(self._db.table("ownership", cache_size=0), lock)
         self.quotas = QuotaRepository(self._db.table("quotas", cache_size=0), lock)
         self.approvals = ApprovalRepository(self._db.table("approvals", cache_size=0), lock)
-        self.audit = AuditRepository(self._db.table("audit", cache_size=0), lock)
+        self.audit = AuditRepository(self._audit_db.table("audit", cache_size=0), lock)
         self.notices = NoticeRepository(self._db.table("notices", cache_size=0), lock)
+        self.backup_reports = BackupReportRepository(
+            self._db.table("backup_reports", cache_size=0), lock)
+        self.pools = PoolRepository(self._db.table("pools", cache_size=0),
+                                    self._db.table("pool_leases", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_history = ScalingHistoryRepository(
-            self._db.table("scaling_history", cache_size=0), lock)
+            self._history_db.table("scaling_history", cache_size=0), lock)
+
+    def _beside(self, part: str) -> Path:
+        return self.path.with_name(f"{self.path.stem}-{part}{self.path.suffix or '.json'}")
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            for db in (self._db, self._audit_db, self._history_db):
+                db.close()
 
     def __enter__(self) -> Store:
         return self

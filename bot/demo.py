@@ -15,8 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from telegram import Update
-
+from bot.app import serving
 from bot.runtime import build_bot, secrets_of
 from bot.settings import Settings
 from bot.store import Store, User
@@ -72,17 +71,10 @@ async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
             bob, ada = tg.user(*USER), tg.user(*ADMIN)
             ada.open_chat()
             app = build_bot(settings)
-            async with app:
-                await app.start()
-                await app.updater.start_polling(poll_interval=0.0, timeout=10,
-                                                allowed_updates=Update.ALL_TYPES)
-                out = stdout or sys.stdout
+            out = stdout or sys.stdout
+            async with serving(app):
                 out.write(INTRO)
-                try:
-                    await TerminalChat(tg, [bob, ada], stdin=stdin, stdout=out).run()
-                finally:
-                    await app.updater.stop()
-                    await app.stop()
+                await TerminalChat(tg, [bob, ada], stdin=stdin, stdout=out).run()
             logging.getLogger().removeHandler(log_handler)
             log_handler.close()
             out.write(f"bye. The bot's log and state are in {data_dir}\n")

@@ -12,6 +12,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.handlers import admin, approvals, containers, create, scaling
+from bot.handlers import backups as bk
+from bot.handlers import network as net
 from bot.handlers.common import Handler, reply, services
 from bot.parsing import EXAMPLES, USAGE
 from bot.services import Role
@@ -85,6 +87,24 @@ COMMANDS: list[Command] = [
     Command("quota", Role.ADMIN, "show or set a user's quota", admin.quota),
     Command("pending", Role.ADMIN, "requests waiting for approval", approvals.pending),
     Command("audit", Role.ADMIN, "the latest entries of the audit trail", admin.audit),
+    Command("backup", Role.USER, "back up a container (live progress)", bk.backup),
+    Command("backups", Role.USER, "your backups, or a container's", bk.backups),
+    Command("backup_del", Role.USER, "delete a backup (users: with approval)", bk.backup_del),
+    Command("restore", Role.USER, "restore a backup as a new container or into one",
+            bk.restore),
+    Command("schedule_backup", Role.USER, "back up on a calendar, with retention",
+            bk.schedule_backup),
+    Command("schedules", Role.USER, "backup schedules with their next run", bk.schedules),
+    Command("schedule_del", Role.USER, "delete a backup schedule (users: with approval)",
+            bk.schedule_del),
+    Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net),
+    Command("net_set", Role.USER, "change a container's NIC", net.net_set),
+    Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck),
+    Command("bridges", Role.ADMIN, "bridges and NAT networks, with pending changes", net.bridges),
+    Command("bridge_add", Role.ADMIN, "stage a Linux bridge (then Apply)", net.bridge_add),
+    Command("bridge_del", Role.ADMIN, "delete a bridge (with approval)", net.bridge_del),
+    Command("natnet_add", Role.ADMIN, "create a NAT network (SDN, SNAT)", net.natnet_add),
+    Command("doctor", Role.ADMIN, "check Stratus's Proxmox set-up", net.doctor),
     Command("scale_create", Role.USER, "create a scaling group of replicas (/help elasticity)",
             scaling.scale_create),
     Command("scale_status", Role.USER, "your scaling groups and their replicas",
@@ -103,6 +123,9 @@ BUTTONS: list[Button] = [
     Button(r"^ct:\d+:[a-z-]+$", Role.USER, containers.on_card_button, "ct:100:start"),
     Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
     Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
+    Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes"),
+    Button(r"^nw:[A-Za-z0-9-]+:(apply|discard)$", Role.ADMIN, net.on_network_button,
+           "nw:pve1:apply"),
     Button(r"^sg:[a-z0-9-]+:(destroy|keep|cancel)$", Role.USER, scaling.on_delete_button,
            "sg:web:keep"),
 ]

@@ -38,6 +38,17 @@ USAGE: dict[str, str] = {
     "quota": "/quota <user_id> [--containers N] [--cores N] [--memory 8G] [--disk 64G]",
     "pending": "/pending",
     "audit": "/audit [n]",
+    "bridges": "/bridges [node]",
+    "bridge_add": (
+        "/bridge_add <vmbrN> <address/prefix> [--node N] [--ports enp0s8] [--comment TEXT] "
+        "[--pool FIRST-LAST]"
+    ),
+    "bridge_del": "/bridge_del <vmbrN> [--node N]",
+    "natnet_add": "/natnet_add <name> <network/prefix> [--gateway IP] [--pool FIRST-LAST]",
+    "net": "/net <vmid|hostname>",
+    "net_set": "/net_set <vmid|hostname> <netN> [--bridge B] [--ip 10.0.0.5/24] [--gw IP] [--dhcp]",
+    "netcheck": "/netcheck <a> <b>   (a container, host, host:<node> or pc)",
+    "doctor": "/doctor",
     "scale_create": (
         "/scale_create <group> --template <ct> --min N --max M --target-cpu 60 [--bridge B] "
         "[--node-spread] [--approve-above K] [--warm-spares N]"
@@ -69,6 +80,14 @@ EXAMPLES: dict[str, str] = {
     "quota": "/quota 123456789 --containers 5 --cores 8 --memory 8G --disk 64G",
     "pending": "/pending",
     "audit": "/audit 50",
+    "bridges": "/bridges pve1",
+    "bridge_add": "/bridge_add vmbr1 10.10.20.1/24 --pool 10.10.20.10-10.10.20.200",
+    "bridge_del": "/bridge_del vmbr1 --node pve1",
+    "natnet_add": "/natnet_add natnet 10.10.30.0/24 --pool 10.10.30.10-10.10.30.200",
+    "net": "/net web1",
+    "net_set": "/net_set web1 net0 --bridge vmbr1 --ip 10.10.20.5/24 --gw 10.10.20.1",
+    "netcheck": "/netcheck web1 pc",
+    "doctor": "/doctor",
     "scale_create": "/scale_create web --template 900 --min 1 --max 6 --target-cpu 60",
     "scale_status": "/scale_status web",
     "scale_set": "/scale_set web --max 8 --approve-above 5",

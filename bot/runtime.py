@@ -11,7 +11,11 @@ from bot.proxmox import Proxmox, ProxmoxSettings
 from bot.services import Services
 from bot.services.access import AccessService
 from bot.services.approvals import ApprovalService
+from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
+from bot.services.doctor import DoctorService
+from bot.services.netcheck import Facts
+from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds
 from bot.services.scaling import ScalingService, ScalingSettings
 from bot.settings import Settings
@@ -29,6 +33,10 @@ class ChatPolicy:
     thresholds: ApprovalThresholds = ApprovalThresholds()
     defaults: CreateDefaults = CreateDefaults()
     approval_ttl_s: float = 3600.0
+    backup_storage: str = "local"  # where /backup and schedules write unless told
+    backup_watch_s: float = 60.0  # how often finished scheduled backups are looked for
+    network_facts: Facts = Facts()
+    network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
 
 
@@ -36,6 +44,8 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     access = AccessService(store, policy.admin_ids)
     containers = ContainerService(px, store, access, policy.default_quota, policy.thresholds,
                                   policy.defaults)
+    network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
+    containers.addresses = network
     return Services(
         store=store,
         px=px,
@@ -43,6 +53,10 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         containers=containers,
         scaling=ScalingService(px, store, access, containers, policy.scaling),
         approvals=ApprovalService(store, access, policy.approval_ttl_s),
+        backups=BackupService(px, store, access, containers, policy.backup_storage,
+                              policy.backup_watch_s),
+        network=network,
+        doctor=DoctorService(px, access),
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
     )
@@ -69,6 +83,7 @@ def chat_policy(settings: Settings) -> ChatPolicy:
         notify_chat_id=settings.notify_chat_id, default_quota=settings.default_quota,
         thresholds=settings.approval_thresholds,
         defaults=defaults, approval_ttl_s=float(settings.approval_ttl_s),
+        network_facts=settings.network_facts, network_pools=settings.network_pools,
         scaling=ScalingSettings(
             sync_s=float(settings.scaler_sync_s), warmup_s=float(settings.scaler_warmup_s),
             auto_approve_s=float(settings.scaler_auto_approve_s),

@@ -30,6 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.parsing import UsageError, parse_bridge, parse_disk_gb, parse_size_mb, parse_template
+from bot.parsing_network import (
+    parse_node_bridges_setting,
+    parse_nodes_setting,
+    parse_pools_setting,
+    parse_port_forwards_setting,
+)
+from bot.services.netcheck import Facts, PortForward
 from bot.services.quota import ApprovalThresholds
 from bot.store.models import Quota
 
@@ -83,6 +90,9 @@ class Settings:
     approval_ttl_s: int = 3600
     default_template: str | None = None
     default_bridge: str = "vmbr0"
+    # Networking: address pools (network, first, last) and what the API cannot show (/netcheck).
+    network_pools: tuple[tuple[str, str, str], ...] = ()
+    network_facts: Facts = field(default_factory=Facts)
     scaler_sync_s: int = 15
     scaler_warmup_s: int = 30
     scaler_auto_approve_s: int = 0
@@ -323,6 +333,18 @@ class _Loader:
         ttl = self.integer("approval_ttl_s", 3600, 1)
         template = self.converted("default_template", None, parse_template)
         bridge = self.converted("default_bridge", "vmbr0", parse_bridge)
+        pools = self.converted("network_pools", (), parse_pools_setting)
+        facts = Facts(
+            forwarding_nodes=self.converted("network_forwarding", frozenset(), parse_nodes_setting),
+            masquerade=self.converted("network_masquerade", (),
+                                      lambda t: parse_node_bridges_setting(t, 3)),
+            pc_reachable_via=self.converted("network_pc_via", (),
+                                            lambda t: parse_node_bridges_setting(t, 2)),
+            nat_port_forwards=tuple(
+                PortForward(node, pc, port, ip, proto) for node, pc, port, ip, proto in
+                self.converted("network_port_forwards", (), parse_port_forwards_setting) or ()),
+            vbox_vm=self.text("network_vbox_vm") or "pve",
+        )
         scaler = {key: self.integer(f"scaler_{key}", default, lo, 86400) for key, default, lo in (
             ("sync_s", 15, 1), ("warmup_s", 30, 0), ("auto_approve_s", 0, 0),
             ("shutdown_timeout_s", 30, 0))}
@@ -350,6 +372,8 @@ class _Loader:
             approval_ttl_s=ttl,
             default_template=template,
             default_bridge=bridge,
+            network_pools=pools,
+            network_facts=facts,
             **{f"scaler_{key}": value for key, value in scaler.items()},
         )
 
@@ -424,6 +448,12 @@ _KEYS = frozenset(
         "approval_ttl_s",
         "default_template",
         "default_bridge",
+        "network_pools",
+        "network_forwarding",
+        "network_masquerade",
+        "network_pc_via",
+        "network_port_forwards",
+        "network_vbox_vm",
         "scaler_sync_s",
         "scaler_warmup_s",
         "scaler_auto_approve_s",

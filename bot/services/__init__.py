@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from bot.proxmox import Proxmox
 from bot.services.access import AccessService, Role
 from bot.services.approvals import ApprovalService
+from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
+from bot.services.doctor import DoctorService
+from bot.services.network import NetworkService
 from bot.services.scaling import ScalingService
 from bot.store import Store
 
@@ -21,6 +24,9 @@ class Services:
     access: AccessService
     containers: ContainerService
     approvals: ApprovalService
+    backups: BackupService
+    network: NetworkService
+    doctor: DoctorService
     scaling: ScalingService
     approval_chat_id: int
     notify_chat_id: int | None = None

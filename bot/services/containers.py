@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from bot.parsing import CreateArgs
 from bot.proxmox import Container, ContainerSpec, CreateResult, NicSpec, Proxmox
@@ -18,6 +19,12 @@ from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons
 from bot.store import Quota, Store
 
 Progress = Callable[[str], Awaitable[None]] | None
+
+
+class AddressSource(Protocol):
+    async def lease(self, network: str, holder: str) -> Any: ...  # .cidr, .gateway, or None
+
+    def release(self, lease: Any) -> None: ...
 
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
 
@@ -73,6 +80,8 @@ class ContainerService:
         self._default_quota = default_quota
         self._thresholds = thresholds
         self.defaults = defaults
+        # Hands out pool addresses (bot.services.network.NetworkService); wired by build_services.
+        self.addresses: AddressSource | None = None
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -137,10 +146,14 @@ class ContainerService:
 
     async def plan_create(self, actor_id: int, args: CreateArgs) -> CreatePlan:
         d = self.defaults
-        nic = NicSpec(
-            name="net0", bridge=args.bridge or d.bridge, ip=args.ip, gw=args.gw,
-            dhcp=args.dhcp or args.ip is None,
-        )
+        bridge, ip, gw = args.bridge or d.bridge, args.ip, args.gw
+        lease = None
+        if ip is None and not args.dhcp and self.addresses is not None:
+            # A network with an address pool: its next free address and its gateway.
+            lease = await self.addresses.lease(bridge, args.hostname)
+            if lease is not None:
+                ip, gw = lease.cidr, lease.gateway
+        nic = NicSpec(name="net0", bridge=bridge, ip=ip, gw=gw, dhcp=args.dhcp or ip is None)
         spec = ContainerSpec(
             hostname=args.hostname, template=args.template or d.template,
             cores=args.cores or d.cores, memory_mb=args.memory_mb or d.memory_mb,
@@ -150,7 +163,12 @@ class ContainerService:
         plan = CreatePlan(spec, ())
         if self._access.is_admin(actor_id):
             return plan
-        await self.check_quota(actor_id, plan.size)
+        try:
+            await self.check_quota(actor_id, plan.size)
+        except QuotaExceeded:
+            if lease is not None:
+                self.addresses.release(lease)
+            raise
         return dataclasses.replace(plan, approval_reasons=tuple(
             approval_reasons(plan.size, self._thresholds)))
 

@@ -1,0 +1,188 @@
+"""Networking commands: /bridges, /bridge_add (+ Apply/Discard), /bridge_del (approval),
+/natnet_add, /net, /net_set, /netcheck, /doctor. Thin: parse, call one service, reply."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.approvals import executor, submit
+from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
+from bot.parsing_network import (
+    parse_bridge_add,
+    parse_bridge_del,
+    parse_natnet_add,
+    parse_net,
+    parse_net_set,
+    parse_netcheck,
+    parse_no_args,
+    parse_node_arg,
+)
+from bot.proxmox.network import NodeNetwork
+from bot.services.network import Overview
+from bot.store import Approval
+
+_DIFF_MAX = 2500
+
+
+def _bridge_line(b) -> str:
+    bits = [b.name, b.cidr or "no address"]
+    if b.gateway:
+        bits.append(f"gw {b.gateway}")
+    bits.append(f"ports {' '.join(b.ports)}" if b.ports else "no ports")
+    bits.append("autostart" if b.autostart else "no autostart")
+    if b.pending:
+        bits.append("PENDING")
+    return " · ".join(bits)
+
+
+def render_overview(ov: Overview) -> str:
+    lines = []
+    for net in ov.nodes:
+        lines.append(f"Node {net.node}:")
+        lines += [f"  {_bridge_line(b)}" + (f" · pool {ov.pools[b.name]}" if b.name in ov.pools
+                                             else "") for b in net.bridges]
+        if net.changes:
+            lines.append(f"  pending changes (not applied): /bridges {net.node} then Apply")
+    if ov.vnets:
+        lines.append("NAT / SDN networks:")
+        for v in ov.vnets:
+            lines.append(f"  {v.name} · zone {v.zone} · {v.subnet or 'no subnet'} · gw "
+                         f"{v.gateway or '-'} · {'SNAT' if v.snat else 'no SNAT'}"
+                         + ("" if v.applied else " · PENDING (not applied)")
+                         + (f" · pool {ov.pools[v.name]}" if v.name in ov.pools else ""))
+    return "\n".join(lines) or "No networks."
+
+
+def _changes_markup(node: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton("Apply", callback_data=f"nw:{node}:apply"),
+        InlineKeyboardButton("Discard", callback_data=f"nw:{node}:discard")]])
+
+
+def _changes_text(net: NodeNetwork, title: str) -> str:
+    diff = net.changes or "(no difference)"
+    if len(diff) > _DIFF_MAX:
+        diff = diff[:_DIFF_MAX] + "\n…"
+    return f"{title}\nPending changes on {net.node} (PVE's diff):\n{diff}"
+
+
+async def bridges(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    node = parse_node_arg(command_args(update), "bridges")
+    svc = services(context)
+    ov = await svc.network.overview(update.effective_user.id, node)
+    await reply(update, render_overview(ov))
+    for net in ov.nodes:
+        if net.changes:
+            await update.effective_message.reply_text(
+                _changes_text(net, "Not applied yet."), reply_markup=_changes_markup(net.node))
+
+
+async def bridge_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_bridge_add(command_args(update))
+    net = await services(context).network.stage_bridge(update.effective_user.id, args)
+    title = f"Staged {args.name} ({args.cidr}) on {net.node}" + (
+        f", pool {args.pool}" if args.pool else "") + ". Apply to make it live."
+    await update.effective_message.reply_text(_changes_text(net, title),
+                                              reply_markup=_changes_markup(net.node))
+
+
+async def on_network_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`nw:<node>:apply|discard` under a pending diff."""
+    query = update.callback_query
+    _, node, action = query.data.split(":", 2)
+    svc = services(context)
+    uid = update.effective_user.id
+    if action == "apply":
+        await query.answer("Applying…")
+        net = await svc.network.apply(uid, node)
+        names = ", ".join(b.name for b in net.bridges)
+        await query.edit_message_text(f"✅ Network changes applied on {node} (ifreload). "
+                                      f"Bridges: {names}.")
+    elif action == "discard":
+        await svc.network.discard(uid, node)
+        await query.answer("Discarded.")
+        await query.edit_message_text(f"🗑 Pending network changes on {node} discarded.")
+    else:
+        await query.answer("This button is not valid.", show_alert=True)
+
+
+async def bridge_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_bridge_del(command_args(update))
+    node = await services(context).network.check_bridge_delete(
+        update.effective_user.id, args.name, args.node)
+    await submit(update, context, "bridge_del",
+                 {"name": args.name, "node": node, "requester_id": update.effective_user.id},
+                 f"delete bridge {args.name} on {node}")
+
+
+@executor("bridge_del")
+async def execute_bridge_del(context, approval: Approval) -> None:
+    name, node = approval.payload["name"], approval.payload["node"]
+    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
+                                  f"⏳ Deleting bridge {name} on {node}…")
+
+    async def work() -> str:
+        await services(context).network.delete_bridge(approval.payload["requester_id"], name,
+                                                      node)
+        return f"🗑 Bridge {name} deleted on {node} (applied)."
+
+    context.application.create_task(run_reporting(live, work()))
+
+
+async def natnet_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_natnet_add(command_args(update))
+    live = await LiveMessage.post(context.bot, update.effective_chat.id,
+                                  f"⏳ Creating NAT network {args.name} ({args.network})…")
+
+    async def work() -> str:
+        v = await services(context).network.add_natnet(update.effective_user.id, args)
+        pool = f", pool {args.pool}" if args.pool else ""
+        return (f"✅ NAT network {v.name}: {v.subnet}, gateway {v.gateway}, SNAT "
+                f"{'on' if v.snat else 'off'}, zone {v.zone}{pool}. Applied.")
+
+    await run_reporting(live, work())
+
+
+async def net(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ref = parse_net(command_args(update))
+    svc = services(context)
+    ct = await svc.containers.resolve(update.effective_user.id, ref)
+    info = await svc.network.nics(ct.vmid)
+    lines = [f"CT {info.vmid} {info.hostname} on {info.node} ({'running' if info.running else 'stopped'}):"]
+    for n in info.nics:
+        addr = "DHCP" if n.dhcp else (n.ip or "no address")
+        lines.append(f"  {n.key}: bridge {n.bridge} · MAC {n.hwaddr or '-'} · IP {addr} · "
+                     f"gw {n.gw or '-'}" + ("" if n.link_up else " · link down"))
+    if not info.nics:
+        lines.append("  no NIC")
+    await reply(update, "\n".join(lines))
+
+
+async def net_set(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_net_set(command_args(update))
+    svc = services(context)
+    uid = update.effective_user.id
+    ct = await svc.containers.resolve(uid, args.ref)  # owner or admin
+    change = await svc.network.set_nic(uid, ct.vmid, args)
+    when = ("CT is running: Proxmox applies it now (the interface restarts; open connections on "
+            "it drop)." if change.running else "CT is stopped: it takes effect at its next start.")
+    await reply(update, f"✅ CT {ct.vmid} {change.key}: {change.after}\n{when}")
+
+
+async def netcheck(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    a, b = parse_netcheck(command_args(update))
+    svc = services(context)
+    uid = update.effective_user.id
+    for end in (a, b):
+        if isinstance(end, int) or (isinstance(end, str) and end not in ("pc", "host")
+                                    and not end.startswith("host:")):
+            await svc.containers.resolve(uid, end)  # only containers the asker may see
+    verdict = await svc.network.netcheck(uid, a, b)
+    await reply(update, f"{a} -> {b}: {verdict.text()}")
+
+
+async def doctor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parse_no_args(command_args(update), "doctor")
+    checks = await services(context).doctor.run(update.effective_user.id)
+    await reply(update, "Doctor:\n" + "\n".join(str(c) for c in checks))

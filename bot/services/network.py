@@ -1,0 +1,273 @@
+"""Networking use cases: bridges and NAT networks (admins), container NICs (owners), address pools,
+and the connectivity doctor fed with what the API shows.
+
+Bridges are staged by PVE and applied or discarded as a separate step, so `stage_bridge` returns
+PVE's own diff for a person to read before pressing Apply. A new network may not overlap any
+existing one (bridge addresses on every node, SDN subnets): the clash is named.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from bot.parsing_network import BridgeAddArgs, NatNetArgs, NetSetArgs
+from bot.proxmox import Proxmox
+from bot.proxmox.models import parse_property_string
+from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
+from bot.services import netcheck
+from bot.services.access import AccessService
+from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from bot.store import Store
+
+NAT_ZONE = "stratus"  # the SDN simple zone that holds every NAT network Stratus makes
+
+
+@dataclass(frozen=True)
+class Lease:
+    network: str
+    cidr: str  # "10.10.20.10/24"
+    gateway: str | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    nodes: tuple[NodeNetwork, ...]
+    vnets: tuple[VNetInfo, ...]
+    pools: dict[str, str]  # network -> "first-last"
+
+
+@dataclass(frozen=True)
+class NicChange:
+    vmid: int
+    key: str
+    before: str
+    after: str
+    running: bool
+
+
+class NetworkService:
+    def __init__(self, px: Proxmox, store: Store, access: AccessService,
+                 facts: netcheck.Facts | None = None,
+                 pools: tuple[tuple[str, str, str], ...] = ()) -> None:
+        self._px = px
+        self._store = store
+        self._access = access
+        self.facts = facts or netcheck.Facts()
+        self._settings_pools = {name: (first, last) for name, first, last in pools}
+
+    def _admin(self, actor_id: int) -> None:
+        if not self._access.is_admin(actor_id):
+            raise Forbidden("This is for admins only.")
+
+    async def _node(self, node: str | None) -> str:
+        online = await self._px.online_nodes()
+        if node is None:
+            if not online:
+                raise ServiceError("No node of the cluster is online.")
+            return online[0]
+        if node not in online:
+            raise NotFound(f"There is no online node {node!r}; online: {', '.join(online) or 'none'}.")
+        return node
+
+    # ---- seeing -------------------------------------------------------------------------------
+
+    async def overview(self, actor_id: int, node: str | None = None) -> Overview:
+        self._admin(actor_id)
+        nodes = [await self._node(node)] if node else await self._px.online_nodes()
+        networks = tuple([await self._px.node_network(n) for n in nodes])
+        vnets = tuple(await self._px.list_vnets())
+        return Overview(networks, vnets, {p: f"{a}-{b}" for p, (a, b) in self._pools().items()})
+
+    def _pools(self) -> dict[str, tuple[str, str]]:
+        pools = dict(self._settings_pools)
+        pools.update({p.network: (p.first, p.last) for p in self._store.pools.all()})
+        return pools
+
+    async def _networks(self) -> list[tuple[str, ipaddress.IPv4Network]]:
+        """(label, network) of every bridge address on every node and every SDN subnet."""
+        out = []
+        for node in await self._px.online_nodes():
+            for b in (await self._px.node_network(node)).bridges:
+                if b.cidr:
+                    out.append((f"{b.name} on {node} ({b.cidr})",
+                                ipaddress.IPv4Interface(b.cidr).network))
+        for v in await self._px.list_vnets():
+            if v.subnet:
+                out.append((f"NAT network {v.name} ({v.subnet})", ipaddress.IPv4Network(v.subnet)))
+        return out
+
+    async def _refuse_overlap(self, net: ipaddress.IPv4Network) -> None:
+        for label, other in await self._networks():
+            if net.overlaps(other):
+                raise Conflict(f"{net} overlaps {label}: choose another network.")
+
+    # ---- bridges (admins) ---------------------------------------------------------------------
+
+    async def stage_bridge(self, actor_id: int, args: BridgeAddArgs) -> NodeNetwork:
+        self._admin(actor_id)
+        node = await self._node(args.node)
+        current = await self._px.node_network(node)
+        if any(b.name == args.name for b in current.bridges):
+            raise Conflict(f"Bridge {args.name} already exists on {node}; /bridges {node} shows it.")
+        await self._refuse_overlap(ipaddress.IPv4Interface(args.cidr).network)
+        staged = await self._px.stage_bridge(node, args.name, cidr=args.cidr, ports=args.ports,
+                                             comment=args.comment)
+        if args.pool:
+            self._store.pools.put(args.name, args.pool.first, args.pool.last)
+        self._store.audit.record(actor_id, "bridge_add", f"{node}:{args.name}", "staged", args.cidr)
+        return staged
+
+    async def apply(self, actor_id: int, node: str) -> NodeNetwork:
+        self._admin(actor_id)
+        await self._px.apply_network(node)
+        self._store.audit.record(actor_id, "network_apply", node, "ok")
+        return await self._px.node_network(node)
+
+    async def discard(self, actor_id: int, node: str) -> None:
+        self._admin(actor_id)
+        await self._px.revert_network(node)
+        self._store.audit.record(actor_id, "network_discard", node, "ok")
+
+    async def check_bridge_delete(self, actor_id: int, name: str, node: str | None) -> str:
+        """The node of a bridge that may be deleted (it exists, no CT uses it, not vmbr0)."""
+        self._admin(actor_id)
+        node = await self._node(node)
+        if not any(b.name == name for b in (await self._px.node_network(node)).bridges):
+            raise NotFound(f"There is no bridge {name} on {node}.")
+        users = [f"{ct.vmid} {ct.hostname}" for ct in await self._px.all_container_networks()
+                 if ct.node == node and any(n.bridge == name for n in ct.nics)]
+        if users:
+            raise Conflict(f"{name} on {node} is used by CT {', '.join(users)}: move them first "
+                           "(/net_set <ct> net0 --bridge ...).")
+        return node
+
+    async def delete_bridge(self, actor_id: int, name: str, node: str) -> NodeNetwork:
+        node = await self.check_bridge_delete(actor_id, name, node)
+        await self._px.stage_iface_delete(node, name)
+        await self._px.apply_network(node)
+        self._store.pools.remove(name)
+        self._store.audit.record(actor_id, "bridge_del", f"{node}:{name}", "ok")
+        return await self._px.node_network(node)
+
+    # ---- NAT networks (admins) ----------------------------------------------------------------
+
+    async def add_natnet(self, actor_id: int, args: NatNetArgs) -> VNetInfo:
+        self._admin(actor_id)
+        vnets = await self._px.list_vnets()
+        if any(v.name == args.name for v in vnets):
+            raise Conflict(f"A network named {args.name} already exists.")
+        for node in await self._px.online_nodes():
+            if any(b.name == args.name for b in (await self._px.node_network(node)).bridges):
+                raise Conflict(f"{args.name} is already a bridge on {node}.")
+        await self._refuse_overlap(args.network)
+        await self._px.create_nat_network(NAT_ZONE, args.name, str(args.network), args.gateway)
+        if args.pool:
+            self._store.pools.put(args.name, args.pool.first, args.pool.last)
+        self._store.audit.record(actor_id, "natnet_add", args.name, "ok", str(args.network))
+        return next(v for v in await self._px.list_vnets() if v.name == args.name)
+
+    # ---- address pools ------------------------------------------------------------------------
+
+    async def _network_of(self, name: str) -> tuple[ipaddress.IPv4Network, str | None] | None:
+        """The subnet of a bridge or VNet and the gateway its containers use."""
+        for v in await self._px.list_vnets():
+            if v.name == name and v.subnet:
+                return ipaddress.IPv4Network(v.subnet), v.gateway
+        for node in await self._px.online_nodes():
+            for b in (await self._px.node_network(node)).bridges:
+                if b.name == name and b.cidr:
+                    iface = ipaddress.IPv4Interface(b.cidr)
+                    return iface.network, b.gateway or str(iface.ip)
+        return None
+
+    async def lease(self, network: str, holder: str) -> Lease | None:
+        """The next free address of `network`'s pool, or None when it has no pool."""
+        pool_range = self._pools().get(network)
+        if pool_range is None:
+            return None
+        found = await self._network_of(network)
+        if found is None:
+            raise NotFound(f"Network {network} has an address pool but no subnet I can see.")
+        subnet, gateway = found
+        pool = self._store.pools.get(network) or self._store.pools.put(network, *pool_range)
+        used = {str(ip) for ip in await self._px.used_addresses()}
+        if gateway:
+            used.add(gateway)
+        ip = self._store.pools.lease(pool, used, holder)
+        if ip is None:
+            raise Conflict(f"The address pool of {network} ({pool}) is exhausted: every address "
+                           "is used or held. Free one, or give an address with --ip.")
+        return Lease(network, f"{ip}/{subnet.prefixlen}", gateway)
+
+    def release(self, lease: Lease) -> None:
+        self._store.pools.release(lease.network, lease.cidr.split("/")[0])
+
+    # ---- container NICs -----------------------------------------------------------------------
+
+    async def nics(self, vmid: int) -> CtNetwork:
+        return await self._px.container_network(vmid)
+
+    async def set_nic(self, actor_id: int, vmid: int, args: NetSetArgs) -> NicChange:
+        ct = await self._px.container_network(vmid)
+        current = next((n for n in ct.nics if n.key == args.key), None)
+        props = parse_property_string(current.raw) if current else {
+            "name": f"eth{args.key[3:]}", "bridge": args.bridge or "vmbr0"}
+        if args.bridge:
+            props["bridge"] = args.bridge
+        if args.dhcp:
+            props["ip"] = "dhcp"
+            props.pop("gw", None)
+        if args.ip:
+            props["ip"] = args.ip
+        if args.gw:
+            props["gw"] = args.gw
+        lease = None
+        if args.bridge and not (args.ip or args.dhcp):
+            lease = await self.lease(args.bridge, f"ct:{vmid}")
+            if lease:
+                props["ip"] = lease.cidr
+                if lease.gateway:
+                    props["gw"] = lease.gateway
+        if props.get("ip") not in (None, "dhcp") and props.get("gw"):
+            iface = ipaddress.IPv4Interface(props["ip"])
+            if ipaddress.IPv4Address(props["gw"]) not in iface.network:
+                raise ServiceError(f"The gateway {props['gw']} is not inside {iface.network}; "
+                                   "give --gw with an address of that network.")
+        value = ",".join(f"{k}={v}" for k, v in props.items())
+        try:
+            await self._px.set_container_nic(vmid, args.key, value)
+        except Exception:
+            if lease:
+                self.release(lease)
+            raise
+        self._store.audit.record(actor_id, "net_set", f"ct:{vmid}", "ok", f"{args.key}={value}")
+        return NicChange(vmid, args.key, current.raw if current else "", value, ct.running)
+
+    # ---- the connectivity doctor --------------------------------------------------------------
+
+    async def snapshot(self) -> netcheck.NetworkSnapshot:
+        bridges = []
+        for node in await self._px.online_nodes():
+            for b in (await self._px.node_network(node)).bridges:
+                bridges.append(netcheck.Bridge(node=node, name=b.name, cidr=b.cidr,
+                                               ports=b.ports, autostart=b.autostart,
+                                               pending=b.pending, gateway=b.gateway))
+        vnets = [netcheck.VNet(name=v.name, zone=v.zone, zone_type=v.zone_type or "simple",
+                               subnet=v.subnet, gateway=v.gateway, snat=v.snat,
+                               applied=v.applied, dhcp=v.dhcp,
+                               nodes=frozenset(v.zone_nodes) if v.zone_nodes else None)
+                 for v in await self._px.list_vnets()]
+        guests = []
+        for ct in await self._px.all_container_networks():
+            nics = tuple(netcheck.Nic(bridge=n.bridge, ip=n.ip, gw=n.gw, dhcp=n.dhcp,
+                                      link_up=n.link_up, name=n.key, tag=n.tag)
+                         for n in ct.nics)
+            guests.append(netcheck.Guest(ct.vmid, ct.hostname, ct.node, ct.running, nics))
+        return netcheck.NetworkSnapshot(tuple(bridges), tuple(vnets), tuple(guests))
+
+    async def netcheck(self, actor_id: int, a: int | str, b: int | str) -> netcheck.Verdict:
+        return netcheck.check(a, b, await self.snapshot(), self.facts)
+
+
+__all__ = ["NetworkService", "Lease", "Overview", "NicChange", "nic_from_pve"]

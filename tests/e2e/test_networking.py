@@ -1,0 +1,227 @@
+"""Networking through chat on pvesim: bridges (apply/discard), NAT networks, NICs, address pools,
+/netcheck on the lab's four cases (working and broken), /doctor, and bad input / non-admins."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import default_policy, running_bot
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID
+
+from bot.services.netcheck import Facts, PortForward
+
+LAB_FACTS = Facts(
+    forwarding_nodes=frozenset({"pve1"}),
+    masquerade=(("pve1", "vmbr1", "vmbr0"),),
+    pc_reachable_via=(("pve1", "vmbr0"),),
+    nat_port_forwards=(PortForward("pve1", 8006, 8006), PortForward("pve1", 2222, 22)),
+)
+
+
+@pytest.fixture
+def policy():
+    return default_policy(network_facts=LAB_FACTS)
+
+
+def finished(m):
+    return m.content.startswith(("✅", "❌", "🗑"))
+
+
+async def make_vmbr1(h, pool="10.10.20.10-10.10.20.12"):
+    staged = await h.ask(h.admin, f"/bridge_add vmbr1 10.10.20.1/24 --node pve1 --pool {pool}",
+                         lambda m: "Staged" in m.content or "❌" in m.content)
+    assert "Staged vmbr1" in staged.content, staged.content
+    assert "+iface vmbr1 inet static" in staged.content
+    await h.admin.press(staged, "Apply")
+    await h.tg.wait_for(lambda m: m.message_id == staged.message_id and "applied" in m.content,
+                        chat_id=ADMIN_ID)
+
+
+async def create(h, user, text):
+    msg = await h.ask(user, text, finished, timeout=15)
+    assert msg.content.startswith("✅"), msg.content
+    return int(msg.content.split()[2])
+
+
+async def netcheck(h, a, b):
+    msg = await h.ask(h.admin, f"/netcheck {a} {b}", lambda m: m.content.startswith(f"{a} -> "))
+    return msg.content
+
+
+async def test_bridge_apply_and_discard(harness):
+    h, sim = harness, harness.sim
+    staged = await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1 --comment lab",
+                         lambda m: "Staged" in m.content)
+    assert [b.text for b in staged.flat_buttons] == ["Apply", "Discard"]
+    assert "vmbr1" not in sim.cluster.nodes["pve1"].bridges
+    listing = await h.ask(h.admin, "/bridges pve1", lambda m: m.content.startswith("Node pve1"))
+    assert "vmbr1 · 10.10.20.1/24" in listing.content and "PENDING" in listing.content
+    assert "vmbr0 · 10.0.2.15/24 · gw 10.0.2.2 · ports enp0s3" in listing.content
+    await h.admin.press(staged, "Apply")
+    await h.tg.wait_for(lambda m: m.message_id == staged.message_id and "applied" in m.content)
+    assert "vmbr1" in sim.cluster.nodes["pve1"].bridges
+    assert sim.cluster.nodes["pve1"].interfaces_new is None
+
+    again = await h.ask(h.admin, "/bridge_add vmbr2 10.10.40.1/24 --node pve1",
+                        lambda m: "Staged" in m.content)
+    await h.admin.press(again, "Discard")
+    await h.tg.wait_for(lambda m: m.message_id == again.message_id and "discarded" in m.content)
+    assert sim.cluster.nodes["pve1"].interfaces_new is None
+    assert "vmbr2" not in sim.cluster.nodes["pve1"].interfaces
+
+
+async def test_duplicate_overlap_and_invalid_names_are_refused(harness):
+    h = harness
+    await make_vmbr1(h)
+    dup = await h.ask(h.admin, "/bridge_add vmbr1 10.10.50.1/24 --node pve1")
+    assert "Bridge vmbr1 already exists on pve1" in dup.content
+    clash = await h.ask(h.admin, "/bridge_add vmbr3 10.10.20.129/25 --node pve1")
+    assert "overlaps vmbr1 on pve1 (10.10.20.1/24)" in clash.content
+    clash = await h.ask(h.admin, "/natnet_add natnet 10.0.2.0/24", finished)
+    assert "overlaps vmbr0 on pve1 (10.0.2.15/24)" in clash.content
+    bad = await h.ask(h.admin, "/bridge_add br1 10.10.60.1/24")
+    assert "not a valid bridge name: PVE wants vmbr plus digits" in bad.content
+    assert "Usage: /bridge_add" in bad.content
+    bad = await h.ask(h.admin, "/natnet_add nat_net1 10.10.60.0/24")
+    assert "not a valid SDN VNet id" in bad.content and "Usage: /natnet_add" in bad.content
+    bad = await h.ask(h.admin, "/natnet_add averylongname 10.10.60.0/24")
+    assert "not a valid SDN VNet id" in bad.content
+    assert "vmbr3" not in h.sim.cluster.nodes["pve1"].bridges
+    assert h.sim.cluster.sdn["vnets"] == {}
+
+
+async def test_users_are_refused_admin_network_commands(harness):
+    h = harness
+    for command in ("bridges", "bridge_add vmbr1 10.10.20.1/24", "bridge_del vmbr0",
+                    "natnet_add natnet 10.10.30.0/24", "doctor"):
+        msg = await h.ask(h.bob, f"/{command}")
+        assert "admins only" in msg.content, command
+    assert h.sim.cluster.nodes["pve1"].interfaces_new is None
+    # the Apply button, forged by a user
+    card = await h.ask(h.bob, "/help")
+    card.reply_markup = {"inline_keyboard": [[{"text": "X", "callback_data": "nw:pve1:apply"}]]}
+    qid = await h.bob.press(card, "X")
+    await h.tg.wait_until(lambda: qid in h.tg.answered_callbacks)
+    assert "admins only" in h.tg.answered_callbacks[qid].text
+
+
+async def test_natnet_and_pool_allocation(harness):
+    h, sim = harness, harness.sim
+    made = await h.ask(h.admin, "/natnet_add natnet 10.10.30.0/24 --pool 10.10.30.10-10.10.30.11",
+                       finished)
+    assert made.content.startswith("✅ NAT network natnet: 10.10.30.0/24, gateway 10.10.30.1, "
+                                   "SNAT on"), made.content
+    assert sim.cluster.sdn_running["subnets"]["stratus-10.10.30.0-24"]["snat"] == 1
+    assert "natnet" in sim.cluster.nodes["pve2"].bridges
+    # two concurrent creates get different addresses of the pool, with its gateway
+    await h.bob.send("/create p1 --bridge natnet")
+    await h.bob.send("/create p2 --bridge natnet")
+    msgs = [await h.tg.wait_for(lambda m, n=n: finished(m) and f" p{n} " in m.content,
+                                chat_id=BOB_ID, timeout=15) for n in (1, 2)]
+    assert all(m.content.startswith("✅") for m in msgs), [m.content for m in msgs]
+    nets = sorted(g.config["net0"] for g in sim.cluster.guests.values())
+    ips = sorted(part for n in nets for part in n.split(",") if part.startswith("ip="))
+    assert ips == ["ip=10.10.30.10/24", "ip=10.10.30.11/24"]
+    assert all("gw=10.10.30.1" in n and "bridge=natnet" in n for n in nets)
+    assert all(g.status == "running" for g in sim.cluster.guests.values())
+    full = await h.ask(h.admin, "/create p3 --bridge natnet")
+    assert "address pool of natnet (10.10.30.10-10.10.30.11) is exhausted" in full.content
+    listing = await h.ask(h.admin, "/bridges", lambda m: "NAT / SDN" in m.content)
+    assert "natnet · zone stratus · 10.10.30.0/24 · gw 10.10.30.1 · SNAT" in listing.content
+
+
+async def test_net_and_net_set_owner_or_admin(harness):
+    h = harness
+    await make_vmbr1(h)
+    vmid = await create(h, h.bob, "/create box --node pve1 --ip 10.0.2.50/24 --gw 10.0.2.2")
+    shown = await h.ask(h.bob, f"/net {vmid}", lambda m: m.content.startswith(f"CT {vmid}"))
+    assert "net0: bridge vmbr0 · MAC BC:24:11:" in shown.content
+    assert "IP 10.0.2.50/24 · gw 10.0.2.2" in shown.content
+    other = await h.ask(h.carol, f"/net_set {vmid} net0 --dhcp")
+    assert "not yours" in other.content
+    moved = await h.ask(h.bob, f"/net_set {vmid} net0 --bridge vmbr1",
+                        lambda m: m.content.startswith(("✅", "❌")) or "Usage" in m.content)
+    assert moved.content.startswith(f"✅ CT {vmid} net0:"), moved.content
+    assert "ip=10.10.20.10/24" in moved.content and "gw=10.10.20.1" in moved.content
+    assert "applies it now" in moved.content  # running
+    cfg = h.sim.cluster.guests[vmid].config["net0"]
+    assert "bridge=vmbr1" in cfg and "ip=10.10.20.10/24" in cfg and "hwaddr=BC:24:11" in cfg
+    bad = await h.ask(h.bob, f"/net_set {vmid} net0 --ip 10.10.20.5/24 --gw 10.9.9.9")
+    assert "is not another address of 10.10.20.0/24" in bad.content and "Usage:" in bad.content
+
+
+async def _lab(h):
+    """The lab: C1 on vmbr0 (VirtualBox NAT side), C2 on vmbr1 (pool), built through chat."""
+    await make_vmbr1(h)
+    c1 = await create(h, h.admin, "/create c1 --node pve1 --ip 10.0.2.50/24 --gw 10.0.2.15")
+    c2 = await create(h, h.admin, "/create c2 --node pve1 --bridge vmbr1")
+    return c1, c2
+
+
+async def test_lab_four_cases_working_then_broken(harness):
+    h = harness
+    c1, c2 = await _lab(h)
+    # working
+    for a, b in (("c1", "host"), ("c1", "pc"), ("c2", "pc"), ("c2", "c1"), ("c1", "c2")):
+        text = await netcheck(h, a, b)
+        assert ": reachable" in text, (a, b, text)
+    # broken: C1 moved out of vmbr0's subnet -> cannot reach the host; wrong gateways
+    await h.ask(h.admin, f"/net_set {c1} net0 --ip 10.0.2.50/24 --gw 10.0.2.99", finished)
+    text = await netcheck(h, "c1", "pc")
+    assert "NOT reachable" in text and "10.0.2.99" in text
+    await h.ask(h.admin, f"/net_set {c2} net0 --gw 10.10.20.99", finished)
+    text = await netcheck(h, "c2", "pc")
+    assert "NOT reachable" in text and "gateway" in text
+    text = await netcheck(h, "c2", "c1")
+    assert "NOT reachable" in text
+    await h.ask(h.admin, f"/net_set {c1} net0 --ip 192.168.77.5/24 --gw 192.168.77.1", finished)
+    text = await netcheck(h, "c1", "host")
+    assert "NOT reachable" in text and "/net_set" in text
+
+
+async def test_netcheck_sees_a_pending_bridge(harness):
+    h = harness
+    await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1 --pool "
+                         "10.10.20.10-10.10.20.20", lambda m: "Staged" in m.content)
+    h.sim.cluster.add_guest(150, "pve1", status="running", hostname="c2",
+                            net0="name=eth0,bridge=vmbr1,ip=10.10.20.10/24,gw=10.10.20.1")
+    text = await netcheck(h, "c2", "host")
+    assert "NOT reachable" in text and "pending" in text
+
+
+async def test_bridge_del_needs_approval_and_refuses_used_bridge(harness):
+    h, tg = harness, harness.tg
+    await make_vmbr1(h)
+    used = await h.ask(h.admin, "/bridge_del vmbr0 --node pve1")
+    assert "is used by CT" in used.content or "Waiting" in used.content
+    await h.admin.send("/bridge_del vmbr1 --node pve1")
+    card = await tg.wait_for(lambda m: "delete bridge vmbr1 on pve1" in m.content,
+                             chat_id=APPROVAL_CHAT)
+    assert "vmbr1" in h.sim.cluster.nodes["pve1"].bridges
+    await h.admin.press(card, "Approve")
+    gone = await tg.wait_for(lambda m: m.content.startswith("🗑 Bridge vmbr1"), chat_id=ADMIN_ID)
+    assert "deleted on pve1" in gone.content
+    assert "vmbr1" not in h.sim.cluster.nodes["pve1"].bridges
+
+
+async def test_doctor_ok_and_missing_privilege(sim, tg, tmp_path):
+    async with running_bot(sim, tg, tmp_path / "s.json", default_policy()):
+        admin = tg.user(ADMIN_ID, "Ada")
+        await admin.send("/doctor")
+        msg = await tg.wait_for(lambda m: m.content.startswith("Doctor:"), chat_id=ADMIN_ID)
+        assert "❌" not in msg.content, msg.content
+        assert f"API reachable at 127.0.0.1:{sim.port}" in msg.content
+        assert f"matches the pinned fingerprint {sim.fingerprint}" in msg.content
+        assert "Proxmox VE 9.2" in msg.content and "storage for container disks: local-lvm" \
+            in msg.content and "storage for backups: local" in msg.content
+    token_id, secret = sim.add_token("weak", {"Sys.Audit", "VM.Audit", "Datastore.Audit",
+                                              "SDN.Audit"})
+    sim.token_id, sim.token_secret = token_id, secret
+    async with running_bot(sim, tg, tmp_path / "s.json", default_policy()):
+        await admin.send("/doctor")
+        await asyncio.sleep(0)
+        msg = await tg.wait_for(lambda m: m.content.startswith("Doctor:") and "lacks" in m.content,
+                                chat_id=ADMIN_ID)
+        assert "❌ the token lacks VM.Allocate" in msg.content and "create and delete" in msg.content
+        assert "pveum acl modify" in msg.content

@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot.commands import BUTTONS, COMMANDS
 from bot.handlers.approvals import expire_job
+from bot.handlers.backups import backup_watch_job
 from bot.handlers.common import guarded, new_ref, reply
 from bot.scaler.controller import install as install_scaler
 from bot.services import Role, Services
@@ -97,6 +98,8 @@ def build_application(
     app.add_handler(CallbackQueryHandler(guarded(Role.USER)(stale_button)))
     app.add_error_handler(on_error)
     app.job_queue.run_repeating(expire_job, interval=approval_check_s, first=1.0)
+    app.job_queue.run_repeating(backup_watch_job, interval=services.backups.watch_interval_s,
+                                first=min(services.backups.watch_interval_s, 5.0))
     install_scaler(app, services)
     return app
 

@@ -38,6 +38,17 @@ USAGE: dict[str, str] = {
     "quota": "/quota <user_id> [--containers N] [--cores N] [--memory 8G] [--disk 64G]",
     "pending": "/pending",
     "audit": "/audit [n]",
+    "backup": ("/backup <vmid|hostname> [--mode snapshot|suspend|stop] [--storage S] "
+               "[--compress zstd|gzip|lzo|0] [--note TEXT] [--protected]"),
+    "backups": "/backups [vmid|hostname]",
+    "backup_del": "/backup_del <volid>",
+    "restore": ("/restore <volid> --new [--hostname H] [--node N] [--storage S]  |  "
+                "/restore <volid> --into <vmid|hostname>"),
+    "schedule_backup": ("/schedule_backup <vmid|hostname|all-mine> <calendar> [--keep-last N] "
+                        "[--keep-daily N] [--keep-weekly N] [--storage S] "
+                        "[--mode snapshot|suspend|stop]"),
+    "schedules": "/schedules",
+    "schedule_del": "/schedule_del <schedule id>",
     "bridges": "/bridges [node]",
     "bridge_add": (
         "/bridge_add <vmbrN> <address/prefix> [--node N] [--ports enp0s8] [--comment TEXT] "
@@ -80,6 +91,13 @@ EXAMPLES: dict[str, str] = {
     "quota": "/quota 123456789 --containers 5 --cores 8 --memory 8G --disk 64G",
     "pending": "/pending",
     "audit": "/audit 50",
+    "backup": "/backup web1 --note 'before upgrade'",
+    "backups": "/backups web1",
+    "backup_del": "/backup_del local:backup/vzdump-lxc-101-2026_05_01-02_00_00.tar.zst",
+    "restore": "/restore local:backup/vzdump-lxc-101-2026_05_01-02_00_00.tar.zst --new --hostname web1-twin",
+    "schedule_backup": "/schedule_backup web1 mon..fri 22:30 --keep-last 3 --keep-daily 7",
+    "schedules": "/schedules",
+    "schedule_del": "/schedule_del stratus-1a2b3c4d",
     "bridges": "/bridges pve1",
     "bridge_add": "/bridge_add vmbr1 10.10.20.1/24 --pool 10.10.20.10-10.10.20.200",
     "bridge_del": "/bridge_del vmbr1 --node pve1",

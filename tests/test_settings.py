@@ -405,3 +405,32 @@ def test_settings_are_frozen():
 )
 def test_approval_thresholds(cores, memory_mb, disk_gb, reasons):
     assert approval_reasons(Size(cores, memory_mb, disk_gb), ApprovalThresholds()) == reasons
+
+
+def test_network_pools_and_facts(tmp_path):
+    path = write_config(tmp_path, """
+[network]
+pools = "vmbr1=10.10.20.10-10.10.20.200"
+forwarding = "pve1"
+masquerade = "pve1:vmbr1:vmbr0"
+pc_via = "pve1:vmbr0"
+port_forwards = "pve1:8006->8006, pve1:2201->10.10.20.5:22"
+vbox_vm = "lab"
+""")
+    settings = Settings.load(MINIMAL, path)
+    assert settings.network_pools == (("vmbr1", "10.10.20.10", "10.10.20.200"),)
+    facts = settings.network_facts
+    assert facts.forwarding_nodes == frozenset({"pve1"})
+    assert facts.masquerade == (("pve1", "vmbr1", "vmbr0"),)
+    assert facts.pc_reachable_via == (("pve1", "vmbr0"),)
+    assert [(f.pc_port, f.target_ip, f.target_port) for f in facts.nat_port_forwards] == [
+        (8006, None, 8006), (2201, "10.10.20.5", 22)]
+    assert facts.vbox_vm == "lab"
+    assert Settings.load(MINIMAL).network_pools == ()
+
+
+def test_network_settings_problems_are_reported():
+    problems = problems_of({**MINIMAL, "STRATUS_NETWORK_POOLS": "vmbr1=10.0.0.9-10.0.0.1",
+                            "STRATUS_NETWORK_MASQUERADE": "pve1:vmbr1"})
+    assert any("network_pools" in p and "ends before it starts" in p for p in problems)
+    assert any("network_masquerade" in p and "NODE:INNER:OUT" in p for p in problems)

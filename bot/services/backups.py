@@ -1,0 +1,361 @@
+"""Backup use cases: back up, list, delete, restore (as a twin or in place), schedules, and the
+reports of scheduled runs. Who may see a backup: the owner of its CT (by vmid, in the store),
+and admins. Schedules are real PVE backup jobs (they run while the bot is down); their owner is
+written in the job's comment, so Proxmox holds that truth too.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from bot.parsing_backups import ALL_MINE, BackupArgs, RestoreArgs, ScheduleArgs
+from bot.proxmox import Proxmox, errors
+from bot.proxmox.backups import (
+    BackupInfo,
+    BackupJob,
+    BackupResult,
+    Progress,
+    parse_vzdump_log,
+)
+from bot.services.access import AccessService
+from bot.services.containers import ContainerService
+from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from bot.services.quota import Size
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+OWNER_TAG = "stratus owner="
+REPORT_KEEP_S = 60 * 86400
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    backup: BackupInfo
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    vmid: int
+    node: str
+    hostname: str
+    notes: tuple[str, ...]  # what was changed on the way (addresses), to tell the person
+
+
+@dataclass(frozen=True)
+class Report:
+    """One finished scheduled backup, for its owner (and the notification chat if failed)."""
+
+    upid: str
+    vmid: int
+    owner_id: int | None
+    ok: bool
+    text: str
+
+
+def owner_in(comment: str) -> int | None:
+    if OWNER_TAG in comment:
+        tail = comment.split(OWNER_TAG, 1)[1].split()[0]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+class BackupService:
+    def __init__(self, px: Proxmox, store: Store, access: AccessService,
+                 containers: ContainerService, default_storage: str = "local",
+                 watch_interval_s: float = 60.0) -> None:
+        self._px = px
+        self._store = store
+        self._access = access
+        self._containers = containers
+        self.default_storage = default_storage
+        self.watch_interval_s = watch_interval_s
+
+    # ---- seeing -------------------------------------------------------------------------------
+
+    def _may_see(self, actor_id: int, backup: BackupInfo) -> bool:
+        return self._access.is_admin(actor_id) or (
+            backup.vmid is not None and self._store.ownership.owner(backup.vmid) == actor_id)
+
+    async def visible(self, actor_id: int, ref: int | str | None = None) -> list[BackupInfo]:
+        vmid = None
+        if ref is not None:
+            vmid = (await self._containers.resolve(actor_id, ref)).vmid if isinstance(ref, str) \
+                else ref
+            if not self._access.is_admin(actor_id) and self._store.ownership.owner(vmid) != actor_id:
+                raise Forbidden(f"CT {vmid} is not yours: you see only your own backups.")
+        return [b for b in await self._px.list_backups(vmid) if self._may_see(actor_id, b)]
+
+    async def backup_of(self, actor_id: int, volid: str) -> BackupInfo:
+        """A backup the asker may use; the same answer for unknown and others' (no probing)."""
+        try:
+            backup = await self._px.get_backup(volid)
+        except errors.NotFound:
+            raise NotFound(f"There is no backup {volid}. /backups lists yours.") from None
+        if not self._may_see(actor_id, backup):
+            raise Forbidden(f"Backup {volid} is of a container that is not yours.")
+        return backup
+
+    # ---- backing up -------------------------------------------------------------------------
+
+    async def start(self, actor_id: int, args: BackupArgs) -> tuple[int, str, str]:
+        """Start vzdump for a CT the asker may act on; returns (vmid, node, upid)."""
+        ct = await self._containers.resolve(actor_id, args.ref)
+        node, upid = await self._px.start_backup(
+            ct.vmid, storage=args.storage or self.default_storage, mode=args.mode,
+            compress=args.compress, notes=args.note, protected=args.protected)
+        self._store.backup_reports.claim(upid, "own")  # the watcher must not report it again
+        self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started", upid)
+        return ct.vmid, node, upid
+
+    async def follow(self, actor_id: int, vmid: int, node: str, upid: str,
+                     progress: Progress | None = None, **follow_options) -> BackupResult:
+        try:
+            result = await self._px.follow_backup(vmid, node, upid, progress, **follow_options)
+        except errors.TaskFailed as exc:
+            self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "failed", exc.log_line)
+            raise ServiceError(f"Backup of CT {vmid} failed: {exc.log_line}") from None
+        self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "ok", result.volid)
+        return result
+
+    # ---- deleting ---------------------------------------------------------------------------
+
+    def delete_needs_approval(self, actor_id: int) -> bool:
+        return not self._access.is_admin(actor_id)
+
+    async def check_deletable(self, actor_id: int, volid: str) -> BackupInfo:
+        backup = await self.backup_of(actor_id, volid)
+        if backup.protected:
+            raise Conflict(f"Backup {volid} is protected, so it cannot be deleted (PVE refuses "
+                           "to remove protected backups). An admin can lift the protection "
+                           "first.")
+        return backup
+
+    async def delete(self, actor_id: int, volid: str, requester_id: int | None = None) -> None:
+        who = requester_id if requester_id is not None else actor_id
+        backup = await self.check_deletable(who, volid)
+        try:
+            await self._px.delete_backup(backup)
+        except errors.ProxmoxError as exc:
+            self._store.audit.record(who, "backup_del", volid, "failed", str(exc))
+            raise
+        self._store.audit.record(who, "backup_del", volid, "ok")
+
+    # ---- restoring --------------------------------------------------------------------------
+
+    async def plan_restore(self, actor_id: int, volid: str) -> RestorePlan:
+        backup = await self.backup_of(actor_id, volid)
+        return RestorePlan(backup, await self._px.extract_config(backup))
+
+    async def _storage_for(self, node: str, wanted: str | None) -> str:
+        if wanted:
+            return wanted
+        resources = await self._px._resources()
+        candidates = {r["storage"]: int(r.get("maxdisk") or 0) - int(r.get("disk") or 0)
+                      for r in resources if r.get("type") == "storage" and r.get("node") == node
+                      and "rootdir" in str(r.get("content", "")).split(",")}
+        if not candidates:
+            raise ServiceError(f"Node {node} has no storage for container disks; name one "
+                               "with --storage.")
+        return max(sorted(candidates), key=lambda s: candidates[s])
+
+    async def _nics_for_twin(self, config: dict[str, str], hostname: str) -> tuple[dict, list]:
+        """The twin's NICs: same bridges; a static address replaced by a free one of the
+        network's pool, else by DHCP (the original keeps its address: no conflict)."""
+        lease = getattr(getattr(self._containers, "addresses", None), "lease", None)
+        out, notes = {}, []
+        for key in sorted(k for k in config if k.startswith("net")):
+            props = dict(p.split("=", 1) for p in config[key].split(",") if "=" in p)
+            props.pop("hwaddr", None)
+            ip = props.get("ip")
+            if ip and ip not in ("dhcp", "manual"):
+                got = await lease(props.get("bridge", ""), hostname) if lease else None
+                if got is not None:
+                    props["ip"] = got.cidr
+                    if got.gateway:
+                        props["gw"] = got.gateway
+                    notes.append(f"{key}: {ip} -> {got.cidr} (a free address of the "
+                                 f"{props.get('bridge')} pool)")
+                else:
+                    props["ip"] = "dhcp"
+                    props.pop("gw", None)
+                    notes.append(f"{key}: {ip} was the original's static address; the twin uses "
+                                 f"DHCP on {props.get('bridge')} (no address pool there)")
+            out[key] = ",".join(f"{k}={v}" for k, v in props.items())
+        return out, notes
+
+    async def restore_new(self, actor_id: int, args: RestoreArgs) -> RestoreResult:
+        plan = await self.plan_restore(actor_id, args.volid)
+        config = plan.config
+        source = plan.backup.vmid
+        cores, memory = int(config.get("cores", 1)), int(config.get("memory", 512))
+        disk = 8
+        if "size=" in config.get("rootfs", ""):
+            size = config["rootfs"].split("size=", 1)[1].split(",")[0]
+            disk = max(1, int(float(size.rstrip("GgMmTt") or 8) *
+                              {"G": 1, "M": 1 / 1024, "T": 1024}.get(size[-1:].upper(), 1)))
+        if not self._access.is_admin(actor_id):
+            await self._containers.check_quota(actor_id, Size(cores, memory, disk))
+        hostname = args.hostname or f"{config.get('hostname', f'ct{source}')}-twin"[:63]
+        node = args.node or plan.backup.node
+        storage = await self._storage_for(node, args.storage)
+        nics, notes = await self._nics_for_twin(config, hostname)
+        try:
+            vmid, where = await self._px.restore(plan.backup, storage=storage, node=node,
+                                                 unique=True, hostname=hostname, **nics)
+        except errors.ProxmoxError as exc:
+            self._store.audit.record(actor_id, "restore", args.volid, "failed", str(exc))
+            raise
+        self._store.ownership.set(vmid, actor_id, hostname)
+        self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
+                                 f"{args.volid} as a new CT")
+        return RestoreResult(vmid, where, hostname, tuple(notes))
+
+    def restore_into_needs_approval(self, actor_id: int) -> bool:
+        return not self._access.is_admin(actor_id)
+
+    async def check_restore_into(self, actor_id: int, volid: str, ref: int | str):
+        """(backup, target CT) after checking the asker may use both."""
+        backup = await self.backup_of(actor_id, volid)
+        ct = await self._containers.resolve(actor_id, ref)
+        return backup, ct
+
+    async def restore_into(self, actor_id: int, volid: str, vmid: int,
+                           stop_first: bool = False) -> RestoreResult:
+        backup, ct = await self.check_restore_into(actor_id, volid, vmid)
+        if ct.status == "running":
+            if not stop_first:
+                raise Conflict(f"CT {vmid} is running; it must be stopped before the restore.")
+            await self._px.stop(vmid)
+        config = await self._px.get_config(vmid)
+        storage = str(config.get("rootfs", "")).split(":", 1)[0] or await self._storage_for(
+            ct.node, None)
+        try:
+            await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node, force=True)
+        except errors.ProxmoxError as exc:
+            self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "failed", str(exc))
+            raise
+        self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok", f"{volid} in place")
+        return RestoreResult(vmid, ct.node, ct.hostname, ())
+
+    # ---- schedules --------------------------------------------------------------------------
+
+    async def check_calendar(self, calendar: str) -> list[int]:
+        try:
+            return await self._px.schedule_analyze(calendar)
+        except errors.InvalidRequest as exc:
+            reason = exc.fields.get("schedule", str(exc))
+            raise ServiceError(
+                f"{calendar!r} is not a calendar event Proxmox accepts: {reason.strip()}\n"
+                "Examples: 02:00 (daily), mon..fri 22:30, sat *-1..7 03:00 (first Saturday).") \
+                from None
+
+    async def create_schedule(self, actor_id: int, args: ScheduleArgs) -> tuple[BackupJob, list[int]]:
+        runs = await self.check_calendar(args.calendar)  # before anything is created
+        if args.target == ALL_MINE:
+            vmids = tuple(self._store.ownership.by_owner(actor_id))
+            if not vmids:
+                raise ServiceError("You own no containers yet, so there is nothing to schedule.")
+        else:
+            vmids = ((await self._containers.resolve(actor_id, args.target)).vmid,)
+        job_id = f"stratus-{secrets.token_hex(4)}"
+        await self._px.create_backup_job(
+            job_id, schedule=args.calendar, vmids=vmids,
+            storage=args.storage or self.default_storage, mode=args.mode, prune=args.prune,
+            comment=f"{OWNER_TAG}{actor_id}")
+        self._store.audit.record(actor_id, "schedule_backup", job_id, "ok",
+                                 f"{args.calendar} {vmids}")
+        job = next(j for j in await self._px.list_backup_jobs() if j.id == job_id)
+        return job, runs
+
+    def _may_see_job(self, actor_id: int, job: BackupJob) -> bool:
+        if self._access.is_admin(actor_id):
+            return True
+        return owner_in(job.comment) == actor_id
+
+    async def schedules(self, actor_id: int) -> list[BackupJob]:
+        return [j for j in await self._px.list_backup_jobs() if self._may_see_job(actor_id, j)]
+
+    async def job_of(self, actor_id: int, job_id: str) -> BackupJob:
+        for job in await self._px.list_backup_jobs():
+            if job.id == job_id:
+                if not self._may_see_job(actor_id, job):
+                    raise Forbidden(f"Schedule {job_id} is not yours.")
+                return job
+        raise NotFound(f"There is no schedule {job_id}. /schedules lists yours.")
+
+    def schedule_del_needs_approval(self, actor_id: int) -> bool:
+        return not self._access.is_admin(actor_id)
+
+    async def delete_schedule(self, actor_id: int, job_id: str, requester_id: int | None = None):
+        who = requester_id if requester_id is not None else actor_id
+        await self.job_of(who, job_id)
+        await self._px.delete_backup_job(job_id)
+        self._store.audit.record(who, "schedule_del", job_id, "ok")
+
+    # ---- reports of scheduled runs ----------------------------------------------------------
+
+    async def new_reports(self) -> list[Report]:
+        """Finished vzdump tasks not reported yet, each claimed in the store as it is read
+        (claim first: a crash after it loses one report rather than repeating it forever)."""
+        tasks = await self._px.finished_vzdump_tasks()
+        reports = self._store.backup_reports
+        if not reports.initialized():
+            reports.baseline([t.upid for t in tasks])
+            return []
+        out: list[Report] = []
+        for task in tasks:
+            if reports.known(task.upid):
+                continue
+            lines = await self._px.task_log(task.node, task.upid)
+            if not reports.claim(task.upid):
+                continue
+            outcomes = parse_vzdump_log(lines)
+            if not outcomes:
+                outcomes = []
+            for o in outcomes:
+                owner = self._store.ownership.owner(o.vmid)
+                name = self._store.ownership.hostname(o.vmid) or ""
+                when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(task.starttime))
+                if o.ok:
+                    text = (f"✅ Scheduled backup of CT {o.vmid} {name} ({when} UTC) done: "
+                            f"{o.archive} in {o.duration}.")
+                else:
+                    text = (f"❌ Scheduled backup of CT {o.vmid} {name} ({when} UTC) failed: "
+                            f"{o.error}")
+                out.append(Report(task.upid, o.vmid, owner, o.ok, text))
+        reports.forget_older_than(REPORT_KEEP_S)
+        return out
+
+
+def describe_backup(b: BackupInfo) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(b.ctime))
+    flags = " 🔒 protected" if b.protected else ""
+    notes = f" · {b.notes}" if b.notes else ""
+    return f"• CT {b.vmid} · {when} UTC · {_human(b.size)}{flags}{notes}\n  {b.volid}"
+
+
+def describe_result(r: BackupResult) -> str:
+    return (f"✅ Backup of CT {r.vmid} done: {r.volid}\nSize {_human(r.size)}, took "
+            f"{r.duration} (vzdump), {r.elapsed_s:.0f} s followed.")
+
+
+def human_size(n: int) -> str:
+    return _human(n)
+
+
+__all__ = ["BackupService", "RestoreResult", "Report", "describe_backup", "describe_result",
+           "human_size"]

@@ -1,0 +1,161 @@
+"""Backups through chat, end to end (real PTB app, tgsim, pvesim over HTTPS): the lab's scenario
+(create, back up, restore as a twin, restore into), failures and refusals, schedules with
+retention over a simulated week, and the watcher's reports across a restart."""
+
+from __future__ import annotations
+
+from conftest import default_policy, running_bot
+from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID
+
+from bot.store import Store, User
+from pvesim.prune import select
+
+
+def final(m):
+    return m.content.startswith(("✅", "❌", "🗑"))
+
+
+async def make_ct(h, user, name, extra=""):
+    msg = await h.ask(user, f"/create {name} --cores 2 --memory 1G --disk 8G {extra}", final)
+    assert msg.content.startswith("✅ CT "), msg.content
+    return int(msg.content.split()[2])
+
+
+async def backup_of(h, user, ref, extra=""):
+    msg = await h.ask(user, f"/backup {ref} {extra}", final)
+    return msg
+
+
+async def test_lab_scenario_backup_twin_and_restore_into(harness):
+    h, tg = harness, harness.tg
+    bob, admin = h.bob, h.admin
+    vmid = await make_ct(h, bob, "c1", "--ip 10.0.0.5/24 --gw 10.0.0.1")
+    done = await backup_of(h, bob, "c1", "--note 'before upgrade'")
+    assert done.content.startswith(f"✅ Backup of CT {vmid} done: local:backup/vzdump-lxc-{vmid}-")
+    volid = done.content.split("done: ")[1].split()[0]
+    assert "Size " in done.content and "took 00:01:00" in done.content
+
+    listing = await h.ask(bob, "/backups", lambda m: "backup(s)" in m.content or "No b" in m.content)
+    assert volid in listing.content and "before upgrade" in listing.content
+
+    twin_msg = await h.ask(bob, f"/restore {volid} --new --hostname c1-twin", final)
+    assert twin_msg.content.startswith("✅ CT "), twin_msg.content
+    twin = int(twin_msg.content.split()[2])
+    assert "10.0.0.5/24" in twin_msg.content  # the reply says what happened to the address
+    orig_cfg = h.sim.cluster.guests[vmid].config
+    twin_cfg = h.sim.cluster.guests[twin].config
+    for key in ("ostype", "cores", "memory", "swap", "arch", "unprivileged"):
+        assert twin_cfg[key] == orig_cfg[key], key
+    assert twin_cfg["rootfs"].endswith("size=8G")
+    assert "bridge=vmbr0" in twin_cfg["net0"] and "10.0.0.5" not in twin_cfg["net0"]
+    hw = [p for p in twin_cfg["net0"].split(",") if p.startswith("hwaddr=")]
+    assert hw and hw[0] not in orig_cfg["net0"]
+    assert h.services.store.ownership.owner(twin) == BOB_ID
+
+    # restore into the (running) twin: approval, then a confirmation to stop it first
+    started = await h.ask(bob, f"/ct_start {twin}", final)
+    assert "running" in started.content, started.content
+    await bob.send(f"/restore {volid} --into {twin}")
+    card = await tg.wait_for(lambda m: "restore" in m.content and m.flat_buttons,
+                             chat_id=APPROVAL_CHAT)
+    assert h.sim.cluster.guests[twin].status == "running"
+    await admin.press(card, "Approve")
+    ask = await tg.wait_for(lambda m: "Stop and restore" in [b.text for b in m.flat_buttons],
+                            chat_id=BOB_ID)
+    assert h.sim.cluster.guests[twin].status == "running"  # nothing before the confirmation
+    await bob.press(ask, "Stop and restore")
+    await tg.wait_for(lambda m: m.content.startswith(f"✅ CT {twin}"), chat_id=BOB_ID)
+    restored = h.sim.cluster.guests[twin]
+    assert restored.status == "stopped" and restored.config["hostname"] == "c1"
+    assert "ip=10.0.0.5/24" in restored.config["net0"]
+
+
+async def test_failing_backup_shows_its_error_line(harness):
+    h = harness
+    vmid = await make_ct(h, h.bob, "fails")
+    h.sim.cluster.fail_next_backup(vmid, "command 'tar' failed: exit code 2")
+    msg = await backup_of(h, h.bob, vmid)
+    assert msg.content.startswith("❌"), msg.content
+    assert "command 'tar' failed: exit code 2" in msg.content
+
+
+async def test_refusals(harness):
+    h = harness
+    bob, carol = h.bob, h.carol
+    vmid = await make_ct(h, bob, "mine")
+    done = await backup_of(h, bob, vmid, "--protected")
+    volid = done.content.split("done: ")[1].split()[0]
+    bad = await h.ask(bob, f"/schedule_backup {vmid} 25:61 --keep-last 3", lambda m: True)
+    assert "not a calendar event Proxmox accepts" in bad.content and "25:61" in bad.content
+    assert h.sim.cluster.backup_jobs == {}
+    unknown = await h.ask(bob, "/restore local:backup/vzdump-lxc-999-2020_01_01-00_00_00.tar.zst"
+                               " --new", lambda m: True)
+    assert "There is no backup" in unknown.content
+    theirs = await h.ask(carol, f"/backup_del {volid}", lambda m: True)
+    assert "not yours" in theirs.content
+    theirs = await h.ask(carol, f"/restore {volid} --new", lambda m: True)
+    assert "not yours" in theirs.content
+    protected = await h.ask(bob, f"/backup_del {volid}", lambda m: True)
+    assert "is protected" in protected.content
+    usage = await h.ask(bob, "/restore nonsense", lambda m: True)
+    assert "Usage:" in usage.content
+    seen = await h.ask(carol, "/backups", lambda m: True)
+    assert volid not in seen.content
+
+
+async def test_schedule_with_retention_keeps_what_prune_says_and_is_reported_once(
+        sim, tg, tmp_path):
+    store_path = tmp_path / "s.json"
+    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
+    bob = tg.user(BOB_ID, "Bob")
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        await bob.send("/create nightly --disk 8G")
+        msg = await tg.wait_for(final, chat_id=BOB_ID)
+        vmid = int(msg.content.split()[2])
+        await bob.send(f"/schedule_backup {vmid} 02:00 --keep-last 2 --keep-daily 3")
+        made = await tg.wait_for(lambda m: m.content.startswith("🗓"), chat_id=BOB_ID)
+        job_id = made.content.split()[2].rstrip(":")
+        assert "Next runs" in made.content
+        listing = await bob.send("/schedules")
+        listing = await tg.wait_for(lambda m: "schedule(s)" in m.content, chat_id=BOB_ID)
+        assert job_id in listing.content and "next 20" in listing.content
+        await tg.wait_until(lambda: services.store.backup_reports.initialized())
+        sim.cluster.fail_next_backup(vmid, "no space left on device")
+        await sim.advance(7 * 86400)
+    runs = [r for r in sim.scheduler.runs if r[0] == job_id]
+    assert len(runs) == 7
+    backups = [v for v in sim.cluster.nodes[sim.cluster.guests[vmid].node]
+               .storages["local"].volumes.values() if v.content == "backup"]
+    succeeded = [(when, when) for _j, when, upids in runs
+                 if sim.cluster.tasks[upids[0]].exitstatus == "OK"]
+    keep, _ = select(succeeded, "keep-last=2,keep-daily=3")
+    assert sorted(v.ctime for v in backups) == sorted(keep)
+    # the bot was down while the week ran: after a restart each run is reported once
+    async with running_bot(sim, tg, store_path, policy):
+        await tg.wait_until(lambda: len([m for m in tg.chat(BOB_ID).messages
+                                         if "Scheduled backup" in m.content]) >= 7, timeout=15)
+        failures = [m for m in tg.chat(APPROVAL_CHAT).messages if "failed" in m.content]
+        assert len(failures) == 1 and "no space left on device" in failures[0].content
+    async with running_bot(sim, tg, store_path, policy):
+        import asyncio
+        await asyncio.sleep(1.0)
+    reports = [m for m in tg.chat(BOB_ID).messages if "Scheduled backup" in m.content]
+    assert len(reports) == 7, [m.content for m in reports]
+
+
+async def test_schedule_del_needs_approval_for_users(harness):
+    h = harness
+    vmid = await make_ct(h, h.bob, "sched")
+    made = await h.ask(h.bob, f"/schedule_backup {vmid} mon..fri 22:30",
+                       lambda m: m.content.startswith("🗓"))
+    job_id = made.content.split()[2].rstrip(":")
+    theirs = await h.ask(h.carol, f"/schedule_del {job_id}", lambda m: True)
+    assert "not yours" in theirs.content
+    await h.bob.send(f"/schedule_del {job_id}")
+    card = await h.tg.wait_for(lambda m: job_id in m.content and m.flat_buttons,
+                               chat_id=APPROVAL_CHAT)
+    await h.admin.press(card, "Approve")
+    await h.tg.wait_for(lambda m: m.content.startswith("🗑 Schedule"), chat_id=BOB_ID)
+    assert job_id not in h.sim.cluster.backup_jobs
+    assert CAROL_ID  # (Carol saw nothing of Bob's schedule)

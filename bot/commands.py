@@ -13,7 +13,6 @@ from telegram.ext import ContextTypes
 
 from bot.handlers import admin, approvals, containers, create, scaling
 from bot.handlers import backups as bk
-from bot.handlers import backups as bk
 from bot.handlers import network as net
 from bot.handlers.common import Handler, reply, services
 from bot.parsing import EXAMPLES, USAGE
@@ -98,16 +97,6 @@ COMMANDS: list[Command] = [
     Command("schedules", Role.USER, "backup schedules with their next run", bk.schedules),
     Command("schedule_del", Role.USER, "delete a backup schedule (users: with approval)",
             bk.schedule_del),
-    Command("backup", Role.USER, "back up a container (live progress)", bk.backup),
-    Command("backups", Role.USER, "your backups, or a container's", bk.backups),
-    Command("backup_del", Role.USER, "delete a backup (users: with approval)", bk.backup_del),
-    Command("restore", Role.USER, "restore a backup as a new container or into one",
-            bk.restore),
-    Command("schedule_backup", Role.USER, "back up on a calendar, with retention",
-            bk.schedule_backup),
-    Command("schedules", Role.USER, "backup schedules with their next run", bk.schedules),
-    Command("schedule_del", Role.USER, "delete a backup schedule (users: with approval)",
-            bk.schedule_del),
     Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net),
     Command("net_set", Role.USER, "change a container's NIC", net.net_set),
     Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck),
@@ -134,7 +123,6 @@ BUTTONS: list[Button] = [
     Button(r"^ct:\d+:[a-z-]+$", Role.USER, containers.on_card_button, "ct:100:start"),
     Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
     Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
-    Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes"),
     Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes"),
     Button(r"^nw:[A-Za-z0-9-]+:(apply|discard)$", Role.ADMIN, net.on_network_button,
            "nw:pve1:apply"),

@@ -12,7 +12,6 @@ from bot.services import Services
 from bot.services.access import AccessService
 from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
-from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
 from bot.services.netcheck import Facts
@@ -36,8 +35,6 @@ class ChatPolicy:
     approval_ttl_s: float = 3600.0
     backup_storage: str = "local"  # where /backup and schedules write unless told
     backup_watch_s: float = 60.0  # how often finished scheduled backups are looked for
-    backup_storage: str = "local"  # where /backup and schedules write unless told
-    backup_watch_s: float = 60.0  # how often finished scheduled backups are looked for
     network_facts: Facts = Facts()
     network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
@@ -56,8 +53,6 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         containers=containers,
         scaling=ScalingService(px, store, access, containers, policy.scaling),
         approvals=ApprovalService(store, access, policy.approval_ttl_s),
-        backups=BackupService(px, store, access, containers, policy.backup_storage,
-                              policy.backup_watch_s),
         backups=BackupService(px, store, access, containers, policy.backup_storage,
                               policy.backup_watch_s),
         network=network,

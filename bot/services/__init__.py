@@ -8,7 +8,6 @@ from bot.proxmox import Proxmox
 from bot.services.access import AccessService, Role
 from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
-from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
 from bot.services.network import NetworkService
@@ -25,7 +24,6 @@ class Services:
     access: AccessService
     containers: ContainerService
     approvals: ApprovalService
-    backups: BackupService
     backups: BackupService
     network: NetworkService
     doctor: DoctorService

@@ -13,7 +13,6 @@ from pathlib import Path
 from tinydb import TinyDB
 
 from .backup_reports import BackupReportRepository
-from .backup_reports import BackupReportRepository
 from .pools import PoolRepository
 from .repositories import (
     ApprovalRepository,
@@ -48,8 +47,6 @@ class Store:
         self.approvals = ApprovalRepository(self._db.table("approvals", cache_size=0), lock)
         self.audit = AuditRepository(self._audit_db.table("audit", cache_size=0), lock)
         self.notices = NoticeRepository(self._db.table("notices", cache_size=0), lock)
-        self.backup_reports = BackupReportRepository(
-            self._db.table("backup_reports", cache_size=0), lock)
         self.backup_reports = BackupReportRepository(
             self._db.table("backup_reports", cache_size=0), lock)
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),

@@ -428,8 +428,32 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             f"Gave up after {_CREATE_ATTEMPTS} vmids were taken concurrently; try again."
         )
 
-    def _place(self, spec: ContainerSpec, resources: list[dict]) -> str:
-        """spec.node if online; else the online node with the most free memory that fits."""
+    async def _nodes_with_bridges(self, spec: ContainerSpec, resources: list[dict]) -> set[str]:
+        """The online nodes where every bridge (or SDN VNet) of the spec's NICs is applied.
+
+        vmbr0 is taken for granted, as the installer makes it on every node; asking about it
+        would cost each create a request per node.
+        """
+        nodes = [r["node"] for r in resources
+                 if r.get("type") == "node" and r.get("status") == "online"]
+        needed = {nic.bridge for nic in spec.nics} - {"vmbr0"}
+        if not needed or spec.node:
+            return set(nodes)
+        listings = await asyncio.gather(*(
+            self._request("GET", f"nodes/{n}/network", action=f"read the network of {n}",
+                          type="any_bridge") for n in nodes))
+        found = {n for n, ifaces in zip(nodes, listings, strict=True)
+                 if needed <= {i["iface"] for i in ifaces if i.get("active")}}
+        if not found:
+            raise errors.NotFound(
+                f"No online node has {', '.join(sorted(needed))} applied; create or apply it "
+                "first (/bridges lists the networks), or pick another bridge.")
+        return found
+
+    def _place(self, spec: ContainerSpec, resources: list[dict],
+               allowed: set[str] | None = None) -> str:
+        """spec.node if online; else the online node (among `allowed`) with the most free
+        memory that fits."""
         nodes = {r["node"]: r for r in resources if r.get("type") == "node"}
         if spec.node:
             if spec.node not in nodes:
@@ -442,7 +466,7 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         free = {
             name: self._node_info(r).mem_free_mb - self._pending_mem.get(name, 0)
             for name, r in nodes.items()
-            if r.get("status") == "online"
+            if r.get("status") == "online" and (allowed is None or name in allowed)
         }
         if not free:
             raise errors.NodeUnavailable("No node of the cluster is online.")
@@ -519,7 +543,7 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         say = _Reporter(progress)
         await say("Choosing a node")
         resources = await self._resources()
-        node = self._place(spec, resources)
+        node = self._place(spec, resources, await self._nodes_with_bridges(spec, resources))
         # Promise the memory at once, so concurrent creates spread over the nodes.
         self._pending_mem[node] = self._pending_mem.get(node, 0) + spec.memory_mb
         vmid = None

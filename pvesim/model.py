@@ -239,12 +239,12 @@ class Cluster:
         self.tasks: dict[str, Task] = {}
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
+        self.load = LoadModel()  # scaling groups' service load -> replica CPU (pvesim/load.py)
         # Backups (pvesim.api.backup, pvesim.scheduler): /cluster/backup jobs by id, injected
         # guest failures, and the simulated clock's offset from the real one (sim.advance).
         self.backup_jobs: dict[str, dict[str, Any]] = {}
         self.backup_failures: dict[int, str] = {}  # vmid -> reason of its next backup failure
         self.clock_offset = 0.0
-        self.load = LoadModel()  # scaling groups' service load -> replica CPU (pvesim/load.py)
         # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
         # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
         self.sdn: dict[str, dict[str, dict[str, Any]]] = {"zones": {}, "vnets": {}, "subnets": {}}

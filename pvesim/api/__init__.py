@@ -1,7 +1,16 @@
 """The HTTP API, one module per concern; importing this package registers every route."""
 
 from . import (  # noqa: F401  (registration)
-    access, backup, cluster, lxc, network, nodes, sdn, storage, tasks, version,
+    access,
+    backup,
+    cluster,
+    lxc,
+    network,
+    nodes,
+    sdn,
+    storage,
+    tasks,
+    version,
 )
 from .registry import ROUTES, Ctx, Reply, find, implemented
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -89,10 +90,10 @@ class TerminalChat:
         if isinstance(reader, asyncio.StreamReader):
             data = await reader.readline()
             return data.decode() if data else None
-        if self.interactive:  # a blocking terminal read must not stall the bot on this loop
-            line = await asyncio.get_running_loop().run_in_executor(None, reader.readline)
-        else:
+        if isinstance(reader, io.StringIO):  # in memory (tests): reading cannot block
             line = reader.readline()
+        else:  # a terminal or a pipe: a blocking read must not stall the bot on this loop
+            line = await asyncio.get_running_loop().run_in_executor(None, reader.readline)
         return line or None
 
     async def _dispatch(self, line: str) -> bool:

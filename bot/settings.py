@@ -16,7 +16,11 @@ Settings and their keys: ``telegram.token`` / ``STRATUS_TELEGRAM_TOKEN``, ``tele
 ``data_dir``, ``default_quota.{containers,cores,memory_mb,disk_gb}``,
 ``approval.{cores_above,memory_mb_above,disk_gb_above,ttl_s}``, ``default.{template,bridge}``,
 ``scaler.{sync_s,warmup_s,auto_approve_s,shutdown_timeout_s}`` (scaling groups; auto_approve_s 0:
-scale-out approvals never granted automatically).
+scale-out approvals never granted automatically), and the network facts the API cannot show
+(for /netcheck) with address pools: ``network.pools`` ("vmbr1=10.10.20.10-10.10.20.200"),
+``network.forwarding`` ("pve1"), ``network.masquerade`` ("pve1:vmbr1:vmbr0"),
+``network.pc_via`` ("pve1:vmbr0"), ``network.port_forwards`` ("pve1:8006->8006"),
+``network.vbox_vm``.
 """
 
 from __future__ import annotations

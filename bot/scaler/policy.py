@@ -76,6 +76,14 @@ class PolicyConfig:
     scale_down_ratio: float = 0.88
     #: Scale in only when the recommended count is at least this many replicas below the current.
     scale_down_min_step: int = 1
+    #: Length of the load's season (a day of wall-clock time by default; 0: no seasonal forecast).
+    season_s: float = 86400.0
+    #: Resolution of the seasonal profile (enlarged so a season holds at most MAX_SEASON_BINS).
+    season_bin_s: float = 300.0
+    #: Weight of the latest season in the profile (an exponential average over seasons).
+    season_weight: float = 0.3
+    #: Trust the seasonal forecast only while its error is below the naive forecast's x this.
+    season_skill: float = 1.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -92,7 +100,7 @@ class PolicyConfig:
         if self.sync_period_s <= 0:
             problems.append("sync_period_s must be > 0")
         for name in ("scale_down_window_s", "scale_up_window_s", "ready_delay_s", "trend_window_s",
-                     "headroom", "noise_sigmas", "scale_up_extra"):
+                     "headroom", "noise_sigmas", "scale_up_extra", "season_s"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         if self.scale_up_max_pods < 0 or self.scale_up_max_percent < 0:
@@ -101,6 +109,12 @@ class PolicyConfig:
             problems.append("scale_down_max_percent must be in [0, 100]")
         if not 0 < self.scale_down_ratio <= 1:
             problems.append("scale_down_ratio must be in (0, 1]")
+        if self.season_bin_s <= 0:
+            problems.append("season_bin_s must be > 0")
+        if not 0 < self.season_weight <= 1:
+            problems.append("season_weight must be in (0, 1]")
+        if self.season_skill < 0:
+            problems.append("season_skill must be >= 0")
         if self.scale_down_min_step < 1:
             problems.append("scale_down_min_step must be >= 1")
         if problems:
@@ -154,6 +168,16 @@ class PolicyState:
     scale_events: tuple[tuple[float, int], ...] = ()
     #: Load estimates in replica units (sum of ready CPU fractions), for the trend.
     load_samples: tuple[tuple[float, float], ...] = ()
+    #: The seasonal profile: (bin index within the season, average load in that bin), at most
+    #: MAX_SEASON_BINS pairs.
+    season_profile: tuple[tuple[int, float], ...] = ()
+    #: The bin being filled: at most one (bin start time, sum of loads, number of samples).
+    season_bin: tuple[tuple[float, float, int], ...] = ()
+    #: The last completed bins within ``trend_window_s``: (bin start time, average load, the
+    #: profile's value for that bin before it was updated), for today's level against the profile.
+    season_recent: tuple[tuple[float, float, float], ...] = ()
+    #: At most one (seasonal forecast's mean squared relative error, naive forecast's, bins compared).
+    season_skill: tuple[tuple[float, float, int], ...] = ()
 
     def to_dict(self) -> dict:
         return {k: [list(p) for p in v] for k, v in asdict(self).items()}
@@ -167,6 +191,14 @@ class PolicyState:
                 recommendations=tuple((float(t), int(r)) for t, r in data.get("recommendations", ())),
                 scale_events=tuple((float(t), int(n)) for t, n in data.get("scale_events", ())),
                 load_samples=tuple((float(t), float(x)) for t, x in data.get("load_samples", ())),
+                season_profile=tuple((int(b), float(x))
+                                     for b, x in data.get("season_profile", ())),
+                season_bin=tuple((float(t), float(x), int(n))
+                                 for t, x, n in data.get("season_bin", ())),
+                season_recent=tuple((float(t), float(x), float(p))
+                                    for t, x, p in data.get("season_recent", ())),
+                season_skill=tuple((float(a), float(b), int(n))
+                                   for a, b, n in data.get("season_skill", ())),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"stored scaling-policy state is malformed: {exc}") from None
@@ -200,6 +232,7 @@ def decide(obs: Observation, state: PolicyState, cfg: PolicyConfig) -> Decision:
     if cfg.mode == "predictive" and obs.utilizations:
         state = replace(state, load_samples=state.load_samples
                         + ((obs.now, _load_units(obs)),))
+        state = _season_observe(state, obs.now, _load_units(obs), cfg)
 
     # Outside the bounds: go straight to the bound, as HPA does (no metric needed).
     if current > cfg.max_replicas or current < cfg.min_replicas:
@@ -277,21 +310,30 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
     """Cover the load expected until a replica ordered now could serve, with a margin.
 
     A replica ordered now serves from now + ready_delay_s, and the next decision's from one
-    period later: so the count must carry the forecast at now + ready_delay_s + sync_period_s
-    (a rising trend) and never less than the load now (a falling one is not trusted: replicas
-    removed now cannot come back sooner than ready_delay_s).
+    period later: so the count must carry the highest load expected up to
+    now + ready_delay_s + sync_period_s, and never less than the load now. The expectation is the
+    seasonal forecast while it has proved better than a naive one (a periodic load with a season
+    of history), else the trend of the last ``trend_window_s``. Because the forecast looks ahead
+    over the whole horizon, the same count is also safe to scale in to: replicas removed now
+    cannot come back sooner than that horizon, and the forecast says the load stays below them.
     """
     current = obs.replicas
     now_load = _load_units(obs)
     level, slope, noise = _fit(state.load_samples, obs.now)
     horizon = cfg.ready_delay_s + cfg.sync_period_s
-    forecast = max(now_load, level + slope * horizon)
+    seasonal = _seasonal_forecast(state, obs.now, horizon, cfg)
+    if seasonal is not None:
+        expected, how = (max(seasonal, level + slope * horizon) if SEASON_BLEND == "max"
+                         else seasonal), "seasonal"
+    else:
+        expected, how = level + slope * horizon, "trend"
+    forecast = max(now_load, expected)
     need = forecast * (1 + cfg.headroom) + cfg.noise_sigmas * noise
     wanted = _ceil(need / cfg.target_utilization)
     said = (f"CPU {round(100 * now_load / max(obs.ready, 1))}% vs target "
             f"{cfg.target_percent}%, load {now_load:.2f} replicas")
     if forecast > now_load:
-        said += f", {forecast:.2f} expected in {horizon:g} s"
+        said += f", up to {forecast:.2f} expected within {horizon:g} s ({how})"
     if wanted > current:
         # Scale out past the need by scale_up_extra: one larger step instead of several.
         return max(wanted, _ceil(need * (1 + cfg.scale_up_extra) / cfg.target_utilization)), said
@@ -301,6 +343,98 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
     if current - down_to >= cfg.scale_down_min_step:
         return down_to, said
     return current, said
+
+
+SEASON_BLEND = "seasonal"
+#: The seasonal profile never holds more bins than this (a day at 5-minute resolution is 288).
+MAX_SEASON_BINS = 576
+#: Compared bins before the seasonal forecast may be trusted, and the weight of each new one.
+SEASON_MIN_COMPARED = 12
+SEASON_SKILL_WEIGHT = 0.05
+
+
+def _bin_s(cfg: PolicyConfig) -> float:
+    if cfg.season_s <= 0:
+        return cfg.season_bin_s
+    return max(cfg.season_bin_s, cfg.season_s / MAX_SEASON_BINS)
+
+
+def _bin_index(t: float, cfg: PolicyConfig) -> int:
+    return int((t % cfg.season_s) // _bin_s(cfg))
+
+
+def _bin_start(t: float, cfg: PolicyConfig) -> float:
+    return t - (t % cfg.season_s) % _bin_s(cfg)
+
+
+def _rel_err2(actual: float, predicted: float) -> float:
+    scale = max(abs(actual), abs(predicted), 1e-9)
+    return ((actual - predicted) / scale) ** 2
+
+
+def _level_ratio(recent: tuple[tuple[float, float, float], ...]) -> float | None:
+    """Today's load over the profile's, across the recent completed bins."""
+    seen = sum(x for _, x, p in recent if p > 0)
+    usual = sum(p for _, _, p in recent if p > 0)
+    return seen / usual if usual > 0 else None
+
+
+def _season_observe(state: PolicyState, now: float, load: float,
+                    cfg: PolicyConfig) -> PolicyState:
+    """Add a load sample to the current bin; when a new bin starts, fold the finished one into
+    the profile (and score how well the seasonal and the naive forecast would have done)."""
+    if cfg.season_s <= 0:
+        return state
+    start = _bin_start(now, cfg)
+    if state.season_bin and state.season_bin[0][0] == start:
+        _, total, n = state.season_bin[0]
+        return replace(state, season_bin=((start, total + load, n + 1),))
+    if not state.season_bin:
+        return replace(state, season_bin=((start, load, 1),))
+    done_start, total, n = state.season_bin[0]
+    done = total / n
+    b = _bin_index(done_start, cfg)
+    profile = dict(state.season_profile)
+    usual = profile.get(b, 0.0)
+    skill = state.season_skill
+    ratio = _level_ratio(state.season_recent)
+    previous = state.season_recent[-1] if state.season_recent else None
+    if ratio is not None and usual > 0 and previous is not None \
+            and done_start - previous[0] <= _bin_s(cfg) + 1e-6:
+        es, en, m = skill[0] if skill else (0.0, 0.0, 0)
+        w = SEASON_SKILL_WEIGHT
+        skill = ((es + w * (_rel_err2(done, ratio * usual) - es),
+                  en + w * (_rel_err2(done, previous[1]) - en), min(m + 1, 10**6)),)
+    profile[b] = done if b not in profile else usual + cfg.season_weight * (done - usual)
+    recent = tuple(p for p in state.season_recent
+                   if p[0] > done_start - cfg.trend_window_s) + ((done_start, done, usual),)
+    return replace(state, season_profile=tuple(sorted(profile.items())),
+                   season_bin=((start, load, 1),), season_recent=recent, season_skill=skill)
+
+
+def _seasonal_forecast(state: PolicyState, now: float, horizon: float,
+                       cfg: PolicyConfig) -> float | None:
+    """The highest load the profile expects over [now, now + horizon], at today's level; None
+    when there is no season, too little history, or the profile has not beaten a naive
+    forecast (the load was the same as in the previous bin) on the recent bins."""
+    if cfg.season_s <= 0 or not state.season_skill:
+        return None
+    es, en, m = state.season_skill[0]
+    if m < SEASON_MIN_COMPARED or es > cfg.season_skill * en:
+        return None
+    ratio = _level_ratio(state.season_recent)
+    if ratio is None:
+        return None
+    profile = dict(state.season_profile)
+    step = _bin_s(cfg)
+    ahead = []
+    for k in range(int(horizon // step) + 2):
+        t = min(now + k * step, now + horizon)
+        value = profile.get(_bin_index(t, cfg))
+        if value is None:
+            return None
+        ahead.append(value)
+    return ratio * max(ahead)
 
 
 def _ceil(x: float) -> int:
@@ -396,6 +530,11 @@ def _trim(state: PolicyState, now: float, cfg: PolicyConfig) -> PolicyState:
         recommendations=tuple(p for p in state.recommendations if p[0] > now - keep_rec),
         scale_events=tuple(p for p in state.scale_events if p[0] > now - cfg.sync_period_s),
         load_samples=tuple(p for p in state.load_samples if p[0] > now - cfg.trend_window_s),
+        season_profile=state.season_profile,
+        season_bin=state.season_bin,
+        season_recent=tuple(p for p in state.season_recent if p[0] > now - cfg.trend_window_s
+                            - _bin_s(cfg)),
+        season_skill=state.season_skill,
     )
 
 

@@ -18,7 +18,6 @@ from bot.parsing_scaling import (
     parse_scale_create,
     parse_scale_set,
 )
-from bot.scaler.chart import render_chart
 from bot.scaler.notify import percent
 from bot.store import Approval
 from bot.store.scaling import ScalingGroup
@@ -192,6 +191,9 @@ async def scale_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     group = svc.scaling.get(update.effective_user.id, args.name)
     samples = svc.store.scaling_history.since(group.name, time.time() - args.window_s)
     label = next(k for k, v in CHART_WINDOWS.items() if v == args.window_s)
+    # Imported here: matplotlib costs the bot ~35 MB, paid only once someone asks for a chart.
+    from bot.scaler.chart import render_chart
+
     png = await asyncio.to_thread(render_chart, group.name, samples, label)
     await update.effective_message.reply_photo(
         png, caption=f"{group.name}: load, target and replicas, last {label} "

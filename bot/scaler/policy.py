@@ -76,6 +76,9 @@ class PolicyConfig:
     scale_down_ratio: float = 0.88
     #: Scale in only when the recommended count is at least this many replicas below the current.
     scale_down_min_step: int = 1
+    #: Scale in only to what the seasonal forecast expects to need this much longer than the
+    #: scale-out horizon (a replica removed now should not be wanted back soon).
+    scale_down_lookahead_s: float = 0.0
     #: Length of the load's season (a day of wall-clock time by default; 0: no seasonal forecast).
     season_s: float = 86400.0
     #: Resolution of the seasonal profile (enlarged so a season holds at most MAX_SEASON_BINS).
@@ -100,7 +103,8 @@ class PolicyConfig:
         if self.sync_period_s <= 0:
             problems.append("sync_period_s must be > 0")
         for name in ("scale_down_window_s", "scale_up_window_s", "ready_delay_s", "trend_window_s",
-                     "headroom", "noise_sigmas", "scale_up_extra", "season_s"):
+                     "headroom", "noise_sigmas", "scale_up_extra", "season_s",
+                     "scale_down_lookahead_s"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         if self.scale_up_max_pods < 0 or self.scale_up_max_percent < 0:
@@ -328,6 +332,8 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
     else:
         expected, how = level + slope * horizon, "trend"
     forecast = max(now_load, expected)
+    if seasonal is not None and SEASON_NOISE:
+        noise = math.sqrt(state.season_skill[0][0]) * seasonal
     need = forecast * (1 + cfg.headroom) + cfg.noise_sigmas * noise
     wanted = _ceil(need / cfg.target_utilization)
     said = (f"CPU {round(100 * now_load / max(obs.ready, 1))}% vs target "
@@ -337,8 +343,12 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
     if wanted > current:
         # Scale out past the need by scale_up_extra: one larger step instead of several.
         return max(wanted, _ceil(need * (1 + cfg.scale_up_extra) / cfg.target_utilization)), said
-    # Scale in only to a count that would still run below the (lower) scale-in utilization:
-    # hysteresis, so the next wobble of the load does not order the replica back.
+    # Scale in only to a count that would still run below the (lower) scale-in utilization, and
+    # that the season says stays enough for a while: hysteresis, so the next wobble of the load
+    # does not order the replica back.
+    if seasonal is not None and cfg.scale_down_lookahead_s > 0:
+        later = _seasonal_forecast(state, obs.now, horizon + cfg.scale_down_lookahead_s, cfg)
+        need = max(need, (later or 0.0) * (1 + cfg.headroom) + cfg.noise_sigmas * noise)
     down_to = _ceil(need / (cfg.target_utilization * cfg.scale_down_ratio))
     if current - down_to >= cfg.scale_down_min_step:
         return down_to, said
@@ -346,6 +356,7 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
 
 
 SEASON_BLEND = "seasonal"
+SEASON_NOISE = False
 #: The seasonal profile never holds more bins than this (a day at 5-minute resolution is 288).
 MAX_SEASON_BINS = 576
 #: Compared bins before the seasonal forecast may be trusted, and the weight of each new one.

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.scaler import policy
 from bot.scaler.policy import Decision, Observation, PolicyConfig, PolicyState, decide
 
 HPA = PolicyConfig(mode="hpa", min_replicas=1, max_replicas=50, target_utilization=0.5)
@@ -250,3 +251,89 @@ def test_desired_always_within_bounds_and_never_raises(cfg, steps):
         state = PolicyState.from_dict(json.loads(json.dumps(d.state.to_dict())))
         assert state == d.state
     assert not math.isnan(d.metric or 0.0)
+
+
+# -- predictive mode: the seasonal forecast ------------------------------------------------------
+
+DAY = 3000.0  # a short "season" keeps these runs small: 200 samples of 15 s per season
+
+
+def daily_load(t):
+    """A load in replica units that rises from 1 to 7 and back every DAY seconds."""
+    phase = (t % DAY) / DAY
+    return 1.0 + 6.0 * math.sin(math.pi * phase) ** 2
+
+
+def replay(cfg, seconds, load=daily_load, replicas=8, state=None):
+    """Feed the load to the policy with a fixed group (so only the forecast varies)."""
+    state = state or PolicyState()
+    decisions = []
+    for now in range(0, int(seconds), 15):
+        util = load(now) / replicas
+        d = decide(obs(float(now), replicas, [util] * replicas), state, cfg)
+        state = d.state
+        decisions.append(d)
+    return decisions
+
+
+SEASONAL = PolicyConfig(mode="predictive", min_replicas=1, max_replicas=40, target_utilization=0.8,
+                        season_s=DAY, season_bin_s=60, ready_delay_s=300)
+
+
+def test_seasonal_forecast_is_used_once_the_load_has_repeated():
+    decisions = replay(SEASONAL, 4 * DAY)
+    # First season: no profile yet, the trend forecast speaks.
+    assert all("seasonal" not in d.reason for d in decisions[:200])
+    # After a few seasons the profile has beaten the naive forecast and is used.
+    late = decisions[-200:]
+    assert any("(seasonal)" in d.reason for d in late)
+    es, en, compared = late[-1].state.season_skill[0]
+    assert compared >= 12 and es < en
+
+
+def test_seasonal_forecast_sees_the_rise_before_the_trend_does():
+    # At the trough (phase 0, load 1 and flat), the next 315 s rise to ~1.7: only the season
+    # knows. Compare the count wanted there with and without the seasonal forecast.
+    state = replay(SEASONAL, 4 * DAY - 15)[-1].state
+    now = 4 * DAY
+    probe = obs(now, 8, [daily_load(now) / 8] * 8)
+    with_season = decide(probe, state, SEASONAL)
+    without = decide(probe, state, PolicyConfig(**{**SEASONAL.__dict__, "season_s": 0.0}))
+    assert "(seasonal)" in with_season.reason
+    assert with_season.recommended > without.recommended
+
+
+def test_no_history_or_no_season_falls_back_to_the_trend():
+    d = replay(SEASONAL, 600)[-1]
+    assert "seasonal" not in d.reason and d.state.season_skill == ()
+    flat = PolicyConfig(**{**SEASONAL.__dict__, "season_s": 0.0})
+    d = replay(flat, 2 * DAY)[-1]
+    assert d.state.season_profile == () and d.state.season_bin == ()
+
+
+def test_a_load_that_does_not_repeat_is_not_forecast_seasonally():
+    # A random walk: each season differs, so the profile never beats "same as the last bin".
+    import random
+    rng = random.Random(7)
+    walk = {}
+    level = 4.0
+    for t in range(0, int(5 * DAY), 15):
+        level = min(max(level + rng.gauss(0, 0.08), 0.5), 7.5)
+        walk[t] = level
+    decisions = replay(SEASONAL, 5 * DAY, load=lambda t: walk[t])
+    assert not any("(seasonal)" in d.reason for d in decisions[-400:])
+
+
+def test_seasonal_state_stays_bounded_and_round_trips_through_json():
+    cfg = PolicyConfig(**{**SEASONAL.__dict__, "season_s": 86400.0, "season_bin_s": 1.0})
+    # A season of 86,400 one-second bins would be huge: the profile is capped.
+    state = replay(cfg, 8 * 3600, load=lambda t: 2 + (t // 7) % 3)[-1].state
+    assert len(state.season_profile) <= policy.MAX_SEASON_BINS
+    assert len(state.season_bin) == 1 and len(state.season_skill) <= 1
+    state = replay(SEASONAL, 3 * DAY)[-1].state
+    assert 0 < len(state.season_profile) <= DAY / 60 + 1
+    assert len(json.dumps(state.to_dict())) < 20000
+    again = PolicyState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again == state
+    probe = obs(3 * DAY, 8, [0.5] * 8)
+    assert decide(probe, again, SEASONAL) == decide(probe, state, SEASONAL)

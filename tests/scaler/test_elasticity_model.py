@@ -101,3 +101,17 @@ def test_bench_reports_a_bad_trace_without_a_traceback(tmp_path):
     out = run_bench("--trace", str(tmp_path / "missing.csv"))
     assert out.returncode == 2
     assert "cannot read trace" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bench_states_the_season_it_gives_the_policy(tmp_path):
+    trace = tmp_path / "days.csv"
+    # Two "days" of 600 s: low, high, low.
+    rows = [f"{t},{100 if (t % 600) < 200 or (t % 600) >= 400 else 500}" for t in range(0, 1200, 50)]
+    trace.write_text("timestamp,load\n" + "\n".join(rows) + "\n")
+    out = run_bench("--trace", str(trace), "--delays", "", "--delay", "45", "--season", "600")
+    assert out.returncode == 0, out.stderr
+    assert "season: 600 s of trace time" in out.stdout and "season_s=600" in out.stdout
+    out = run_bench("--trace", str(trace), "--delays", "", "--delay", "45", "--season", "0")
+    assert "no seasonal forecast" in out.stdout
+    bad = run_bench("--trace", str(trace), "--season", "-5")
+    assert bad.returncode == 2 and "--season must be" in bad.stderr

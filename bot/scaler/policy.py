@@ -25,6 +25,14 @@ Two modes share the bookkeeping (stabilization window, rate limits, min/max):
     forecast, and scales in only after the whole ``scale_down_window_s`` agrees, to a count that
     still covers the recent peak: fewer, larger moves, and no flapping.
 
+    When the load repeats every ``season_s`` (a day by default), a profile of the average load per
+    ``season_bin_s`` of the season (an exponential average over seasons, at most MAX_SEASON_BINS
+    values) gives a better forecast: the highest profile value over the coming horizon, scaled
+    by today's level against the profile over the last ``trend_window_s``, with the profile's own
+    recent relative error as the margin. It is used only while it has beaten the naive forecast
+    "the next bin is like the last one" on at least SEASON_MIN_COMPARED recent bins; with no
+    history, no season or a load that does not repeat, the trend forecast alone decides.
+
 The numbers fed in are fractions (0.6 = 60% CPU), never percentages.
 """
 
@@ -327,13 +335,13 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
     horizon = cfg.ready_delay_s + cfg.sync_period_s
     seasonal = _seasonal_forecast(state, obs.now, horizon, cfg)
     if seasonal is not None:
-        expected, how = (max(seasonal, level + slope * horizon) if SEASON_BLEND == "max"
-                         else seasonal), "seasonal"
+        # The margin is then the profile's own recent error (relative, per bin), not the
+        # residuals of a straight line through a curved day.
+        expected, how = seasonal, "seasonal"
+        noise = math.sqrt(state.season_skill[0][0]) * seasonal
     else:
         expected, how = level + slope * horizon, "trend"
     forecast = max(now_load, expected)
-    if seasonal is not None and SEASON_NOISE:
-        noise = math.sqrt(state.season_skill[0][0]) * seasonal
     need = forecast * (1 + cfg.headroom) + cfg.noise_sigmas * noise
     wanted = _ceil(need / cfg.target_utilization)
     said = (f"CPU {round(100 * now_load / max(obs.ready, 1))}% vs target "
@@ -355,8 +363,6 @@ def _predictive_recommendation(obs: Observation, state: PolicyState,
     return current, said
 
 
-SEASON_BLEND = "seasonal"
-SEASON_NOISE = False
 #: The seasonal profile never holds more bins than this (a day at 5-minute resolution is 288).
 MAX_SEASON_BINS = 576
 #: Compared bins before the seasonal forecast may be trusted, and the weight of each new one.

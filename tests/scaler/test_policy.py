@@ -294,11 +294,13 @@ def test_seasonal_forecast_is_used_once_the_load_has_repeated():
 def test_seasonal_forecast_sees_the_rise_before_the_trend_does():
     # At the trough (phase 0, load 1 and flat), the next 315 s rise to ~1.7: only the season
     # knows. Compare the count wanted there with and without the seasonal forecast.
-    state = replay(SEASONAL, 4 * DAY - 15)[-1].state
+    # (No noise margin, so that only the forecasts differ.)
+    cfg = PolicyConfig(**{**SEASONAL.__dict__, "noise_sigmas": 0.0})
+    state = replay(cfg, 4 * DAY - 15)[-1].state
     now = 4 * DAY
     probe = obs(now, 8, [daily_load(now) / 8] * 8)
-    with_season = decide(probe, state, SEASONAL)
-    without = decide(probe, state, PolicyConfig(**{**SEASONAL.__dict__, "season_s": 0.0}))
+    with_season = decide(probe, state, cfg)
+    without = decide(probe, state, PolicyConfig(**{**cfg.__dict__, "season_s": 0.0}))
     assert "(seasonal)" in with_season.reason
     assert with_season.recommended > without.recommended
 

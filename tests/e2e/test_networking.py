@@ -225,3 +225,33 @@ async def test_doctor_ok_and_missing_privilege(sim, tg, tmp_path):
                                 chat_id=ADMIN_ID)
         assert "❌ the token lacks VM.Allocate" in msg.content and "create and delete" in msg.content
         assert "pveum acl modify" in msg.content
+
+
+async def test_lab_c1_to_c2_and_back_each_working_and_broken(harness):
+    """The lab's fourth case in both directions: C1 (vmbr0) <-> C2 (vmbr1), routed by pve1.
+
+    Broken C1 -> C2: C1's gateway is VirtualBox's NAT router (10.0.2.2), which knows nothing of
+    vmbr1; C2 -> C1 still works (pve1 masquerades vmbr1 out of vmbr0, so C1 answers on its own
+    link). Broken C2 -> C1: C2 has no route out (its gateway is not pve1); C1 -> C2 then breaks too,
+    as C2 cannot answer. Each fix the doctor names, applied through chat, makes it work again."""
+    h = harness
+    c1, c2 = await _lab(h)
+    assert ": reachable" in await netcheck(h, "c1", "c2")
+    assert ": reachable" in await netcheck(h, "c2", "c1")
+
+    await h.ask(h.admin, f"/net_set {c1} net0 --gw 10.0.2.2", finished)
+    text = await netcheck(h, "c1", "c2")
+    assert "NOT reachable" in text and "router beyond pve1" in text, text
+    assert f"/net_set {c1} net0 --gw 10.0.2.15" in text, text
+    assert ": reachable" in await netcheck(h, "c2", "c1")
+    await h.ask(h.admin, f"/net_set {c1} net0 --gw 10.0.2.15", finished)
+    assert ": reachable" in await netcheck(h, "c1", "c2")
+
+    await h.ask(h.admin, f"/net_set {c2} net0 --gw 10.10.20.200", finished)
+    for a, b in (("c2", "c1"), ("c1", "c2")):
+        text = await netcheck(h, a, b)
+        assert "NOT reachable" in text and "10.10.20.200 is not on any bridge of pve1" in text, text
+        assert f"/net_set {c2} net0 --gw 10.10.20.1" in text, text
+    await h.ask(h.admin, f"/net_set {c2} net0 --gw 10.10.20.1", finished)
+    assert ": reachable" in await netcheck(h, "c2", "c1")
+    assert ": reachable" in await netcheck(h, "c1", "c2")

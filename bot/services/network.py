@@ -130,11 +130,20 @@ class NetworkService:
         self._store.audit.record(actor_id, "network_discard", node, "ok")
 
     async def check_bridge_delete(self, actor_id: int, name: str, node: str | None) -> str:
-        """The node of a bridge that may be deleted (it exists, no CT uses it, not vmbr0)."""
+        """The node of a bridge that may be deleted (it exists, no CT uses it, it is not the one
+        carrying the node's default gateway)."""
         self._admin(actor_id)
         node = await self._node(node)
-        if not any(b.name == name for b in (await self._px.node_network(node)).bridges):
+        bridge = next((b for b in (await self._px.node_network(node)).bridges if b.name == name),
+                      None)
+        if bridge is None:
             raise NotFound(f"There is no bridge {name} on {node}.")
+        if bridge.gateway:
+            # The node's own way out (and usually the API's address): deleting it from chat cuts
+            # Stratus off the node, with no way back but the console.
+            raise Conflict(f"{name} carries {node}'s default gateway ({bridge.gateway}): deleting "
+                           "it would cut the node off the network. Change it from the node's "
+                           "console if you must.")
         users = [f"{ct.vmid} {ct.hostname}" for ct in await self._px.all_container_networks()
                  if ct.node == node and any(n.bridge == name for n in ct.nics)]
         if users:

@@ -193,8 +193,11 @@ async def test_netcheck_sees_a_pending_bridge(harness):
 async def test_bridge_del_needs_approval_and_refuses_used_bridge(harness):
     h, tg = harness, harness.tg
     await make_vmbr1(h)
-    used = await h.ask(h.admin, "/bridge_del vmbr0 --node pve1")
-    assert "is used by CT" in used.content or "Waiting" in used.content
+    h.sim.cluster.add_guest(150, "pve1", hostname="web",
+                            net0="name=eth0,bridge=vmbr1,ip=10.10.20.50/24")
+    used = await h.ask(h.admin, "/bridge_del vmbr1 --node pve1")
+    assert "vmbr1 on pve1 is used by CT 150 web" in used.content, used.content
+    del h.sim.cluster.guests[150]
     await h.admin.send("/bridge_del vmbr1 --node pve1")
     card = await tg.wait_for(lambda m: "delete bridge vmbr1 on pve1" in m.content,
                              chat_id=APPROVAL_CHAT)
@@ -255,3 +258,14 @@ async def test_lab_c1_to_c2_and_back_each_working_and_broken(harness):
     await h.ask(h.admin, f"/net_set {c2} net0 --gw 10.10.20.1", finished)
     assert ": reachable" in await netcheck(h, "c2", "c1")
     assert ": reachable" in await netcheck(h, "c1", "c2")
+
+
+async def test_bridge_del_refuses_the_bridge_carrying_the_default_gateway(harness):
+    """vmbr0 holds pve1's address and default gateway: deleting it cuts Stratus off the node."""
+    h = harness
+    msg = await h.ask(h.admin, "/bridge_del vmbr0 --node pve1")
+    assert "vmbr0 carries pve1's default gateway" in msg.content, msg.content
+    chat = h.tg.chats.get(APPROVAL_CHAT)
+    assert not (chat and chat.messages), chat.messages
+    assert "vmbr0" in h.sim.cluster.nodes["pve1"].bridges
+

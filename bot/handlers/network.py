@@ -174,11 +174,14 @@ async def netcheck(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     a, b = parse_netcheck(command_args(update))
     svc = services(context)
     uid = update.effective_user.id
+    ends = []
     for end in (a, b):
         if isinstance(end, int) or (isinstance(end, str) and end not in ("pc", "host")
                                     and not end.startswith("host:")):
-            await svc.containers.resolve(uid, end)  # only containers the asker may see
-    verdict = await svc.network.netcheck(uid, a, b)
+            # only containers the asker may see; by vmid, as hostnames are not unique
+            end = (await svc.containers.resolve(uid, end)).vmid
+        ends.append(end)
+    verdict = await svc.network.netcheck(uid, *ends)
     await reply(update, f"{a} -> {b}: {verdict.text()}")
 
 

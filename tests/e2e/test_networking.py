@@ -269,3 +269,16 @@ async def test_bridge_del_refuses_the_bridge_carrying_the_default_gateway(harnes
     assert not (chat and chat.messages), chat.messages
     assert "vmbr0" in h.sim.cluster.nodes["pve1"].bridges
 
+
+async def test_netcheck_by_hostname_checks_the_askers_own_container(harness):
+    """Two users may name containers alike: Bob's /netcheck web ... is about Bob's web, never
+    about Carol's (whose addresses he may not see)."""
+    h = harness
+    carols = await create(h, h.carol, "/create web --node pve1 --ip 10.0.2.60/24 --gw 10.0.2.99")
+    bobs = await create(h, h.bob, "/create web --node pve1 --ip 10.0.2.61/24 --gw 10.0.2.2")
+    assert carols < bobs
+    msg = await h.ask(h.bob, "/netcheck web pc", lambda m: m.content.startswith("web -> "))
+    assert "web -> pc: reachable" in msg.content, msg.content
+    assert f"vmid {bobs}" in msg.content and f"vmid {carols}" not in msg.content
+    assert "10.0.2.60" not in msg.content
+

@@ -115,6 +115,8 @@ class NetworkService:
                                              comment=args.comment)
         if args.pool:
             self._store.pools.put(args.name, args.pool.first, args.pool.last)
+        else:  # a pool left by a discarded or vanished bridge of this name is not this one's
+            self._store.pools.remove(args.name)
         self._store.audit.record(actor_id, "bridge_add", f"{node}:{args.name}", "staged", args.cidr)
         return staged
 
@@ -126,7 +128,11 @@ class NetworkService:
 
     async def discard(self, actor_id: int, node: str) -> None:
         self._admin(actor_id)
+        staged_new = [b.name for b in (await self._px.node_network(node)).bridges
+                      if b.pending and not b.active]
         await self._px.revert_network(node)
+        for name in staged_new:  # their --pool goes with them
+            self._store.pools.remove(name)
         self._store.audit.record(actor_id, "network_discard", node, "ok")
 
     async def check_bridge_delete(self, actor_id: int, name: str, node: str | None) -> str:

@@ -282,3 +282,20 @@ async def test_netcheck_by_hostname_checks_the_askers_own_container(harness):
     assert f"vmid {bobs}" in msg.content and f"vmid {carols}" not in msg.content
     assert "10.0.2.60" not in msg.content
 
+
+async def test_a_discarded_bridges_pool_does_not_outlive_it(harness):
+    """--pool is kept for the staged bridge only: after Discard, a bridge of the same name in
+    another subnet must not hand out the old pool's addresses (with the new gateway)."""
+    h = harness
+    staged = await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1 "
+                                  "--pool 10.10.20.10-10.10.20.12", lambda m: "Staged" in m.content)
+    await h.admin.press(staged, "Discard")
+    await h.tg.wait_for(lambda m: m.message_id == staged.message_id and "discarded" in m.content)
+    again = await h.ask(h.admin, "/bridge_add vmbr1 10.10.50.1/24 --node pve1",
+                        lambda m: "Staged" in m.content)
+    await h.admin.press(again, "Apply")
+    await h.tg.wait_for(lambda m: m.message_id == again.message_id and "applied" in m.content)
+    listing = await h.ask(h.admin, "/bridges pve1", lambda m: m.content.startswith("Node pve1"))
+    assert "vmbr1 · 10.10.50.1/24" in listing.content and "pool" not in listing.content
+    vmid = await create(h, h.admin, "/create x --node pve1 --bridge vmbr1")
+    assert "10.10.20." not in h.sim.cluster.guests[vmid].config["net0"]

@@ -158,6 +158,8 @@ async def list_network(ctx, p):
     out = []
     for name, iface in sorted(edited(ctx.cluster, node).items()):
         kind = iface.get("type")
+        if name == "lo":
+            continue  # PVE: "do not list the loopback device"
         if wanted in _ANY_BRIDGE and kind not in BRIDGE_TYPES:
             continue
         if wanted and wanted not in _ANY_BRIDGE and wanted != "include_sdn" and kind != wanted:
@@ -178,6 +180,22 @@ def _check_gateway(ifaces: dict[str, dict[str, Any]], name: str, params: dict[st
             raise param_error({"gateway": f"Default gateway already exists on interface '{other}'."})
 
 
+_PORT_KEYS = ("bridge_ports", "ovs_ports", "slaves", "ovs_bonds")
+
+
+def _check_ports(ifaces: dict[str, dict[str, Any]], name: str, params: dict[str, Any]) -> None:
+    """A port belongs to one iface (PVE's ``$check_duplicate_ports``)."""
+    keys = [k for k in _PORT_KEYS if params.get(k)]
+    wanted = {port for k in keys for port in split_list(str(params[k]))}
+    for other, iface in ifaces.items():
+        if other == name:
+            continue
+        for k in _PORT_KEYS:
+            for port in split_list(str(iface.get(k) or "")):
+                if port in wanted:
+                    raise param_error({keys[0]: f"{port} is already used on interface '{other}'."})
+
+
 def _settings(p: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in p.items() if k not in _NOT_STORED}
 
@@ -189,6 +207,7 @@ async def create_iface(ctx, p):
     if name in edited(ctx.cluster, node):
         raise param_error({"iface": "interface already exists"})
     _check_gateway(edited(ctx.cluster, node), name, p)
+    _check_ports(edited(ctx.cluster, node), name, p)
     iface = _settings(p)
     if iface.get("type") in BRIDGE_TYPES:
         iface.setdefault("bridge_stp", "off")
@@ -213,6 +232,7 @@ async def update_iface(ctx, p):
     if name not in edited(ctx.cluster, node):
         raise param_error({"iface": "interface does not exist"})
     _check_gateway(edited(ctx.cluster, node), name, p)
+    _check_ports(edited(ctx.cluster, node), name, p)
     staged = _staging(ctx.cluster, node)
     iface = dict(staged[name])
     for key in split_list(p.get("delete", "")):

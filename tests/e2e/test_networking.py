@@ -299,3 +299,11 @@ async def test_a_discarded_bridges_pool_does_not_outlive_it(harness):
     assert "vmbr1 · 10.10.50.1/24" in listing.content and "pool" not in listing.content
     vmid = await create(h, h.admin, "/create x --node pve1 --bridge vmbr1")
     assert "10.10.20." not in h.sim.cluster.guests[vmid].config["net0"]
+
+
+async def test_bridge_add_with_a_port_another_bridge_uses_is_refused_clearly(harness):
+    h = harness
+    msg = await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1 --ports enp0s3")
+    assert "enp0s3 is already used on interface 'vmbr0'" in msg.content, msg.content
+    assert "Something went wrong" not in msg.content
+    assert h.sim.cluster.nodes["pve1"].interfaces_new is None

@@ -138,3 +138,21 @@ async def test_sdn_validation(api):
     assert status == 400 and "not in subnet" in body["errors"]["gateway"]
     status, reason, _ = await api.call("DELETE", "/cluster/sdn/zones/natz")
     assert status == 500 and "vnet 'natnet'" in reason
+
+
+async def test_loopback_is_not_listed_and_a_port_serves_one_bridge(api):
+    """Real PVE: the index drops `lo`; a port already in another iface's bridge_ports is a 400
+    (`$check_duplicate_ports` in PVE::API2::Network), on create and on update."""
+    listed = {i["iface"] for i in await api.ok("GET", "/nodes/pve1/network")}
+    assert "lo" not in listed and {"vmbr0", "enp0s3", "enp0s8"} <= listed
+    status, reason, body = await api.call("POST", "/nodes/pve1/network", iface="vmbr1",
+                                          type="bridge", bridge_ports="enp0s8 enp0s3")
+    assert (status, reason) == (400, "Parameter verification failed.")
+    assert body["errors"] == {"bridge_ports": "enp0s3 is already used on interface 'vmbr0'."}
+    await api.ok("POST", "/nodes/pve1/network", iface="vmbr1", type="bridge",
+                 bridge_ports="enp0s8")
+    status, _, body = await api.call("PUT", "/nodes/pve1/network/vmbr0", type="bridge",
+                                     bridge_ports="enp0s8")
+    assert status == 400
+    assert body["errors"] == {"bridge_ports": "enp0s8 is already used on interface 'vmbr1'."}
+    await api.ok("PUT", "/nodes/pve1/network/vmbr1", type="bridge", bridge_ports="enp0s8")

@@ -140,8 +140,8 @@ class NetworkService:
         carrying the node's default gateway)."""
         self._admin(actor_id)
         node = await self._node(node)
-        bridge = next((b for b in (await self._px.node_network(node)).bridges if b.name == name),
-                      None)
+        network = await self._px.node_network(node)
+        bridge = next((b for b in network.bridges if b.name == name), None)
         if bridge is None:
             raise NotFound(f"There is no bridge {name} on {node}.")
         if bridge.gateway:
@@ -150,6 +150,10 @@ class NetworkService:
             raise Conflict(f"{name} carries {node}'s default gateway ({bridge.gateway}): deleting "
                            "it would cut the node off the network. Change it from the node's "
                            "console if you must.")
+        if network.changes:
+            # The deletion is applied with ifreload, which would also put these live unreviewed.
+            raise Conflict(f"{node} has pending network changes: apply or discard them first "
+                           f"(/bridges {node}), then delete {name}.")
         users = [f"{ct.vmid} {ct.hostname}" for ct in await self._px.all_container_networks()
                  if ct.node == node and any(n.bridge == name for n in ct.nics)]
         if users:

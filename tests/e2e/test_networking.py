@@ -307,3 +307,18 @@ async def test_bridge_add_with_a_port_another_bridge_uses_is_refused_clearly(har
     assert "enp0s3 is already used on interface 'vmbr0'" in msg.content, msg.content
     assert "Something went wrong" not in msg.content
     assert h.sim.cluster.nodes["pve1"].interfaces_new is None
+
+
+async def test_bridge_del_does_not_apply_other_pending_changes(harness):
+    """Deleting a bridge applies the node's network: an unrelated staged change (not reviewed
+    with Apply) must not go live with it, so the deletion waits until it is applied or discarded."""
+    h = harness
+    await make_vmbr1(h)
+    await h.ask(h.admin, "/bridge_add vmbr2 10.10.40.1/24 --node pve1",
+                lambda m: "Staged" in m.content)
+    msg = await h.ask(h.admin, "/bridge_del vmbr1 --node pve1")
+    assert "pve1 has pending network changes" in msg.content, msg.content
+    assert "/bridges pve1" in msg.content
+    assert "vmbr2" not in h.sim.cluster.nodes["pve1"].bridges
+    assert "vmbr1" in h.sim.cluster.nodes["pve1"].bridges
+

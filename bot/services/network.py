@@ -248,8 +248,12 @@ class NetworkService:
                 props["ip"] = lease.cidr
                 if lease.gateway:
                     props["gw"] = lease.gateway
-        if props.get("ip") not in (None, "dhcp") and props.get("gw"):
-            iface = ipaddress.IPv4Interface(props["ip"])
+        if props.get("ip") not in (None, "dhcp", "manual") and props.get("gw"):
+            try:
+                iface = ipaddress.IPv4Interface(props["ip"])
+            except ValueError:
+                raise ServiceError(f"{args.key} has the address {props['ip']!r}, which is not an "
+                                   "IPv4 CIDR; give --ip as well.") from None
             if ipaddress.IPv4Address(props["gw"]) not in iface.network:
                 raise ServiceError(f"The gateway {props['gw']} is not inside {iface.network}; "
                                    "give --gw with an address of that network.")

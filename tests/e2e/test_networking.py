@@ -322,3 +322,11 @@ async def test_bridge_del_does_not_apply_other_pending_changes(harness):
     assert "vmbr2" not in h.sim.cluster.nodes["pve1"].bridges
     assert "vmbr1" in h.sim.cluster.nodes["pve1"].bridges
 
+
+async def test_net_set_gateway_on_a_manual_address_is_answered(harness):
+    h = harness
+    h.sim.cluster.add_guest(150, "pve1", hostname="manual", net0="name=eth0,bridge=vmbr0,ip=manual")
+    msg = await h.ask(h.admin, "/net_set 150 net0 --gw 10.0.2.2",
+                      lambda m: m.content.startswith(("✅", "❌")) or "Something" in m.content)
+    assert msg.content.startswith("✅ CT 150 net0:"), msg.content
+    assert "gw=10.0.2.2" in h.sim.cluster.guests[150].config["net0"]

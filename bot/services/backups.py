@@ -83,6 +83,9 @@ class BackupService:
         self._containers = containers
         self.default_storage = default_storage
         self.watch_interval_s = watch_interval_s
+        # Backups this process is following (their result goes to the live message). In memory
+        # on purpose: after a crash nobody follows them, so the watcher reports them instead.
+        self._following: set[str] = set()
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -117,17 +120,23 @@ class BackupService:
         node, upid = await self._px.start_backup(
             ct.vmid, storage=args.storage or self.default_storage, mode=args.mode,
             compress=args.compress, notes=args.note, protected=args.protected)
-        self._store.backup_reports.claim(upid, "own")  # the watcher must not report it again
+        self._following.add(upid)  # the watcher leaves it to the follow
         self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started", upid)
         return ct.vmid, node, upid
 
     async def follow(self, actor_id: int, vmid: int, node: str, upid: str,
                      progress: Progress | None = None, **follow_options) -> BackupResult:
+        """Follow to the end; the outcome is then claimed as told (the watcher will not repeat
+        it). If the follow itself breaks, it is left to the watcher."""
         try:
             result = await self._px.follow_backup(vmid, node, upid, progress, **follow_options)
         except errors.TaskFailed as exc:
+            self._store.backup_reports.claim(upid, "own")
             self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "failed", exc.log_line)
             raise ServiceError(f"Backup of CT {vmid} failed: {exc.log_line}") from None
+        finally:
+            self._following.discard(upid)
+        self._store.backup_reports.claim(upid, "own")
         self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "ok", result.volid)
         return result
 
@@ -318,7 +327,7 @@ class BackupService:
             return []
         out: list[Report] = []
         for task in tasks:
-            if reports.known(task.upid):
+            if reports.known(task.upid) or task.upid in self._following:
                 continue
             lines = await self._px.task_log(task.node, task.upid)
             if not reports.claim(task.upid):
@@ -330,14 +339,16 @@ class BackupService:
                 owner = self._store.ownership.owner(o.vmid)
                 name = self._store.ownership.hostname(o.vmid) or ""
                 when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(task.starttime))
+                # an API token's task is one of ours whose follow was lost (a restart)
+                what = "Backup" if task.extra.get("tokenid") else "Scheduled backup"
                 if o.ok:
-                    text = (f"✅ Scheduled backup of CT {o.vmid} {name} ({when} UTC) done: "
+                    text = (f"✅ {what} of CT {o.vmid} {name} ({when} UTC) done: "
                             f"{o.archive} in {o.duration}.")
                 else:
-                    text = (f"❌ Scheduled backup of CT {o.vmid} {name} ({when} UTC) failed: "
+                    text = (f"❌ {what} of CT {o.vmid} {name} ({when} UTC) failed: "
                             f"{o.error}")
                 out.append(Report(task.upid, o.vmid, owner, o.ok, text))
-        reports.forget_older_than(REPORT_KEEP_S)
+        reports.forget_older_than(REPORT_KEEP_S, listed={t.upid for t in tasks})
         return out
 
 

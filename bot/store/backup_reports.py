@@ -10,6 +10,7 @@ the whole task history.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 from tinydb import Query
 
@@ -47,8 +48,10 @@ class BackupReportRepository(_Repository):
                 self.claim(upid, "baseline")
             self.claim("__baseline__", "baseline")
 
-    def forget_older_than(self, seconds: float) -> int:
-        """Drop records older than `seconds` (PVE's task list forgets old tasks too)."""
+    def forget_older_than(self, seconds: float, listed: Collection[str] = ()) -> int:
+        """Drop records older than `seconds` (PVE's task list forgets old tasks too), except
+        those of tasks still `listed`: forgetting one of those would report it again."""
         cutoff = time.time() - seconds
+        keep = {"__baseline__", *listed}
         with self._lock:
-            return len(self._table.remove((_q.at < cutoff) & (_q.upid != "__baseline__")))
+            return len(self._table.remove((_q.at < cutoff) & ~_q.upid.one_of(list(keep))))

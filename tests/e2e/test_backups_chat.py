@@ -159,3 +159,60 @@ async def test_schedule_del_needs_approval_for_users(harness):
     await h.tg.wait_for(lambda m: m.content.startswith("🗑 Schedule"), chat_id=BOB_ID)
     assert job_id not in h.sim.cluster.backup_jobs
     assert CAROL_ID  # (Carol saw nothing of Bob's schedule)
+
+
+async def test_a_backup_whose_follow_was_lost_in_a_crash_is_reported_after_the_restart(
+        sim, tg, tmp_path):
+    """/backup starts vzdump, then the bot dies before its follow reports the result: the watcher
+    of the restarted bot must report that backup (once), not count it as already told."""
+    from bot.parsing_backups import parse_backup
+
+    store_path = tmp_path / "s.json"
+    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    policy = default_policy(backup_watch_s=0.2)
+    bob = tg.user(BOB_ID, "Bob")
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        await bob.send("/create lost --disk 1G")
+        vmid = int((await tg.wait_for(final, chat_id=BOB_ID)).content.split()[2])
+        await tg.wait_until(lambda: services.store.backup_reports.initialized())
+        # what /backup does before its follow; the process "crashes" before following it
+        _vmid, node, upid = await services.backups.start(BOB_ID, parse_backup(str(vmid)))
+        await tg.wait_until(lambda: sim.cluster.tasks[upid].status == "stopped")
+    async with running_bot(sim, tg, store_path, policy):
+        report = await tg.wait_for(lambda m: f"CT {vmid}" in m.content and "done" in m.content,
+                                   chat_id=BOB_ID, timeout=10)
+        assert f"vzdump-lxc-{vmid}-" in report.content
+        import asyncio
+        await asyncio.sleep(0.6)  # a few more watcher rounds: no repeat
+    told = [m for m in tg.chat(BOB_ID).messages if f"Backup of CT {vmid}" in m.content
+            or f"backup of CT {vmid}" in m.content]
+    assert len(told) == 1, [m.content for m in told]
+
+
+async def test_a_report_is_not_repeated_while_proxmox_still_lists_its_task(sim, tmp_path,
+                                                                          monkeypatch):
+    """Records of reported tasks are pruned after a while; a task Proxmox still lists (its
+    task list keeps the newest 200, months of nightly runs) must not be reported again."""
+    import bot.services.backups as backups_module
+    from bot.parsing_backups import parse_schedule_backup
+    from bot.proxmox import Proxmox, ProxmoxSettings
+    from bot.runtime import build_services
+
+    store = Store(tmp_path / "s.json")
+    store.users.put(User(BOB_ID, "user", "Bob"))
+    sim.cluster.add_guest(120, "pve1", status="running", hostname="old")
+    store.ownership.set(120, BOB_ID, "old")
+    px = Proxmox(ProxmoxSettings(host="127.0.0.1", port=sim.port, token_id=sim.token_id,
+                                 token_secret=sim.token_secret, verify_tls=True,
+                                 fingerprint=sim.fingerprint))
+    async with px:
+        backups = build_services(px, store, default_policy()).backups
+        assert await backups.new_reports() == []  # the first look is the baseline
+        await backups.create_schedule(BOB_ID, parse_schedule_backup("120 02:00"))
+        await sim.advance(86400)
+        # as if the keep window had passed since the report (the task is still listed)
+        monkeypatch.setattr(backups_module, "REPORT_KEEP_S", -1)
+        first = await backups.new_reports()
+        assert [r.vmid for r in first] == [120]
+        assert await backups.new_reports() == []
+

@@ -23,6 +23,7 @@ from bot.parsing_backups import (
     parse_schedule_del,
 )
 from bot.proxmox.backups import BackupProgress
+from bot.scaler.notify import merge
 from bot.services.backups import describe_backup, describe_result, human_size
 from bot.store import Approval
 
@@ -66,7 +67,9 @@ async def backups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not items:
         await reply(update, "No backups. /backup <ct> makes one.")
         return
-    await reply(update, f"{len(items)} backup(s):\n" + "\n".join(describe_backup(b) for b in items))
+    # Several messages if needed: a note may be 1024 characters, a message only 4096.
+    for text in merge([f"{len(items)} backup(s):"] + [describe_backup(b) for b in items]):
+        await reply(update, text)
 
 
 def _delete_in_background(context, live: LiveMessage, actor_id: int, volid: str,

@@ -216,3 +216,19 @@ async def test_a_report_is_not_repeated_while_proxmox_still_lists_its_task(sim, 
         assert [r.vmid for r in first] == [120]
         assert await backups.new_reports() == []
 
+
+async def test_a_long_backup_list_arrives_in_several_messages(harness):
+    """Notes may be 1024 characters: a few backups exceed Telegram's 4096 per message."""
+    h = harness
+    vmid = await make_ct(h, h.bob, "notes")
+    volids = []
+    for i in range(5):
+        done = await backup_of(h, h.bob, vmid, f"--note {str(i) * 1000}")
+        assert done.content.startswith("✅"), done.content
+        volids.append(done.content.split("done: ")[1].split()[0])
+    mark = len(h.tg.chat(h.bob.id).messages)
+    await h.bob.send("/backups")
+    await h.tg.wait_until(lambda: all(any(v in m.content for m in h.tg.chat(h.bob.id).messages[mark:])
+                                      for v in volids))
+    listing = h.tg.chat(h.bob.id).messages[mark:]
+    assert len(listing) >= 2 and not any("went wrong" in m.content for m in listing)

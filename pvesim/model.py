@@ -63,6 +63,7 @@ class Volume:
         if self.vmid is not None:
             out["vmid"] = self.vmid
         if self.content == "backup":
+            out["subtype"] = "qemu" if "vzdump-qemu-" in self.volid else "lxc"
             out["notes"] = self.notes or ""
             out["protected"] = int(self.protected)
         return out

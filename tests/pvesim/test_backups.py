@@ -41,8 +41,8 @@ async def test_vzdump_task_log_and_volume(api):
     assert len(content) == 1
     vol = content[0]
     assert VOLID.match(vol["volid"]) and vol["vmid"] == 200
-    assert (vol["format"], vol["content"], vol["protected"], vol["notes"]) == (
-        "tar.zst", "backup", 0, "")
+    assert (vol["format"], vol["subtype"], vol["content"], vol["protected"], vol["notes"]) == (
+        "tar.zst", "lxc", "backup", 0, "")
     assert vol["size"] > 0 and vol["ctime"] > 0
     text = await api.ok("GET", "/nodes/pve1/vzdump/extractconfig", volume=vol["volid"])
     assert "cores: 2\n" in text and "hostname: web1\n" in text and "memory: 1024\n" in text

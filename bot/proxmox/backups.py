@@ -257,7 +257,7 @@ class BackupsMixin:
 
     async def follow_backup(
         self, vmid: int, node: str, upid: str, progress: Progress | None = None, *,
-        interval: float = 3.0, first_poll: float = 0.05,
+        interval: float = 3.0, first_poll: float = 0.05, storage: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> BackupResult:
@@ -265,7 +265,8 @@ class BackupsMixin:
         most every `interval` seconds after the previous progress report returned, so a caller
         editing a message per report edits at most once per `interval` and makes at most one
         log request per edit. The log's last line (``TASK OK`` / ``TASK ERROR: ...``) says it
-        ended, so no status polling is needed."""
+        ended, so no status polling is needed. `storage` is the one the backup was started
+        with (the log's job line echoes the note too, so parsing it is only a fallback)."""
         cursor = LogCursor()
         started = clock()
         delay = first_poll
@@ -290,8 +291,8 @@ class BackupsMixin:
             raise errors.TaskFailed(f"Backup of CT {vmid} failed: {reason}", upid=upid,
                                     exitstatus=last.removeprefix("TASK ERROR:").strip(),
                                     log_line=reason)
-        storage = next((ln.split("--storage ", 1)[1].split()[0] for ln in cursor.lines
-                        if "--storage " in ln), "local")
+        storage = storage or next((ln.split("--storage ", 1)[1].split()[0]
+                                   for ln in cursor.lines if "--storage " in ln), "local")
         volid = f"{storage}:backup/{outcome.archive}"
         info = await self._request(
             "GET", f"nodes/{node}/storage/{storage}/content/{volid}",

@@ -85,7 +85,7 @@ class BackupService:
         self.watch_interval_s = watch_interval_s
         # Backups this process is following (their result goes to the live message). In memory
         # on purpose: after a crash nobody follows them, so the watcher reports them instead.
-        self._following: set[str] = set()
+        self._following: dict[str, str] = {}  # upid -> the storage it writes to
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -117,10 +117,11 @@ class BackupService:
     async def start(self, actor_id: int, args: BackupArgs) -> tuple[int, str, str]:
         """Start vzdump for a CT the asker may act on; returns (vmid, node, upid)."""
         ct = await self._containers.resolve(actor_id, args.ref)
+        storage = args.storage or self.default_storage
         node, upid = await self._px.start_backup(
-            ct.vmid, storage=args.storage or self.default_storage, mode=args.mode,
+            ct.vmid, storage=storage, mode=args.mode,
             compress=args.compress, notes=args.note, protected=args.protected)
-        self._following.add(upid)  # the watcher leaves it to the follow
+        self._following[upid] = storage  # the watcher leaves it to the follow
         self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started", upid)
         return ct.vmid, node, upid
 
@@ -129,13 +130,15 @@ class BackupService:
         """Follow to the end; the outcome is then claimed as told (the watcher will not repeat
         it). If the follow itself breaks, it is left to the watcher."""
         try:
-            result = await self._px.follow_backup(vmid, node, upid, progress, **follow_options)
+            result = await self._px.follow_backup(vmid, node, upid, progress,
+                                                  storage=self._following.get(upid),
+                                                  **follow_options)
         except errors.TaskFailed as exc:
             self._store.backup_reports.claim(upid, "own")
             self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "failed", exc.log_line)
             raise ServiceError(f"Backup of CT {vmid} failed: {exc.log_line}") from None
         finally:
-            self._following.discard(upid)
+            self._following.pop(upid, None)
         self._store.backup_reports.claim(upid, "own")
         self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "ok", result.volid)
         return result

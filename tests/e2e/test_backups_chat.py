@@ -232,3 +232,11 @@ async def test_a_long_backup_list_arrives_in_several_messages(harness):
                                       for v in volids))
     listing = h.tg.chat(h.bob.id).messages[mark:]
     assert len(listing) >= 2 and not any("went wrong" in m.content for m in listing)
+
+
+async def test_a_note_that_reads_like_an_option_does_not_confuse_the_follow(harness):
+    """The job line of the log echoes the note; the backup's storage is the one asked for."""
+    h = harness
+    vmid = await make_ct(h, h.bob, "tricky")
+    done = await backup_of(h, h.bob, vmid, "--note 'moved --storage elsewhere'")
+    assert done.content.startswith(f"✅ Backup of CT {vmid} done: local:backup/"), done.content

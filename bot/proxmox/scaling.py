@@ -8,6 +8,7 @@ error reaches the caller, so a scaling group never sees a half-made member.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from . import errors
@@ -21,13 +22,16 @@ class ScalingMixin:
     async def clone_replica(
         self, template_vmid: int, hostname: str, *, tags: tuple[str, ...],
         target_node: str | None = None, config: dict[str, Any] | None = None,
+        on_vmid: Callable[[int], None] | None = None,
     ) -> tuple[int, str]:
         """Clone ``template_vmid`` as ``hostname`` with ``tags`` (and ``config`` keys, e.g. a
         ``net0``); returns ``(vmid, node)`` of the new, stopped CT.
 
         A template is cloned linked where its storage allows (PVE's default for templates) and
         fully otherwise. The vmid comes from nextid, retried on collision. On any failure the
-        new CT, if it exists, is destroyed and the error raised.
+        new CT, if it exists, is destroyed and the error raised. ``on_vmid(vmid)`` is called
+        before each clone request, so the caller can record the CT that may exist from then on
+        (a process that stops mid-clone finds it again with `finish_replica`).
         """
         source = await self._locate(template_vmid, refresh=True)
         source_config = await self._request(
@@ -37,25 +41,35 @@ class ScalingMixin:
         where = target_node or source
         try:
             vmid = await self._clone_once(template_vmid, source, hostname, target_node,
-                                          full=None if template else True)
+                                          full=None if template else True, on_vmid=on_vmid)
         except errors.ProxmoxError as exc:
             if not (template and "linked clone" in str(exc).lower()):
                 raise
             log.info("linked clone of CT %s not possible (%s); cloning fully", template_vmid, exc)
-            vmid = await self._clone_once(template_vmid, source, hostname, target_node, full=True)
+            vmid = await self._clone_once(template_vmid, source, hostname, target_node, full=True,
+                                          on_vmid=on_vmid)
         self._node_of[vmid] = where
+        await self.finish_replica(vmid, where, tags=tags, config=config)
+        return vmid, where
+
+    async def finish_replica(self, vmid: int, node: str, *, tags: tuple[str, ...],
+                             config: dict[str, Any] | None = None) -> None:
+        """Tag a cloned CT (and set ``config``): from then on it is a member Proxmox shows. On
+        failure the CT is destroyed and the error raised."""
         try:
             await self._request(
-                "PUT", f"nodes/{where}/lxc/{vmid}/config", action=f"tag CT {vmid}",
+                "PUT", f"nodes/{node}/lxc/{vmid}/config", action=f"tag CT {vmid}",
                 tags=";".join(tags), **(config or {}))
         except BaseException:
             await self.discard(vmid)
             raise
-        return vmid, where
 
     async def _clone_once(self, template_vmid: int, source: str, hostname: str,
-                          target_node: str | None, *, full: bool | None) -> int:
+                          target_node: str | None, *, full: bool | None,
+                          on_vmid: Callable[[int], None] | None = None) -> int:
         async def post(new: int) -> str:
+            if on_vmid is not None:
+                on_vmid(new)
             return await self._request(
                 "POST", f"nodes/{source}/lxc/{template_vmid}/clone",
                 action=f"clone CT {template_vmid} to {new}", newid=new, hostname=hostname,

@@ -73,7 +73,7 @@ class Controller:
         cfg = PolicyConfig(min_replicas=group.min_replicas, max_replicas=group.max_replicas,
                            target_utilization=group.target_cpu, sync_period_s=settings.sync_s,
                            ready_delay_s=settings.ready_delay_s)
-        current = len(view.replicas)
+        current = len(view.replicas) + len(view.cloning)  # a clone in flight counts as booting
         obs = Observation(now=now, replicas=current, ready=len(view.ready),
                           utilizations=view.utilizations)
         decision = decide(obs, PolicyState.from_dict(group.policy_state), cfg)

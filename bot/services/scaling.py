@@ -67,6 +67,7 @@ class GroupView:
     replicas: tuple[Replica, ...]
     vanished: tuple[Member, ...] = ()  # in the store, gone from Proxmox (deleted by hand)
     adopted: tuple[Member, ...] = ()  # tagged in Proxmox, unknown to the store
+    cloning: tuple[Member, ...] = ()  # clones Proxmox still runs (begun before a restart)
 
     @property
     def ready(self) -> tuple[Replica, ...]:
@@ -242,8 +243,10 @@ class ScalingService:
         """The members Proxmox shows (tag + hostname ``<group>-<n>``), reconciled with the
         store: members gone from Proxmox are dropped, tagged CTs unknown to it adopted."""
         pattern = re.compile(rf"^{re.escape(group.name)}-(\d+)$")
-        seen = {ct.vmid: ct for ct in await self._px.list_containers()
+        cts = await self._px.list_containers()
+        seen = {ct.vmid: ct for ct in cts
                 if group.name in ct.tags and not ct.template and pattern.match(ct.hostname)}
+        cloning = await self._settle_clones(group, {ct.vmid: ct for ct in cts}, seen)
         spare_ids = {s.vmid for s in group.spares}
         known = {m.vmid: m for m in group.members}
         vanished = tuple(m for m in group.members if m.vmid not in seen)
@@ -263,7 +266,57 @@ class ScalingService:
             for m in adopted:
                 self._store.ownership.set(m.vmid, group.owner_id, m.hostname)
         replicas = tuple(self._replica(seen[m.vmid]) for m in group.members if m.vmid in seen)
-        return GroupView(group, replicas, vanished, adopted)
+        return GroupView(group, replicas, vanished, adopted, cloning)
+
+    async def _settle_clones(self, group: ScalingGroup, cts: dict[int, Container],
+                             seen: dict[int, Container]) -> tuple[Member, ...]:
+        """Clones recorded as begun but not finished (the bot stopped mid-clone): one Proxmox
+        still runs (locked) is returned, to count as a booting replica rather than be cloned
+        again; one it finished is tagged now (and added to ``seen``, so adopted) or destroyed;
+        one that never came to be is forgotten."""
+        still: list[Member] = []
+        settled: set[int] = set()
+        for c in group.cloning:
+            ct = cts.get(c.vmid)
+            if ct is not None and ct.vmid not in seen and ct.lock:
+                still.append(c)  # PVE writes the clone's config (hostname) only at the end
+                continue
+            settled.add(c.vmid)
+            if ct is None or ct.vmid in seen or ct.hostname != c.hostname or ct.template:
+                continue
+            try:
+                await self._px.finish_replica(ct.vmid, ct.node, tags=(REPLICA_TAG, group.name),
+                                              config=self._replica_config(group))
+                seen[ct.vmid] = ct
+            except px_errors.ProxmoxError as exc:  # finish_replica destroyed it
+                log.warning("group %s: could not finish clone CT %s: %s", group.name, ct.vmid,
+                            exc)
+        if settled:
+            current = self._store.scaling.get(group.name)
+            if current is not None:
+                self._store.scaling.update(group.name, cloning=tuple(
+                    c for c in current.cloning if c.vmid not in settled))
+        return tuple(still)
+
+    def _begin_clone(self, name: str, hostname: str, vmid: int, node: str | None) -> None:
+        """Record, before the clone request, the CT that may exist from then on."""
+        current = self._store.scaling.get(name)
+        if current is not None:
+            self._store.scaling.update(name, cloning=tuple(
+                c for c in current.cloning if c.hostname != hostname)
+                + (Member(vmid, hostname, node or "", self.clock()),))
+
+    def _end_clone(self, name: str, hostname: str) -> None:
+        current = self._store.scaling.get(name)
+        if current is not None:
+            self._store.scaling.update(name, cloning=tuple(
+                c for c in current.cloning if c.hostname != hostname))
+
+    @staticmethod
+    def _replica_config(group: ScalingGroup) -> dict[str, str]:
+        if group.bridge:
+            return {"net0": f"name=eth0,bridge={group.bridge},ip=dhcp,firewall=1"}
+        return {}
 
     def _replica(self, ct: Container) -> Replica:
         ready = (ct.status == "running" and ct.lock is None
@@ -306,15 +359,17 @@ class ScalingService:
         return Added(spare.hostname, spare.node, spare.vmid)
 
     async def _clone(self, group: ScalingGroup, hostname: str, node: str | None) -> Added | Failed:
-        config = {}
-        if group.bridge:
-            config["net0"] = f"name=eth0,bridge={group.bridge},ip=dhcp,firewall=1"
         try:
             vmid, where = await self._px.clone_replica(
                 group.template_vmid, hostname, tags=(REPLICA_TAG, group.name),
-                target_node=node, config=config)
+                target_node=node, config=self._replica_config(group),
+                on_vmid=lambda v: self._begin_clone(group.name, hostname, v, node))
         except px_errors.ProxmoxError as exc:
+            self._end_clone(group.name, hostname)  # clone_replica left nothing behind
             return Failed(hostname, f"clone of CT {group.template_vmid} failed: {exc}")
+        # Tagged now: a restart from here on finds it by its tag. (Not in a finally: a stop
+        # mid-clone must leave the record for the next process.)
+        self._end_clone(group.name, hostname)
         try:
             await self._px.start(vmid)
         except px_errors.ProxmoxError as exc:

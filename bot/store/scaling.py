@@ -46,6 +46,9 @@ class ScalingGroup:
     created_at: float = 0.0
     members: tuple[Member, ...] = ()
     spares: tuple[Member, ...] = ()  # stopped replicas kept for a fast scale-out
+    #: Clones posted to Proxmox but not yet tagged (vmid known before the POST): after a
+    #: restart they are waited for, then finished, never left as untagged orphans.
+    cloning: tuple[Member, ...] = ()
     next_index: int = 1  # hostname <name>-<n> of the next replica
     policy_state: dict[str, Any] = field(default_factory=dict)
     #: Replica count an admin approved above ``approve_above`` (0: none).
@@ -63,6 +66,7 @@ class ScalingGroup:
         values = dict(doc)
         values["members"] = tuple(Member(**m) for m in values.get("members", ()))
         values["spares"] = tuple(Member(**m) for m in values.get("spares", ()))
+        values["cloning"] = tuple(Member(**m) for m in values.get("cloning", ()))
         return cls(**values)
 
 

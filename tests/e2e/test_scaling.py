@@ -6,9 +6,11 @@ nothing here waits for wall-clock periods; pvesim runs tasks at once (time_scale
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from conftest import default_policy
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, Harness, running_bot
 
 from bot.services.scaling import ScalingSettings
 
@@ -193,3 +195,52 @@ async def test_delete_asks_and_destroys_replicas(harness):
     await h.tg.wait_for(lambda m: "is deleted" in m.content, chat_id=ADMIN_ID)
     assert replicas(sim) == []
     assert h.services.store.scaling.get("web") is None
+
+
+def web_cts(sim):
+    return [g for g in sim.cluster.guests.values()
+            if g.name.startswith("web-") and not g.config.get("template")]
+
+
+async def test_restart_mid_clone_leaves_no_orphan_and_clones_once(sim, tg, tmp_path, policy):
+    """The bot stops while clones run in Proxmox: after the restart the in-flight clones are
+    counted (not cloned again) and, once Proxmox finishes them, become tagged members; no
+    untagged, unowned CT named like a replica is left behind."""
+    store_path, clock = tmp_path / "s.json", Clock()
+    sim.runner.time_scale = 1.0
+    sim.cluster.durations = {k: 0.0 for k in sim.cluster.durations}
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        h = Harness(sim, tg, services, app, str(store_path))
+        await create_group(h)
+        await clock.ticks(h, 1)
+        assert replicas(sim) == ["web-1"]
+        sim.cluster.durations["vzclone"] = 3600.0  # clones stay in flight
+        sim.cluster.set_load("web", 250)
+        clock.now += 15
+        tick = asyncio.create_task(app.bot_data["scaler"].tick(clock.now))
+        await tg.wait_until(lambda: any(g.lock == "create" for g in web_cts(sim)))
+        await asyncio.sleep(0.3)  # every parallel clone has been posted
+        tick.cancel()  # the process stops here
+        await asyncio.gather(tick, return_exceptions=True)
+    in_flight = sorted(g.name for g in web_cts(sim) if g.lock == "create")
+    assert in_flight, "the test needs clones in flight"
+    sim.cluster.durations["vzclone"] = 0.0  # clones from now on are quick
+
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        h = Harness(sim, tg, services, app, str(store_path))
+        await clock.ticks(h, 1)
+        # Still running in Proxmox: counted as booting replicas, not cloned a second time.
+        assert sorted(g.name for g in web_cts(sim)) == sorted(["web-1", *in_flight])
+        for g in web_cts(sim):  # Proxmox finishes the clones
+            g.config.pop("lock", None)
+        sim.cluster.set_load("web", 100 * (1 + len(in_flight)) * 0.6)
+        await clock.ticks(h, 2)
+        members = {m.vmid: m.hostname for m in services.store.scaling.get("web").members}
+        names = [g.name for g in web_cts(sim)]
+        assert len(names) == len(set(names))
+        for g in web_cts(sim):  # each is a tagged, owned, running member: no orphan
+            assert "web" in str(g.config.get("tags", "")), g.name
+            assert members.get(g.vmid) == g.name, (g.name, members)
+            assert services.store.ownership.owner(g.vmid) == ADMIN_ID
+            assert g.status == "running", g.name
+        assert set(in_flight) <= set(names)  # the finished clones were kept, not redone

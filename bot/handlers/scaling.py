@@ -94,7 +94,7 @@ async def scale_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     cards = []
     for group in groups:
-        samples = svc.store.scaling_history.since(group.name)
+        samples = await asyncio.to_thread(svc.store.scaling_history.since, group.name)
         cards.append(group_card(group, samples[-1] if samples else None))
     await reply(update, "\n\n".join(cards))
 
@@ -189,7 +189,8 @@ async def scale_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     args = parse_scale_chart(command_args(update))
     svc = services(context)
     group = svc.scaling.get(update.effective_user.id, args.name)
-    samples = svc.store.scaling_history.since(group.name, time.time() - args.window_s)
+    samples = await asyncio.to_thread(svc.store.scaling_history.since, group.name,
+                                      time.time() - args.window_s)
     label = next(k for k, v in CHART_WINDOWS.items() if v == args.window_s)
     # Imported here: matplotlib costs the bot ~35 MB, paid only once someone asks for a chart.
     from bot.scaler.chart import render_chart

@@ -63,7 +63,7 @@ class Controller:
             self._tell(group, f"{group.name}: {m.hostname} (CT {m.vmid}) carries the group's "
                               "tag in Proxmox; counted as a member")
         if group.paused:
-            self._sample(group, view, None, len(view.replicas), now)
+            await self._sample(group, view, None, len(view.replicas), now)
             return
         for replica, error in await self.scaling.start_stopped(view):
             self._tell(group, f"{group.name}: {replica.hostname} was stopped; "
@@ -84,7 +84,7 @@ class Controller:
             await self._scale_out(group, current, desired, decision)
         elif desired < current:
             await self._scale_in(group, view, current, desired, decision)
-        self._sample(group, view, decision, desired, now)
+        await self._sample(group, view, decision, desired, now)
 
     # ---- acting -------------------------------------------------------------------------------
 
@@ -126,10 +126,11 @@ class Controller:
         if key != group.last_failure:
             self.scaling.record(group.name, last_failure=key)
 
-    def _sample(self, group: ScalingGroup, view: GroupView, decision: Decision | None,
-                desired: int, now: float) -> None:
+    async def _sample(self, group: ScalingGroup, view: GroupView, decision: Decision | None,
+                      desired: int, now: float) -> None:
         utils = view.utilizations
-        self.services.store.scaling_history.add(group.name, Sample(
+        # In a worker thread: the history file (a day of samples per group) is rewritten whole.
+        await asyncio.to_thread(self.services.store.scaling_history.add, group.name, Sample(
             at=now, replicas=len(view.replicas), ready=len(view.ready),
             utilization=(sum(utils) / len(utils)) if utils else None,
             load=(sum(utils) / len(utils) * len(view.ready)) if utils else None,

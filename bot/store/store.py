@@ -52,8 +52,10 @@ class Store:
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
+        # The history has its own file and its own lock: the controller rewrites it (a day of
+        # samples per group) in a worker thread, which must not hold up the other tables.
         self.scaling_history = ScalingHistoryRepository(
-            self._history_db.table("scaling_history", cache_size=0), lock)
+            self._history_db.table("scaling_history", cache_size=0), threading.RLock())
 
     def _beside(self, part: str) -> Path:
         return self.path.with_name(f"{self.path.stem}-{part}{self.path.suffix or '.json'}")

@@ -7,6 +7,7 @@ nothing here waits for wall-clock periods; pvesim runs tasks at once (time_scale
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from conftest import default_policy
@@ -244,3 +245,24 @@ async def test_restart_mid_clone_leaves_no_orphan_and_clones_once(sim, tg, tmp_p
             assert services.store.ownership.owner(g.vmid) == ADMIN_ID
             assert g.status == "running", g.name
         assert set(in_flight) <= set(names)  # the finished clones were kept, not redone
+
+
+async def test_history_is_written_off_the_event_loop(harness):
+    """A day of samples per group is megabytes of JSON rewritten every period: that work must
+    not run on the event loop, nor hold the lock the chat handlers' store calls wait for."""
+    h, clock = harness, Clock()
+    history = h.services.store.scaling_history
+    writes = []
+    real_add = history.add
+
+    def add(group, sample):
+        writes.append(threading.get_ident())
+        real_add(group, sample)
+
+    history.add = add
+    await create_group(h)
+    await clock.ticks(h, 2)
+    assert len(writes) == 2
+    loop_thread = threading.get_ident()
+    assert loop_thread not in writes
+    assert h.services.store.scaling_history._lock is not h.services.store._lock

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.commands import BUTTONS, COMMANDS
-from bot.handlers.approvals import expire_job
+from bot.handlers.approvals import expire_job, report_interrupted
 from bot.handlers.backups import backup_watch_job
 from bot.handlers.common import guarded, new_ref, reply
 from bot.scaler.controller import install as install_scaler
@@ -70,6 +70,13 @@ async def publish_commands(app: Application) -> None:
                 log.info("admin %s has no chat with the bot yet (%s)", uid, exc)
 
 
+async def on_start(app: Application) -> None:
+    """post_init, before any update is taken: the command menu, then approved actions that a
+    stop cut short (reported, not re-run)."""
+    await publish_commands(app)
+    await report_interrupted(app.context_types.context(application=app))
+
+
 def build_application(
     token: str, services: Services, *, base_url: str | None = None,
     base_file_url: str | None = None, approval_check_s: float = 30.0,
@@ -79,7 +86,7 @@ def build_application(
         .token(token)
         .rate_limiter(RetryingRateLimiter())
         .concurrent_updates(True)
-        .post_init(publish_commands)
+        .post_init(on_start)
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(

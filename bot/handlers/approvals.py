@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
-from bot.handlers.common import reply, services
+from bot.handlers.common import WATCH, BackgroundWatch, reply, services
 from bot.services.approvals import describe_status
 from bot.store import Approval
 
@@ -88,7 +88,25 @@ async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await _tell_requester(context, approval,
                           f"Your request {approval.id} ({approval.summary}) was {word}.")
     if verdict == "yes":
+        await run_executor(context, approval)
+
+
+async def run_executor(context, approval: Approval) -> None:
+    """Run an approved action and record its end ("done"/"failed") once its background work,
+    if any, is over; until then it stays "approved", which a restart reports as interrupted."""
+    approvals = services(context).approvals
+    watch = BackgroundWatch(done=lambda ok: approvals.finish(approval.id, ok))
+    token = WATCH.set(watch)
+    try:
         await EXECUTORS[approval.action](context, approval)
+    except BaseException:
+        if watch.started == 0:
+            approvals.finish(approval.id, False)
+        raise
+    finally:
+        WATCH.reset(token)
+    if watch.started == 0:  # the executor did all its work itself
+        approvals.finish(approval.id, True)
 
 
 async def pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -110,4 +128,19 @@ async def expire_job(context: ContextTypes.DEFAULT_TYPE) -> None:
                               f"a decision. Ask again if you still need it.")
 
 
-__all__ = ["submit", "executor", "on_decision", "pending", "expire_job", "describe_status"]
+async def report_interrupted(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """At start: approved actions a stop cut short are not run again behind anyone's back;
+    the requester and the approval chat are told, and whoever still wants it asks again."""
+    for approval in services(context).approvals.interrupt_unfinished():
+        note = ("⚠️ Approved, but not carried out: the bot restarted before it finished. "
+                "Check the current state; the requester may ask again.")
+        await _close_cards(context, approval, note)
+        await _tell_requester(context, approval,
+                              f"⚠️ Your request {approval.id} ({approval.summary}) was approved "
+                              f"but not carried out to the end: the bot restarted meanwhile. "
+                              f"Check the current state (/list) and ask again if you still "
+                              f"need it.")
+
+
+__all__ = ["submit", "executor", "on_decision", "pending", "expire_job", "describe_status",
+           "report_interrupted"]

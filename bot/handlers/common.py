@@ -10,7 +10,10 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
 
 from telegram import Update
 from telegram.error import BadRequest
@@ -142,19 +145,61 @@ class LiveMessage:
         self._last_edit = time.monotonic()
 
 
-async def run_reporting(live: LiveMessage, work: Awaitable[str]) -> None:
-    """Await background work and put its outcome (or a clear error) into the live message."""
+@dataclass
+class BackgroundWatch:
+    """Follows the background work started while it is current (see WATCH), and calls
+    `done(ok)` once all of it has ended: an approved action is recorded as carried out or
+    failed only when its work is over, not when the executor merely started it."""
+
+    done: Callable[[bool], None]
+    started: int = 0
+    running: int = 0
+    ok: bool = True
+
+    def begin(self) -> None:
+        self.started += 1
+        self.running += 1
+
+    def end(self, ok: bool) -> None:
+        self.ok = self.ok and ok
+        self.running -= 1
+        if self.running == 0:
+            self.done(self.ok)
+
+
+# Set around an approval's executor; tasks it creates copy the context, so run_reporting sees it.
+WATCH: ContextVar[BackgroundWatch | None] = ContextVar("stratus_background_watch", default=None)
+
+
+def run_reporting(live: LiveMessage, work: Awaitable[str]) -> Coroutine[Any, Any, None]:
+    """Await background work and put its outcome (or a clear error) into the live message.
+
+    Not itself a coroutine function: the work is counted by the current BackgroundWatch the
+    moment it is handed over, before the task that runs it starts."""
+    watch = WATCH.get()
+    if watch is not None:
+        watch.begin()
+    return _report(live, work, watch)
+
+
+async def _report(live: LiveMessage, work: Awaitable[str], watch: BackgroundWatch | None) -> None:
+    ok = False
     try:
-        final = await work
-    except Exception as exc:  # noqa: BLE001 - background work must always end with a message
-        text = user_error_text(exc)
-        if text is None:
-            ref = new_ref()
-            log.exception("background work failed (ref %s)", ref)
-            text = f"Something went wrong (ref {ref}). An admin can find it in the log."
-        await live.edit(f"❌ {text}")
-        return
-    await live.edit(final)
+        try:
+            final = await work
+        except Exception as exc:  # noqa: BLE001 - background work must always end with a message
+            text = user_error_text(exc)
+            if text is None:
+                ref = new_ref()
+                log.exception("background work failed (ref %s)", ref)
+                text = f"Something went wrong (ref {ref}). An admin can find it in the log."
+            await live.edit(f"❌ {text}")
+            return
+        ok = True
+        await live.edit(final)
+    finally:
+        if watch is not None:
+            watch.end(ok)
 
 
 def command_args(update: Update) -> str:

@@ -60,6 +60,15 @@ class ApprovalService:
     def finish(self, approval_id: str, ok: bool) -> None:
         self._store.approvals.set_status(approval_id, "done" if ok else "failed")
 
+    def interrupt_unfinished(self) -> list[Approval]:
+        """At start: approved actions whose end was never recorded were cut short by a stop.
+        They are closed as "interrupted" (and audited) so nothing runs them twice unasked."""
+        interrupted = self._store.approvals.interrupt_approved()
+        for approval in interrupted:
+            self._store.audit.record(None, "interrupt", f"approval:{approval.id}",
+                                     "interrupted", approval.summary)
+        return interrupted
+
     def pending(self) -> list[Approval]:
         now = self._clock()
         return [a for a in self._store.approvals.pending() if a.expires_at > now]
@@ -83,4 +92,5 @@ def describe_status(approval: Approval) -> str:
         "expired": "expired",
         "done": f"approved{who} and carried out",
         "failed": f"approved{who}, but it failed",
+        "interrupted": f"approved{who}, but not carried out (the bot restarted)",
     }.get(approval.status, approval.status)

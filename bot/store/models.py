@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("user", "admin")
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "done", "failed")
+# "interrupted": approved, but the bot stopped before the action ended; reported, never re-run.
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "done", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Approval:
     summary: str
     created_at: float
     expires_at: float
-    status: str = "pending"  # pending | approved | rejected | expired | done | failed
+    status: str = "pending"  # see APPROVAL_STATUSES
     decided_by: int | None = None
     decided_at: float | None = None
     # [(chat_id, message_id)] of the cards posted for this approval, so they can all be edited.

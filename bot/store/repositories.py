@@ -156,6 +156,18 @@ class ApprovalRepository(_Repository):
                 return None
             return self.get(approval_id)
 
+    def interrupt_approved(self) -> list[Approval]:
+        """Mark as "interrupted" the approvals an admin approved whose action never reported its
+        end (the bot stopped in between); return those. Approvals decided by no one (the
+        scaler's auto-approval, read by the scaler itself) are not actions and stay as they are.
+        """
+        with self._lock:
+            docs = self._table.search((_q.status == "approved") & (_q.decided_by != None))  # noqa: E711
+            for doc in docs:
+                self._table.update({"status": "interrupted"}, _q.id == doc["id"])
+        return sorted((dataclasses.replace(Approval.from_doc(d), status="interrupted")
+                       for d in docs), key=lambda a: a.created_at)
+
     def add_message_ref(self, approval_id: str, chat_id: int, message_id: int) -> None:
         with self._lock:
             current = self.get(approval_id)

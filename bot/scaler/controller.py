@@ -165,6 +165,8 @@ class Controller:
                     await self._close_cards(decided, "✅ Approved automatically (no admin "
                                                      "answered in time)")
             if status in ("approved", "done"):
+                if status == "approved":  # carried out now: a restart must not call it cut short
+                    svc.approvals.finish(approval.id, True)
                 granted = int(approval.payload.get("desired", desired))
                 self.scaling.record(group.name, approved_max=granted, pending_approval=None,
                                     pending_since=None)

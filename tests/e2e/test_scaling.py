@@ -266,3 +266,33 @@ async def test_history_is_written_off_the_event_loop(harness):
     loop_thread = threading.get_ident()
     assert loop_thread not in writes
     assert h.services.store.scaling_history._lock is not h.services.store._lock
+
+
+async def test_auto_approved_scale_out_is_decided_once_and_not_reported_interrupted(
+        sim, tg, tmp_path):
+    """An auto-approval is the decision: the scale-out runs once, and a later restart does
+    not tell anyone it was "approved but not carried out"."""
+    store_path, clock = tmp_path / "s.json", Clock()
+    policy = default_policy(scaling=ScalingSettings(warmup_s=0, run_job=False,
+                                                    ready_delay_s=30, auto_approve_s=60))
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        h = Harness(sim, tg, services, app, str(store_path))
+        await create_group(h, "--approve-above 2")
+        await clock.ticks(h, 1)
+        sim.cluster.set_load("web", 250)
+        await clock.ticks(h, 3)
+        assert len(replicas(sim)) == 2
+        await tg.wait_for(lambda m: "scale web" in m.content, chat_id=APPROVAL_CHAT)
+        await clock.ticks(h, 5)  # past auto_approve_s
+        assert len(replicas(sim)) > 2
+        await tg.wait_for(lambda m: "Approved automatically" in m.content,
+                          chat_id=APPROVAL_CHAT)
+        waiting = await tg.wait_for(lambda m: "waits for an admin's approval" in m.content,
+                                    chat_id=GROUP_CHAT)
+        approval_id = waiting.content.rsplit("request ", 1)[1].split()[0]
+        assert services.store.approvals.get(approval_id).status == "done"
+    async with running_bot(sim, tg, store_path, policy):
+        await asyncio.sleep(0.5)
+    texts = [m.content for c in (APPROVAL_CHAT, GROUP_CHAT)
+             for m in tg.chat(c).messages]
+    assert not any("not carried out" in t for t in texts), texts

@@ -101,6 +101,12 @@ class ScalingService:
         self._containers = containers
         self.settings = settings
         self.clock = clock
+        # Per owner: a quota check and the write it allows happen as one step (commands of one
+        # user run concurrently, and the check awaits Proxmox).
+        self._quota_locks: dict[int, asyncio.Lock] = {}
+
+    def _quota_lock(self, owner_id: int) -> asyncio.Lock:
+        return self._quota_locks.setdefault(owner_id, asyncio.Lock())
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -134,11 +140,12 @@ class ScalingService:
             approve_above=None if opts.approve_above in (None, -1) else opts.approve_above,
             warm_spares=opts.warm_spares or 0, created_at=self.clock(),
         )
-        await self._check_quota(group, template)
-        try:
-            self._store.scaling.add(group)
-        except ValueError:
-            raise Conflict(f"A scaling group {args.name!r} exists already.") from None
+        async with self._quota_lock(actor_id):
+            await self._check_quota(group, template)
+            try:
+                self._store.scaling.add(group)
+            except ValueError:
+                raise Conflict(f"A scaling group {args.name!r} exists already.") from None
         self._store.audit.record(actor_id, "scale_create", f"group:{group.name}", "ok",
                                  f"CT {template.vmid}, {group.min_replicas}-{group.max_replicas}")
         return group
@@ -157,9 +164,11 @@ class ScalingService:
         if updated.min_replicas > updated.max_replicas:
             raise ServiceError(f"min {updated.min_replicas} would be above max "
                                f"{updated.max_replicas}.")
-        if updated.max_replicas > group.max_replicas:
-            await self._check_quota(updated, await self._px.get_container(group.template_vmid))
-        stored = self._store.scaling.update(name, **changes)
+        async with self._quota_lock(group.owner_id):
+            if updated.max_replicas > group.max_replicas:
+                await self._check_quota(updated,
+                                        await self._px.get_container(group.template_vmid))
+            stored = self._store.scaling.update(name, **changes)
         if stored is None:
             raise NotFound(f"Scaling group {name!r} was deleted meanwhile.")
         self._store.audit.record(actor_id, "scale_set", f"group:{name}", "ok",

@@ -296,3 +296,17 @@ async def test_auto_approved_scale_out_is_decided_once_and_not_reported_interrup
     texts = [m.content for c in (APPROVAL_CHAT, GROUP_CHAT)
              for m in tg.chat(c).messages]
     assert not any("not carried out" in t for t in texts), texts
+
+
+async def test_two_concurrent_creates_cannot_together_exceed_the_quota(harness):
+    h = harness
+    h.services.store.ownership.set(TEMPLATE, BOB_ID, "web-template")
+    # Quota 3 containers: the template plus one group of at most 2 replicas.
+    await asyncio.gather(
+        h.bob.send(f"/scale_create web --template {TEMPLATE} --min 1 --max 2 --target-cpu 60"),
+        h.bob.send(f"/scale_create api --template {TEMPLATE} --min 1 --max 2 --target-cpu 60"))
+    await h.tg.wait_until(lambda: len(h.tg.chat(BOB_ID).messages) >= 2)
+    answers = [m.content for m in h.tg.chat(BOB_ID).messages]
+    assert sum("created" in a for a in answers) == 1, answers
+    assert sum("exceed your quota" in a for a in answers) == 1, answers
+    assert len(h.services.store.scaling.all()) == 1

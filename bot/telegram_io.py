@@ -72,7 +72,8 @@ class RedactSecrets(logging.Filter):
 def configure_logging(secrets: Iterable[str], level: int = logging.INFO,
                       path: str | None = None) -> logging.Handler:
     """Log to stderr (or a file) with secrets redacted; httpx's per-request lines (which carry
-    the bot token in the URL) are kept to warnings."""
+    the bot token in the URL) are kept to warnings, and PTB's bot loggers to INFO: at DEBUG they
+    log every message sent with its text, a generated root password included."""
     handler = logging.FileHandler(path) if path else logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
@@ -80,4 +81,6 @@ def configure_logging(secrets: Iterable[str], level: int = logging.INFO,
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in ("telegram.Bot", "telegram.ext.ExtBot"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     return handler

@@ -6,7 +6,7 @@ characters (Telegram refuses the message and the person would see nothing, or a 
 """
 
 import pytest
-from e2e_harness import ADMIN_ID
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT
 
 from bot.commands import COMMANDS
 
@@ -38,3 +38,26 @@ async def test_hostile_arguments_get_an_answer_within_the_limit(harness, command
     refused = [(c.method, c.description) for m in ("sendMessage", "editMessageText")
                for c in tg.calls_to(m) if not c.ok]
     assert not refused, refused[:3]  # Telegram took every message the bot sent
+
+
+async def test_unknown_users_long_text_still_reaches_the_admins(harness):
+    """The admins' notice quotes what the stranger tried: a 5000-character message must not make
+    that notice too long for Telegram (it is sent once per user, so a lost one is lost for good)."""
+    h, tg = harness, harness.tg
+    refused = await h.ask(h.stranger, "/create " + "x" * 5000)
+    assert "not registered" in refused.content
+    notice = await tg.wait_for(lambda m: f"/grant {h.stranger.id}" in m.content,
+                               chat_id=APPROVAL_CHAT)
+    assert len(notice.content) <= 4096
+
+
+async def test_unknown_users_button_press_quotes_no_message_text(harness):
+    """A stranger's press on a bot message: the notice says "a button", not that message's text
+    (which may be someone else's card)."""
+    h, tg = harness, harness.tg
+    card = await h.ask(h.admin, "/users")
+    query_id = await h.stranger.press_data(card, "ct:100:stop")
+    await tg.wait_until(lambda: query_id in tg.answered_callbacks)
+    notice = await tg.wait_for(lambda m: f"/grant {h.stranger.id}" in m.content,
+                               chat_id=APPROVAL_CHAT)
+    assert "Users:" not in notice.content and "a button" in notice.content

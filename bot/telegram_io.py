@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from telegram.error import NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import AIORateLimiter
 
 from bot.metrics import waiting_for
@@ -18,7 +18,8 @@ class RetryingRateLimiter(AIORateLimiter):
     """PTB's AIORateLimiter (flood limits, retries on 429) that also retries Telegram's 5xx.
 
     A 5xx means Telegram did not take the request, so sending it again loses nothing and
-    duplicates nothing. A timeout is not retried: the request may have gone through.
+    duplicates nothing. A timeout is not retried: the request may have gone through; nor is a
+    400 (PTB's BadRequest is a NetworkError too): it would fail again.
     """
 
     def __init__(self, *, max_retries: int = 5, server_error_retries: int = 4,
@@ -37,8 +38,8 @@ class RetryingRateLimiter(AIORateLimiter):
             try:
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args)
-            except TimedOut:
-                raise
+            except (TimedOut, BadRequest):
+                raise  # a timeout may have gone through; a 400 fails the same way every time
             except NetworkError as exc:
                 if attempt == self._server_error_retries:
                     raise

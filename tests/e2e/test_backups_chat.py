@@ -4,8 +4,7 @@ retention over a simulated week, and the watcher's reports across a restart."""
 
 from __future__ import annotations
 
-from conftest import default_policy, running_bot
-from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID
+from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID, default_policy, running_bot
 
 from bot.store import Store, User
 from pvesim.prune import select

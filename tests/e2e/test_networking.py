@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import default_policy, running_bot
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, default_policy, running_bot
 
 from bot.services.netcheck import Facts, PortForward
 

@@ -10,8 +10,7 @@ import asyncio
 import threading
 
 import pytest
-from conftest import default_policy
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, Harness, running_bot
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, Harness, default_policy, running_bot
 
 from bot.services.scaling import ScalingSettings
 

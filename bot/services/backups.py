@@ -90,8 +90,11 @@ class BackupService:
     # ---- seeing -------------------------------------------------------------------------------
 
     def _may_see(self, actor_id: int, backup: BackupInfo) -> bool:
+        """A backup is its container's owner's at the time it was taken: a vmid reused by
+        someone else later does not hand them the old backups."""
         return self._access.is_admin(actor_id) or (
-            backup.vmid is not None and self._store.ownership.owner(backup.vmid) == actor_id)
+            backup.vmid is not None
+            and self._store.ownership.owner_at(backup.vmid, backup.ctime) == actor_id)
 
     async def visible(self, actor_id: int, ref: int | str | None = None) -> list[BackupInfo]:
         vmid = None

@@ -50,18 +50,51 @@ class UserRepository(_Repository):
 
 
 class OwnershipRepository(_Repository):
-    """Who owns which container (vmid), recorded when the bot creates it."""
+    """Who owns which container (vmid), recorded when the bot creates it.
 
-    def set(self, vmid: int, owner_id: int, hostname: str = "") -> None:
+    Proxmox hands a freed vmid out again, so what was CT 100 yesterday (Bob's, deleted) is not
+    what CT 100 is today (Carol's). Each ownership is also kept as a period in a history table,
+    so that things bound to a moment (a backup's ctime) are matched to whoever owned the vmid
+    then: `owner_at`.
+    """
+
+    # A backup taken just after a create may carry a slightly earlier ctime when Proxmox's clock
+    # is behind ours; within this margin it still goes to the period that was about to begin.
+    CLOCK_SKEW_S = 600.0
+
+    def __init__(self, table: Table, history: Table, lock: threading.RLock) -> None:
+        super().__init__(table, lock)
+        self._history = history
+
+    def set(self, vmid: int, owner_id: int, hostname: str = "", at: float | None = None) -> None:
+        at = time.time() if at is None else at
         with self._lock:
             self._table.upsert(
                 {"vmid": vmid, "owner_id": owner_id, "hostname": hostname}, _q.vmid == vmid
             )
+            self._close_period(vmid, at)
+            self._history.insert({"vmid": vmid, "owner_id": owner_id, "since": at, "until": None})
 
     def owner(self, vmid: int) -> int | None:
         with self._lock:
             doc = self._table.get(_q.vmid == vmid)
         return doc["owner_id"] if doc else None
+
+    def owner_at(self, vmid: int, at: float) -> int | None:
+        """Who owned `vmid` at time `at` (None: nobody through the bot, or no record)."""
+        with self._lock:
+            periods = sorted(self._history.search(_q.vmid == vmid), key=lambda p: p["since"])
+            if not periods:  # owned before periods were recorded: only the present is known
+                doc = self._table.get(_q.vmid == vmid)
+                return doc["owner_id"] if doc else None
+        for p in periods:
+            if p["since"] <= at and (p["until"] is None or at <= p["until"]):
+                return p["owner_id"]
+        for before, p in zip([None, *periods], periods, strict=False):
+            ended = before is None or (before["until"] is not None and at > before["until"])
+            if ended and p["since"] - self.CLOCK_SKEW_S <= at < p["since"]:
+                return p["owner_id"]
+        return None
 
     def hostname(self, vmid: int) -> str | None:
         """The hostname recorded at creation (None if the vmid is not owned)."""
@@ -79,9 +112,13 @@ class OwnershipRepository(_Repository):
             docs = self._table.all()
         return {doc["vmid"]: doc["owner_id"] for doc in docs}
 
-    def remove(self, vmid: int) -> bool:
+    def remove(self, vmid: int, at: float | None = None) -> bool:
         with self._lock:
+            self._close_period(vmid, time.time() if at is None else at)
             return bool(self._table.remove(_q.vmid == vmid))
+
+    def _close_period(self, vmid: int, at: float) -> None:
+        self._history.update({"until": at}, (_q.vmid == vmid) & (_q.until == None))  # noqa: E711
 
 
 class QuotaRepository(_Repository):

@@ -42,7 +42,9 @@ class Store:
         lock = self._lock
         # cache_size=0: tinydb's query cache hands out shared documents and is not thread-safe.
         self.users = UserRepository(self._db.table("users", cache_size=0), lock)
-        self.ownership = OwnershipRepository(self._db.table("ownership", cache_size=0), lock)
+        self.ownership = OwnershipRepository(self._db.table("ownership", cache_size=0),
+                                             self._db.table("ownership_history", cache_size=0),
+                                             lock)
         self.quotas = QuotaRepository(self._db.table("quotas", cache_size=0), lock)
         self.approvals = ApprovalRepository(self._db.table("approvals", cache_size=0), lock)
         self.audit = AuditRepository(self._audit_db.table("audit", cache_size=0), lock)

@@ -239,3 +239,22 @@ async def test_a_note_that_reads_like_an_option_does_not_confuse_the_follow(harn
     vmid = await make_ct(h, h.bob, "tricky")
     done = await backup_of(h, h.bob, vmid, "--note 'moved --storage elsewhere'")
     assert done.content.startswith(f"✅ Backup of CT {vmid} done: local:backup/"), done.content
+
+
+async def test_a_reused_vmid_does_not_hand_over_the_old_owners_backups(harness):
+    h = harness
+    vmid = await make_ct(h, h.bob, "bobs")
+    done = await backup_of(h, h.bob, "bobs")
+    volid = done.content.split("done: ")[1].split()[0]
+    await h.ask(h.admin, f"/ct_delete {vmid}", final)  # admins delete at once
+    assert vmid not in h.sim.cluster.guests
+    again = await make_ct(h, h.carol, "carols")
+    assert again == vmid  # Proxmox hands the lowest free id out again
+
+    listing = await h.ask(h.carol, "/backups", lambda m: "backup" in m.content.lower())
+    assert volid not in listing.content
+    refused = await h.ask(h.carol, f"/restore {volid} --new --hostname stolen")
+    assert "not yours" in refused.content
+    assert "stolen" not in [g.config.get("hostname") for g in h.sim.cluster.guests.values()]
+    mine = await h.ask(h.bob, "/backups", lambda m: "backup" in m.content.lower())
+    assert volid in mine.content  # still Bob's, though his container is gone

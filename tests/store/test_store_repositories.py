@@ -292,3 +292,24 @@ def test_notices_first_time_persists(store, path):
 def test_notices_first_time_from_many_threads(store):
     results = run_together(*[lambda: store.notices.first_time("unknown:7")] * 12)
     assert results.count(True) == 1
+
+
+def test_owner_at_follows_the_periods_of_a_reused_vmid(tmp_path):
+    from bot.store import Store
+
+    store = Store(tmp_path / "s.json")
+    store.ownership.set(100, 1, "bobs", at=1000.0)
+    store.ownership.remove(100, at=2000.0)
+    store.ownership.set(100, 2, "carols", at=3000.0)
+    assert store.ownership.owner(100) == 2
+    assert store.ownership.owner_at(100, 1500.0) == 1
+    assert store.ownership.owner_at(100, 2000.0) == 1
+    assert store.ownership.owner_at(100, 2300.0) is None  # nobody's: no CT had that id then
+    assert store.ownership.owner_at(100, 2900.0) == 2  # Proxmox's clock a little behind ours
+    assert store.ownership.owner_at(100, 4000.0) == 2
+    assert store.ownership.owner_at(100, 500.0) == 1  # skew before the very first period
+    assert store.ownership.owner_at(100, 100.0) is None
+    assert store.ownership.owner_at(101, 1500.0) is None
+    store.close()
+    reopened = Store(tmp_path / "s.json")
+    assert reopened.ownership.owner_at(100, 1500.0) == 1  # the periods are persisted

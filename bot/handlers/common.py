@@ -22,6 +22,7 @@ from telegram.ext import ContextTypes
 from bot.metrics import TIMINGS
 from bot.parsing import UsageError
 from bot.proxmox.errors import ProxmoxError
+from bot.scaler.notify import merge
 from bot.services import Role, Services
 from bot.services.errors import ServiceError
 
@@ -51,11 +52,15 @@ def user_error_text(exc: BaseException) -> str | None:
 
 
 async def reply(update: Update, text: str, **kwargs) -> None:
-    """Answer a command with a message, or a button press with an alert."""
+    """Answer a command with a message (several, split between lines, when longer than
+    Telegram's 4096 characters; buttons go on the last), or a button press with an alert."""
     if update.callback_query is not None:
         await update.callback_query.answer(text[:200], show_alert=True)
     elif update.effective_message is not None:
-        await update.effective_message.reply_text(text, **kwargs)
+        *first, last = merge(text.split("\n"))
+        for chunk in first:
+            await update.effective_message.reply_text(chunk)
+        await update.effective_message.reply_text(last, **kwargs)
 
 
 async def refuse_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -88,3 +88,17 @@ async def test_admin_deletes_from_the_card_without_approval(harness):
                              and m.content.startswith("🗑"))
     assert f"CT {vmid} adas is deleted" in gone.content
     assert not [m for m in tg.chat(APPROVAL_CHAT).messages if "adas" in m.content]
+
+
+async def test_a_long_list_arrives_in_several_messages(harness):
+    h, tg = harness, harness.tg
+    for i in range(120):  # more than one Telegram message can hold in /list's lines
+        h.sim.cluster.add_guest(300 + i, "pve1", status="running",
+                                hostname=f"a-rather-long-hostname-number-{i:03d}",
+                                cores=1, memory=512, rootfs=f"local-lvm:vm-{300 + i}-disk-0,size=8G")
+    await h.admin.send("/list")
+    last = await tg.wait_for(lambda m: "number-119" in m.content, chat_id=h.admin.id)
+    parts = [m for m in tg.chat(h.admin.id).messages if "a-rather-long-hostname" in m.content]
+    assert len(parts) >= 2 and all(len(m.content) <= 4096 for m in parts)
+    assert sum(m.content.count("a-rather-long-hostname") for m in parts) == 120
+    assert last is parts[-1] or last.message_id == parts[-1].message_id

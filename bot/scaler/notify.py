@@ -98,12 +98,19 @@ class Notifier:
     async def flush(self) -> int:
         """Send what the limit allows now; returns how many messages went out."""
         count = 0
+        failed: dict[int, list[str]] = {}
         for chat_id, text in self.outbox.take(self._clock()):
+            if chat_id in failed:  # nothing may overtake a notice that failed: keep the order
+                failed[chat_id].append(text)
+                continue
             try:
                 await self._bot.send_message(chat_id, text)
                 count += 1
             except TelegramError as exc:
                 log.warning("scaling notice to chat %s not sent yet (%s)", chat_id, exc)
+                failed[chat_id] = [text]
+        for chat_id, texts in failed.items():
+            for text in reversed(texts):  # each goes back to the front, so the last first
                 self.outbox.put_back(chat_id, text)
         return count
 

@@ -76,3 +76,27 @@ def test_never_more_than_limit_per_window_and_nothing_lost(events, limit):
 
 def test_merge_splits_at_the_message_size():
     assert merge(["a" * 6, "b" * 3, "c" * 3], max_chars=10) == ["a" * 6 + "\n" + "b" * 3, "c" * 3]
+
+
+async def test_a_failed_notice_is_not_overtaken_by_the_ones_after_it():
+    from telegram.error import NetworkError
+
+    from bot.scaler.notify import Notifier, Outbox
+
+    class FlakyBot:
+        def __init__(self):
+            self.sent, self.fail_next = [], True
+
+        async def send_message(self, chat_id, text):
+            if self.fail_next:
+                self.fail_next = False
+                raise NetworkError("Bad Gateway")
+            self.sent.append(text)
+
+    bot = FlakyBot()
+    notifier = Notifier(bot, Outbox(max_chars=12), clock=lambda: 0.0)
+    for text in ("first-event", "second-event", "third-event"):  # too long to merge: 3 messages
+        notifier.notify(-1, text)
+    assert await notifier.flush() == 0  # the first failed; the others wait behind it
+    assert await notifier.flush() == 3
+    assert bot.sent == ["first-event", "second-event", "third-event"]

@@ -253,8 +253,11 @@ class ScalingService:
         store: members gone from Proxmox are dropped, tagged CTs unknown to it adopted."""
         pattern = re.compile(rf"^{re.escape(group.name)}-(\d+)$")
         cts = await self._px.list_containers()
+        owners = self._store.ownership.all()
+        # Another user's container is never taken in, whatever its tag and hostname say.
         seen = {ct.vmid: ct for ct in cts
-                if group.name in ct.tags and not ct.template and pattern.match(ct.hostname)}
+                if group.name in ct.tags and not ct.template and pattern.match(ct.hostname)
+                and owners.get(ct.vmid, group.owner_id) == group.owner_id}
         cloning = await self._settle_clones(group, {ct.vmid: ct for ct in cts}, seen)
         spare_ids = {s.vmid for s in group.spares}
         known = {m.vmid: m for m in group.members}

@@ -10,7 +10,15 @@ import asyncio
 import threading
 
 import pytest
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, Harness, default_policy, running_bot
+from e2e_harness import (
+    ADMIN_ID,
+    APPROVAL_CHAT,
+    BOB_ID,
+    CAROL_ID,
+    Harness,
+    default_policy,
+    running_bot,
+)
 
 from bot.services.scaling import ScalingSettings
 
@@ -309,3 +317,17 @@ async def test_two_concurrent_creates_cannot_together_exceed_the_quota(harness):
     assert sum("created" in a for a in answers) == 1, answers
     assert sum("exceed your quota" in a for a in answers) == 1, answers
     assert len(h.services.store.scaling.all()) == 1
+
+
+async def test_another_users_container_is_never_adopted(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    await create_group(h, minimum=1)
+    await clock.ticks(h, 1)
+    group = h.services.store.scaling.get("web")
+    # Carol's container happens to carry the group's tag and a replica-like hostname.
+    sim.cluster.add_guest(777, "pve1", status="running", hostname="web-9", tags="stratus;web",
+                          cores=1, memory=512, rootfs="local-lvm:vm-777-disk-0,size=8G")
+    h.services.store.ownership.set(777, CAROL_ID, "web-9")
+    await clock.ticks(h, 1)
+    assert 777 not in [m.vmid for m in h.services.store.scaling.get("web").members]
+    assert h.services.store.ownership.owner(777) == CAROL_ID != group.owner_id

@@ -161,7 +161,8 @@ async def on_delete_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 def _delete_in_background(context, actor_id: int, live: LiveMessage, name: str,
                           destroy: bool) -> None:
     async def work() -> str:
-        gone = await services(context).scaling.delete(actor_id, name, destroy)
+        async with context.bot_data["scaler"].between_ticks():
+            gone = await services(context).scaling.delete(actor_id, name, destroy)
         kept = "" if destroy else " Its replicas are kept."
         return f"🗑 Scaling group {name} is deleted ({gone} replica(s) destroyed).{kept}"
 

@@ -39,6 +39,11 @@ class Controller:
         self.clock = clock
         self._lock = asyncio.Lock()
 
+    def between_ticks(self) -> asyncio.Lock:
+        """Held during each tick: hold it to change a group with no scale-out half done
+        (e.g. deleting it while its clones are still in flight would orphan them)."""
+        return self._lock
+
     async def tick(self, now: float | None = None) -> None:
         """One sync period for every group; one group's failure does not stop the others."""
         async with self._lock:

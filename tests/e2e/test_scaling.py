@@ -331,3 +331,23 @@ async def test_another_users_container_is_never_adopted(harness):
     await clock.ticks(h, 1)
     assert 777 not in [m.vmid for m in h.services.store.scaling.get("web").members]
     assert h.services.store.ownership.owner(777) == CAROL_ID != group.owner_id
+
+
+async def test_delete_during_a_scale_out_leaves_no_clone_behind(harness):
+    h, sim, clock = harness, harness.sim, Clock()
+    await create_group(h, minimum=1)
+    await clock.ticks(h, 1)
+    assert replicas(sim) == ["web-1"]
+    sim.runner.time_scale = 1.0
+    sim.cluster.durations = {k: 0.0 for k in sim.cluster.durations}
+    sim.cluster.durations["vzclone"] = 1.5  # the scale-out's clones take a while
+    sim.cluster.set_load("web", 250)
+    clock.now += 15
+    tick = asyncio.create_task(h.app.bot_data["scaler"].tick(clock.now))
+    await h.tg.wait_until(lambda: any(g.lock == "create" for g in web_cts(sim)))
+    question = await h.ask(h.admin, "/scale_delete web", lambda m: m.flat_buttons)
+    await h.admin.press(question, "Destroy the replicas")
+    await h.tg.wait_for(lambda m: "is deleted" in m.content, chat_id=ADMIN_ID, timeout=20)
+    await tick
+    assert web_cts(sim) == []  # the clones that were in flight went with the group
+    assert h.services.store.scaling.get("web") is None

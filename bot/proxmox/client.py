@@ -251,13 +251,16 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             r["node"] for r in resources if r.get("type") == "node" and r.get("status") == "online"
         ]
 
-    async def list_containers(self, node: str | None = None) -> list[Container]:
-        """All containers (one request). NICs, IPs, swap and ostype need `get_container`."""
+    async def list_containers(self, node: str | None = None,
+                              vmids: set[int] | None = None) -> list[Container]:
+        """All containers, or those of `vmids` (one request; only those asked for are built).
+        NICs, IPs, swap and ostype need `get_container`."""
         return sorted(
             (
                 container_from(r)
                 for r in await self._resources("vm")
                 if r.get("type") == "lxc" and (node is None or r.get("node") == node)
+                and (vmids is None or int(r.get("vmid", -1)) in vmids)
             ),
             key=lambda c: c.vmid,
         )

@@ -93,12 +93,10 @@ class ContainerService:
         admin = self._access.is_admin(actor_id)
         if owner_id is not None and not admin and owner_id != actor_id:
             raise Forbidden("Only admins can list other users' containers.")
-        owners = self._store.ownership.all()
-        cts = [ct for ct in await self._px.list_containers() if not ct.template]
         if not admin:
             owner_id = actor_id
-        if owner_id is not None:
-            cts = [ct for ct in cts if owners.get(ct.vmid) == owner_id]
+        mine = None if owner_id is None else set(self._store.ownership.by_owner(owner_id))
+        cts = [ct for ct in await self._px.list_containers(node, vmids=mine) if not ct.template]
         if node is not None:
             cts = [ct for ct in cts if ct.node == node]
         if status is not None:
@@ -136,7 +134,7 @@ class ContainerService:
 
     async def usage_of(self, user_id: int) -> Usage:
         mine = set(self._store.ownership.by_owner(user_id))
-        cts = [ct for ct in await self._px.list_containers() if ct.vmid in mine]
+        cts = await self._px.list_containers(vmids=mine)
         return Usage.of((ct.cores, ct.memory_mb, ct.disk_gb) for ct in cts)
 
     async def check_quota(self, user_id: int, size: Size) -> None:

@@ -15,7 +15,6 @@ from telegram.ext import ContextTypes
 
 from bot.handlers import render
 from bot.handlers.common import WATCH, BackgroundWatch, reply, services
-from bot.services.approvals import describe_status
 from bot.store import Approval
 
 log = logging.getLogger(__name__)
@@ -140,7 +139,3 @@ async def report_interrupted(context: ContextTypes.DEFAULT_TYPE) -> None:
                               f"but not carried out to the end: the bot restarted meanwhile. "
                               f"Check the current state (/list) and ask again if you still "
                               f"need it.")
-
-
-__all__ = ["submit", "executor", "on_decision", "pending", "expire_job", "describe_status",
-           "report_interrupted"]

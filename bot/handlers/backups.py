@@ -23,7 +23,6 @@ from bot.parsing_backups import (
     parse_schedule_del,
 )
 from bot.proxmox.backups import BackupProgress
-from bot.scaler.notify import merge
 from bot.services.backups import describe_backup, describe_result, human_size
 from bot.store import Approval
 
@@ -67,9 +66,9 @@ async def backups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not items:
         await reply(update, "No backups. /backup <ct> makes one.")
         return
-    # Several messages if needed: a note may be 1024 characters, a message only 4096.
-    for text in merge([f"{len(items)} backup(s):"] + [describe_backup(b) for b in items]):
-        await reply(update, text)
+    # reply() splits what exceeds a message: a note may be 1024 characters, a message 4096.
+    await reply(update, "\n".join([f"{len(items)} backup(s):"]
+                                  + [describe_backup(b) for b in items]))
 
 
 def _delete_in_background(context, live: LiveMessage, actor_id: int, volid: str,

@@ -26,7 +26,8 @@ async def main(out_path: str) -> None:
     async with serving(app):
         print("ready", flush=True)
         await stop.wait()
-    timings = [(t.name, t.total_s, t.proxmox_s, t.telegram_s) for t in TIMINGS.recent]
+    timings = [(t.name, t.total_s, t.proxmox_s, t.telegram_s, t.waiting_s)
+               for t in TIMINGS.recent]
     peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     with open(out_path, "w") as f:  # noqa: ASYNC230 - the bot has stopped; nothing waits
         json.dump({"timings": timings, "peak_rss_kb": peak_rss_kb}, f)

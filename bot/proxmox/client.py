@@ -154,8 +154,10 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
                     del self._inflight[key]
 
             future.add_done_callback(forget)
-        # shield: one caller's cancellation must not cancel the others' request.
-        return await asyncio.shield(future)
+        # shield: one caller's cancellation must not cancel the others' request. Each caller
+        # waits for Proxmox, not only the one whose context runs the request.
+        with waiting_for("proxmox"):
+            return await asyncio.shield(future)
 
     async def _resources(self, kind: str | None = None) -> list[dict]:
         params = {"type": kind} if kind else {}

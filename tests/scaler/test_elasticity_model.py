@@ -115,3 +115,50 @@ def test_bench_states_the_season_it_gives_the_policy(tmp_path):
     assert "no seasonal forecast" in out.stdout
     bad = run_bench("--trace", str(trace), "--season", "-5")
     assert bad.returncode == 2 and "--season must be" in bad.stderr
+
+
+def test_foresight_bound_on_a_constant_load_is_the_need_itself():
+    load = np.full(900, 300.0)  # needs 4
+    b = model.foresight_bound(load, capacity=100, delay=120, step_s=300, max_actions=10,
+                              max_replicas=8)
+    assert (b.replica_s, b.actions) == (4 * 900, 0)
+
+
+def test_foresight_bound_pays_the_boot_and_respects_the_action_budget():
+    load = np.array([150.0] * 300 + [300.0] * 300)  # needs 2, then 4
+    free = model.foresight_bound(load, capacity=100, delay=120, step_s=300, max_actions=5,
+                                 max_replicas=8)
+    # 2 replicas for 300 s, 4 for 300 s, and the 2 added ones ordered 120 s early.
+    assert (free.replica_s, free.actions) == (2 * 300 + 4 * 300 + 2 * 120, 1)
+    none = model.foresight_bound(load, capacity=100, delay=120, step_s=300, max_actions=0,
+                                 max_replicas=8)
+    assert (none.replica_s, none.actions) == (4 * 600, 0)
+
+
+def test_foresight_bound_holds_the_need_of_every_second_and_the_minimum():
+    # The need peaks for one second inside a step: the whole step must carry it.
+    load = np.array([0.0] * 299 + [500.0] + [0.0] * 300)  # needs 0 ... 6 ... 0
+    b = model.foresight_bound(load, capacity=100, delay=0, step_s=300, max_actions=5,
+                              max_replicas=8, min_replicas=1)
+    assert (b.replica_s, b.actions) == (6 * 300 + 1 * 300, 1)
+
+
+def test_foresight_bound_is_never_above_a_policy_that_serves_every_second():
+    rng = np.random.default_rng(7)
+    load = np.repeat(rng.uniform(50, 900, 40), 300)
+    serve_all = model.simulate(load, fixed(11), capacity=100, delay=120, initial=11)
+    assert serve_all.violation_s == 0
+    b = model.foresight_bound(load, capacity=100, delay=120, step_s=300, max_actions=0,
+                              max_replicas=16)
+    assert b.actions == 0 and b.replica_s <= serve_all.replica_s
+    cheaper = model.foresight_bound(load, capacity=100, delay=120, step_s=300, max_actions=10,
+                                    max_replicas=16)
+    assert cheaper.actions <= 10 and cheaper.replica_s < b.replica_s
+
+
+def test_bench_prints_the_foresight_bound(tmp_path):
+    trace = tmp_path / "step.csv"
+    trace.write_text("timestamp,load\n0,100\n1800,100\n1801,900\n3600,900\n3601,100\n5400,100\n")
+    out = run_bench("--trace", str(trace), "--delays", "", "--delay", "45")
+    assert out.returncode == 0, out.stderr
+    assert "knowing the future" in out.stdout and "x HPA's" in out.stdout

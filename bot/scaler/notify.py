@@ -4,7 +4,9 @@
 sent now, *merging* every event queued for a chat into one message (split only at Telegram's
 4096-character limit), never more messages per chat than the budget left in the last minute.
 Nothing is dropped: what cannot go now waits for the next `take`. `Notifier` sends what the
-outbox hands out and puts back what Telegram refused.
+outbox hands out and puts back what Telegram refused. The one bound: a chat that refuses every
+message (the bot was removed from it) cannot grow its queue without limit; past
+``max_backlog_chars`` its oldest events give way to a line that counts them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 MESSAGES_PER_WINDOW = 20
 WINDOW_S = 60.0
 MAX_MESSAGE = 4096
+#: Far more than the limit lets pile up in normal work (20 messages a minute of short events).
+MAX_BACKLOG_CHARS = 16 * MAX_MESSAGE
 
 
 @dataclass
@@ -29,11 +33,20 @@ class Outbox:
     limit: int = MESSAGES_PER_WINDOW
     window_s: float = WINDOW_S
     max_chars: int = MAX_MESSAGE
+    max_backlog_chars: int = MAX_BACKLOG_CHARS
     queued: dict[int, list[str]] = field(default_factory=dict)
     sent: dict[int, deque[float]] = field(default_factory=dict)
+    #: Events that gave way to newer ones in a chat's full backlog, not yet told to the chat.
+    overflowed: dict[int, int] = field(default_factory=dict)
 
     def add(self, chat_id: int, text: str) -> None:
-        self.queued.setdefault(chat_id, []).append(text)
+        queue = self.queued.setdefault(chat_id, [])
+        queue.append(text)
+        backlog = sum(len(t) + 1 for t in queue)
+        while backlog > self.max_backlog_chars and len(queue) > 1:
+            oldest = queue.pop(0)
+            backlog -= len(oldest) + 1
+            self.overflowed[chat_id] = self.overflowed.get(chat_id, 0) + oldest.count("\n") + 1
 
     def put_back(self, chat_id: int, text: str) -> None:
         """A message that could not be sent: first in line next time (its send is not counted)."""
@@ -55,7 +68,12 @@ class Outbox:
             budget = self.budget(chat_id, now)
             if budget <= 0:
                 continue
-            chunks = merge(self.queued[chat_id], self.max_chars)
+            texts = self.queued[chat_id]
+            lost = self.overflowed.pop(chat_id, 0)
+            if lost:
+                texts = [f"({lost} earlier scaling events were not delivered: this chat did not "
+                         f"accept messages; /scale_status shows the current state)", *texts]
+            chunks = merge(texts, self.max_chars)
             go, rest = chunks[:budget], chunks[budget:]
             for text in go:
                 out.append((chat_id, text))
@@ -91,6 +109,7 @@ class Notifier:
         self._bot = bot
         self.outbox = outbox or Outbox()
         self._clock = clock
+        self._failing: set[int] = set()  # chats whose last send failed: warned about once
 
     def notify(self, chat_id: int, text: str) -> None:
         self.outbox.add(chat_id, text)
@@ -107,8 +126,16 @@ class Notifier:
                 await self._bot.send_message(chat_id, text)
                 count += 1
             except TelegramError as exc:
-                log.warning("scaling notice to chat %s not sent yet (%s)", chat_id, exc)
+                # Once per outage, not once per sync period while a chat stays unreachable.
+                level = logging.DEBUG if chat_id in self._failing else logging.WARNING
+                log.log(level, "scaling notices to chat %s not sent yet (%s); held back",
+                        chat_id, exc)
+                self._failing.add(chat_id)
                 failed[chat_id] = [text]
+                continue
+            if chat_id in self._failing:
+                self._failing.discard(chat_id)
+                log.info("scaling notices to chat %s are delivered again", chat_id)
         for chat_id, texts in failed.items():
             for text in reversed(texts):  # each goes back to the front, so the last first
                 self.outbox.put_back(chat_id, text)

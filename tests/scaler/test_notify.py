@@ -100,3 +100,48 @@ async def test_a_failed_notice_is_not_overtaken_by_the_ones_after_it():
     assert await notifier.flush() == 0  # the first failed; the others wait behind it
     assert await notifier.flush() == 3
     assert bot.sent == ["first-event", "second-event", "third-event"]
+
+
+def test_a_chat_that_never_accepts_keeps_a_bounded_backlog_that_counts_what_gave_way():
+    box = Outbox(limit=20, max_backlog_chars=1000)
+    for i in range(500):
+        box.add(-1, f"event {i:03d} " + "x" * 40)  # 50 characters each
+    queued = box.queued[-1]
+    assert sum(len(t) + 1 for t in queued) <= 1000
+    kept = len(queued)
+    [(_, first), *rest] = box.take(0)
+    lines = "\n".join([first, *(t for _, t in rest)]).split("\n")
+    assert lines[0].startswith(f"({500 - kept} earlier scaling events were not delivered")
+    assert lines[1].startswith(f"event {500 - kept:03d}") and lines[-1].startswith("event 499")
+    box.add(-1, "later")
+    assert box.take(100) == [(-1, "later")]  # told once, not again
+
+
+async def test_an_unreachable_chat_is_warned_about_once_then_recovery_is_logged(caplog):
+    import logging
+
+    from telegram.error import Forbidden
+
+    from bot.scaler.notify import Notifier
+
+    class KickedBot:
+        def __init__(self):
+            self.kicked, self.sent = True, []
+
+        async def send_message(self, chat_id, text):
+            if self.kicked:
+                raise Forbidden("Forbidden: bot was kicked from the group chat")
+            self.sent.append(text)
+
+    bot = KickedBot()
+    notifier = Notifier(bot, Outbox(limit=100), clock=lambda: 0.0)
+    with caplog.at_level(logging.DEBUG, logger="bot.scaler.notify"):
+        for i in range(5):
+            notifier.notify(-7, f"event {i}")
+            await notifier.flush()
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "-7" in warnings[0].getMessage()
+        bot.kicked = False
+        assert await notifier.flush() == 1
+    assert bot.sent == ["\n".join(f"event {i}" for i in range(5))]
+    assert any("delivered again" in r.getMessage() for r in caplog.records)

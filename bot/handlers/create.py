@@ -35,13 +35,12 @@ def describe_spec(spec: ContainerSpec) -> str:
             f"{spec.template}, {net}" + (f", node {spec.node}" if spec.node else ""))
 
 
-async def create_in_background(context, owner_id: int, live: LiveMessage, spec: ContainerSpec,
-                               recheck_quota: bool = False) -> None:
+async def create_in_background(context, owner_id: int, live: LiveMessage,
+                               spec: ContainerSpec) -> None:
     svc = services(context)
 
     async def work() -> str:
-        result = await svc.containers.create(owner_id, spec, progress=live,
-                                             recheck_quota=recheck_quota)
+        result = await svc.containers.create(owner_id, spec, progress=live)
         ct = await svc.px.get_container(result.vmid)
         note = ""
         if result.password:
@@ -81,7 +80,7 @@ async def execute_create(context, approval: Approval) -> None:
     spec = spec_from_payload(approval.payload["spec"])
     live = await LiveMessage.post(context.bot, approval.requester_chat_id,
                                   f"⏳ Creating {describe_spec(spec)}…")
-    await create_in_background(context, owner_id, live, spec, recheck_quota=True)
+    await create_in_background(context, owner_id, live, spec)
 
 
 async def create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -6,8 +6,10 @@ a later REST API) can forget to.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,6 +84,11 @@ class ContainerService:
         self.defaults = defaults
         # Hands out pool addresses (bot.services.network.NetworkService); wired by build_services.
         self.addresses: AddressSource | None = None
+        # Per owner: a quota check and what it lets through (a create, a scaling group's
+        # reservation) are one step; one user's commands run concurrently and each check awaits
+        # Proxmox. Creates under way count against the quota until their ownership is recorded.
+        self._quota_locks: dict[int, asyncio.Lock] = {}
+        self._in_flight: dict[int, list[Size]] = {}
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -137,10 +144,54 @@ class ContainerService:
         cts = await self._px.list_containers(vmids=mine)
         return Usage.of((ct.cores, ct.memory_mb, ct.disk_gb) for ct in cts)
 
+    def quota_lock(self, owner_id: int) -> asyncio.Lock:
+        return self._quota_locks.setdefault(owner_id, asyncio.Lock())
+
+    async def committed_sizes(self, owner_id: int, *, except_group: str | None = None,
+                              ) -> list[tuple[int, int, float]]:
+        """(cores, memory_mb, disk_gb) of all that counts against a user's quota: their
+        containers outside scaling groups, each of their groups at its maximum (max_replicas
+        times its template; ``except_group`` left out, for the caller to count as it plans),
+        and their creates under way."""
+        groups = [g for g in self._store.scaling.all() if g.owner_id == owner_id]
+        in_groups = {m.vmid for g in groups for m in g.members + g.spares}
+        counted = [g for g in groups if g.name != except_group]
+        mine = set(self._store.ownership.by_owner(owner_id)) - in_groups
+        templates = {g.template_vmid for g in counted}
+        cts = {ct.vmid: ct for ct in await self._px.list_containers(vmids=mine | templates)}
+        sizes = [(cts[v].cores, cts[v].memory_mb, cts[v].disk_gb) for v in mine if v in cts]
+        for g in counted:
+            t = cts.get(g.template_vmid)
+            if t is not None:
+                sizes += [(t.cores, t.memory_mb, t.disk_gb)] * g.max_replicas
+        sizes += [(s.cores, s.memory_mb, s.disk_gb) for s in self._in_flight.get(owner_id, ())]
+        return sizes
+
     async def check_quota(self, user_id: int, size: Size) -> None:
-        problems = quota_problems(self.quota_of(user_id), await self.usage_of(user_id), size)
+        used = Usage.of(await self.committed_sizes(user_id))
+        problems = quota_problems(self.quota_of(user_id), used, size)
         if problems:
-            raise QuotaExceeded("Over your quota:\n" + "\n".join(f"- {p}" for p in problems))
+            groups = any(g.owner_id == user_id for g in self._store.scaling.all())
+            raise QuotaExceeded(
+                "Over your quota:\n" + "\n".join(f"- {p}" for p in problems)
+                + ("\n(Your scaling groups count at their maximum size.)" if groups else ""))
+
+    @asynccontextmanager
+    async def reserving(self, owner_id: int, size: Size) -> AsyncIterator[None]:
+        """Check ``size`` against the owner's quota and hold it there while the block runs
+        (a create under way), so two requests cannot both fit in the same room. Admins have
+        no quota."""
+        if self._access.is_admin(owner_id):
+            yield
+            return
+        async with self.quota_lock(owner_id):
+            await self.check_quota(owner_id, size)
+            held = self._in_flight.setdefault(owner_id, [])
+            held.append(size)
+        try:
+            yield
+        finally:
+            held.remove(size)
 
     async def plan_create(self, actor_id: int, args: CreateArgs) -> CreatePlan:
         d = self.defaults
@@ -172,20 +223,18 @@ class ContainerService:
 
     # ---- acting -------------------------------------------------------------------------------
 
-    async def create(
-        self, owner_id: int, spec: ContainerSpec, progress: Progress = None, *,
-        recheck_quota: bool = False,
-    ) -> CreateResult:
-        """Create for `owner_id` and record ownership. `recheck_quota` for approved requests,
-        since the owner may have created more while the request waited."""
-        if recheck_quota and not self._access.is_admin(owner_id):
-            await self.check_quota(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb))
-        try:
-            result = await self._px.create_container(spec, progress=progress)
-        except Exception as exc:
-            self._store.audit.record(owner_id, "create", spec.hostname, "failed", str(exc))
-            raise
-        self._store.ownership.set(result.vmid, owner_id, spec.hostname)
+    async def create(self, owner_id: int, spec: ContainerSpec,
+                     progress: Progress = None) -> CreateResult:
+        """Create for `owner_id` and record ownership. The quota is checked again here, as
+        the create's own reservation: the owner may have asked for more since the request was
+        planned (another create, a scaling group, a wait for approval)."""
+        async with self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
+            try:
+                result = await self._px.create_container(spec, progress=progress)
+            except Exception as exc:
+                self._store.audit.record(owner_id, "create", spec.hostname, "failed", str(exc))
+                raise
+            self._store.ownership.set(result.vmid, owner_id, spec.hostname)
         self._store.audit.record(owner_id, "create", f"ct:{result.vmid}", "ok",
                                  f"{spec.hostname} on {result.node}")
         return result

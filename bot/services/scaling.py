@@ -101,12 +101,6 @@ class ScalingService:
         self._containers = containers
         self.settings = settings
         self.clock = clock
-        # Per owner: a quota check and the write it allows happen as one step (commands of one
-        # user run concurrently, and the check awaits Proxmox).
-        self._quota_locks: dict[int, asyncio.Lock] = {}
-
-    def _quota_lock(self, owner_id: int) -> asyncio.Lock:
-        return self._quota_locks.setdefault(owner_id, asyncio.Lock())
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -140,7 +134,7 @@ class ScalingService:
             approve_above=None if opts.approve_above in (None, -1) else opts.approve_above,
             warm_spares=opts.warm_spares or 0, created_at=self.clock(),
         )
-        async with self._quota_lock(actor_id):
+        async with self._containers.quota_lock(actor_id):
             await self._check_quota(group, template)
             try:
                 self._store.scaling.add(group)
@@ -164,7 +158,7 @@ class ScalingService:
         if updated.min_replicas > updated.max_replicas:
             raise ServiceError(f"min {updated.min_replicas} would be above max "
                                f"{updated.max_replicas}.")
-        async with self._quota_lock(group.owner_id):
+        async with self._containers.quota_lock(group.owner_id):
             if updated.max_replicas > group.max_replicas:
                 await self._check_quota(updated,
                                         await self._px.get_container(group.template_vmid))
@@ -217,22 +211,14 @@ class ScalingService:
         return ct
 
     async def _check_quota(self, group: ScalingGroup, template: Container) -> None:
-        """The group's max_replicas, plus the owner's other containers and other groups' max,
-        must fit the owner's quota (admins have none)."""
+        """The group at its maximum, on top of all else that counts against the owner's quota
+        (their other containers and groups, creates under way), must fit it (admins have
+        none). Called under the owner's quota lock."""
         owner = group.owner_id
         if self._access.is_admin(owner):
             return
         quota = self._containers.quota_of(owner)
-        others = [g for g in self._store.scaling.all() if g.owner_id == owner
-                  and g.name != group.name]
-        reserved_vmids = {m.vmid for g in others + [group] for m in g.members + g.spares}
-        mine = set(self._store.ownership.by_owner(owner)) - reserved_vmids
-        cts = {ct.vmid: ct for ct in await self._px.list_containers()}
-        sizes = [(cts[v].cores, cts[v].memory_mb, cts[v].disk_gb) for v in mine if v in cts]
-        for g in others:
-            t = cts.get(g.template_vmid)
-            if t is not None:
-                sizes += [(t.cores, t.memory_mb, t.disk_gb)] * g.max_replicas
+        sizes = await self._containers.committed_sizes(owner, except_group=group.name)
         sizes += [(template.cores, template.memory_mb, template.disk_gb)] * group.max_replicas
         total = Usage.of(sizes)
         rows = [("containers", total.containers, quota.containers, ""),

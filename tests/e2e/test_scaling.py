@@ -7,6 +7,7 @@ nothing here waits for wall-clock periods; pvesim runs tasks at once (time_scale
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import pytest
@@ -351,3 +352,43 @@ async def test_delete_during_a_scale_out_leaves_no_clone_behind(harness):
     await tick
     assert web_cts(sim) == []  # the clones that were in flight went with the group
     assert h.services.store.scaling.get("web") is None
+
+
+async def test_a_create_counts_the_users_scaling_groups_at_their_maximum(harness):
+    h = harness
+    h.services.store.ownership.set(TEMPLATE, BOB_ID, "web-template")
+    # Quota 3 containers: the template and a group of at most 2 replicas fill it.
+    await h.bob.send(f"/scale_create web --template {TEMPLATE} --min 1 --max 2 --target-cpu 60")
+    await h.tg.wait_for(lambda m: "Scaling group web created" in m.content, chat_id=BOB_ID)
+    answer = await h.ask(h.bob, "/create extra", lambda m: "quota" in m.content)
+    assert "containers: 3 in use + 1 asked = 4 > quota 3" in answer.content
+    assert "scaling groups count at their maximum" in answer.content
+    assert "extra" not in [g.config.get("hostname") for g in h.sim.cluster.guests.values()]
+
+
+async def test_a_create_and_a_group_at_once_cannot_together_exceed_the_quota(harness):
+    h = harness
+    h.services.store.ownership.set(TEMPLATE, BOB_ID, "web-template")
+    # Room for 2 more containers: either the create (1) or the group (up to 2), not both.
+    await asyncio.gather(
+        h.bob.send("/create extra"),
+        h.bob.send(f"/scale_create web --template {TEMPLATE} --min 1 --max 2 --target-cpu 60"))
+    await h.tg.wait_until(
+        lambda: any("quota" in m.content for m in h.tg.chat(BOB_ID).messages), timeout=15)
+    await h.settle(1.0)
+    created = [g for g in h.sim.cluster.guests.values() if g.config.get("hostname") == "extra"]
+    group = h.services.store.scaling.get("web")
+    assert (len(created), group is not None) in ((1, False), (0, True)), \
+        [m.content for m in h.tg.chat(BOB_ID).messages]
+
+
+async def test_two_creates_at_once_cannot_together_exceed_the_quota(harness):
+    h = harness
+    h.services.store.quotas.put(BOB_ID, dataclasses.replace(
+        h.services.containers.quota_of(BOB_ID), containers=1))
+    await asyncio.gather(h.bob.send("/create one"), h.bob.send("/create two"))
+    await h.tg.wait_until(
+        lambda: any("quota" in m.content for m in h.tg.chat(BOB_ID).messages), timeout=15)
+    await h.settle(1.0)
+    names = {g.config.get("hostname") for g in h.sim.cluster.guests.values()}
+    assert len(names & {"one", "two"}) == 1, [m.content for m in h.tg.chat(BOB_ID).messages]

@@ -116,6 +116,8 @@ class ContainerService:
     async def resolve(self, actor_id: int, ref: int | str) -> Container:
         """A container by vmid or hostname, if the asker may act on it."""
         if isinstance(ref, int):
+            # Ownership first: to a user, someone else's vmid and a missing one look alike.
+            self.check_may_act(actor_id, ref)
             ct = await self._px.get_container(ref)  # errors.NotFound maps to a clear message
         else:
             matches = [ct for ct in await self.visible(actor_id) if ct.hostname == ref]

@@ -105,6 +105,21 @@ async def test_user_cannot_touch_anothers_container(harness):
     assert "bobs-box" in admin_list.content and f"owner {BOB_ID}" in admin_list.content
 
 
+async def test_a_user_cannot_tell_anothers_container_from_a_missing_one(harness):
+    h = harness
+    made = await h.ask(h.bob, "/create bobs-box", lambda m: m.content.startswith(("✅", "❌")))
+    vmid = int(made.content.split()[2])
+    missing = vmid + 4242
+    assert missing not in h.sim.cluster.guests
+    for command in ("/info {}", "/ct_stop {}", "/ct_delete {}"):
+        theirs = await h.ask(h.carol, command.format(vmid))
+        nothing = await h.ask(h.carol, command.format(missing))
+        assert theirs.content.replace(str(vmid), "N") == nothing.content.replace(str(missing), "N")
+    # The admin, who may see everything, is told the truth.
+    told = await h.ask(h.admin, f"/info {missing}")
+    assert "not yours" not in told.content
+
+
 async def test_over_quota_is_refused_with_the_numbers(harness):
     h = harness
     await h.ask(h.admin, f"/quota {BOB_ID} --containers 1 --cores 2")

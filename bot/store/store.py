@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tinydb import TinyDB
-
 from .backup_reports import BackupReportRepository
 from .pools import PoolRepository
 from .repositories import (
@@ -23,7 +21,7 @@ from .repositories import (
     UserRepository,
 )
 from .scaling import ScalingGroupRepository, ScalingHistoryRepository
-from .storage import AtomicJSONStorage
+from .storage import StoreDB
 
 
 class Store:
@@ -36,9 +34,9 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
-        self._audit_db = TinyDB(self._beside("audit"), storage=AtomicJSONStorage)
-        self._history_db = TinyDB(self._beside("history"), storage=AtomicJSONStorage)
+        self._db = StoreDB(self.path)
+        self._audit_db = StoreDB(self._beside("audit"))
+        self._history_db = StoreDB(self._beside("history"))
         lock = self._lock
         # cache_size=0: tinydb's query cache hands out shared documents and is not thread-safe.
         self.users = UserRepository(self._db.table("users", cache_size=0), lock)

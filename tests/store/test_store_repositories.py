@@ -66,6 +66,60 @@ def test_storage_removes_stale_temp_files(tmp_path):
     assert unrelated.exists()
 
 
+def _fail(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("failing", ["os.replace", "_fsync_directory"])
+def test_a_failed_write_leaves_reads_consistent_with_the_file(store, path, monkeypatch, failing):
+    """Before the rename the file keeps the old data; after it (the directory's fsync failed)
+    it has the new: either way the store reads what the file holds, now and after a reopen."""
+    store.users.put(User(id=5, role="user", name="Bob"))
+    assert store.users.get(5).name == "Bob"  # the decoded data is in memory now
+    if failing == "os.replace":
+        monkeypatch.setattr("bot.store.storage.os.replace", _fail)
+    else:
+        monkeypatch.setattr("bot.store.storage._fsync_directory", _fail)
+    with pytest.raises(OSError):
+        store.users.put(User(id=5, role="admin", name="Bob"))
+    monkeypatch.undo()
+    on_file = {d["id"]: d["role"] for d in json.loads(path.read_text())["users"].values()}
+    assert on_file == {5: "user" if failing == "os.replace" else "admin"}
+    assert {u.id: u.role for u in store.users.all()} == on_file
+    with reopen(path) as again:
+        assert {u.id: u.role for u in again.users.all()} == on_file
+    assert [p.name for p in path.parent.iterdir()] == ["store.json"]  # no temp file left
+
+
+def test_an_update_that_fails_halfway_changes_nothing(store, path):
+    """tinydb changes the documents in place before writing: it must work on a copy."""
+    store.users.put(User(id=5, role="user", name="Bob"))
+    store.users.get(5)
+
+    def half_done(doc):
+        doc["role"] = "admin"
+        raise RuntimeError("updater failed")
+
+    with pytest.raises(RuntimeError):
+        store.users._table.update(half_done)
+    assert store.users.get(5).role == "user"
+    assert json.loads(path.read_text())["users"]["1"]["role"] == "user"
+
+
+def test_changing_what_a_read_handed_out_changes_nothing_stored(store, path):
+    store.approvals.add(make_approval(payload={"vmid": 101, "nics": [{"bridge": "vmbr0"}]}))
+    got = store.approvals.get("a1")
+    got.payload["vmid"] = 999
+    got.payload["nics"][0]["bridge"] = "evil"
+    got.payload["nics"].append({})
+    (doc,) = store.approvals._table.all()
+    doc["summary"] = "changed"
+    doc["payload"]["extra"] = 1
+    assert store.approvals.get("a1") == make_approval(
+        payload={"vmid": 101, "nics": [{"bridge": "vmbr0"}]})
+    assert store.approvals.pending()[0].payload == {"vmid": 101, "nics": [{"bridge": "vmbr0"}]}
+
+
 def test_store_creates_directories(path):
     with Store(path) as s:
         s.notices.first_time("x")

@@ -43,7 +43,7 @@ USAGE: dict[str, str] = {
     "backups": "/backups [vmid|hostname]",
     "backup_del": "/backup_del <volid>",
     "restore": ("/restore <volid> --new [--hostname H] [--node N] [--storage S]  |  "
-                "/restore <volid> --into <vmid|hostname>"),
+                "/restore <volid> --into <vmid|hostname> [--hostname H]"),
     "schedule_backup": ("/schedule_backup <vmid|hostname|all-mine> <calendar> [--keep-last N] "
                         "[--keep-daily N] [--keep-weekly N] [--storage S] "
                         "[--mode snapshot|suspend|stop]"),

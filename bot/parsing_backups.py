@@ -135,7 +135,7 @@ class RestoreArgs:
     volid: str
     new: bool
     into: int | str | None = None
-    hostname: str | None = None
+    hostname: str | None = None  # of the new CT, or of the CT restored into (not in place)
     node: str | None = None
     storage: str | None = None
 
@@ -154,9 +154,9 @@ def parse_restore(args: str) -> RestoreArgs:
     new, into = opts.get("new", False), opts.get("into")
     if new == (into is not None):
         raise UsageError("say where to restore: --new (a new container) or --into <ct>", usage)
-    if into is not None and any(k in opts for k in ("hostname", "node", "storage")):
-        raise UsageError("--hostname, --node and --storage go with --new; --into keeps the "
-                         "target's own", usage)
+    if into is not None and any(k in opts for k in ("node", "storage")):
+        raise UsageError("--node and --storage go with --new; --into keeps the target's own",
+                         usage)
     return RestoreArgs(volid=volid, new=new, into=into, hostname=opts.get("hostname"),
                        node=opts.get("node"), storage=opts.get("storage"))
 

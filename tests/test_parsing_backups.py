@@ -33,6 +33,8 @@ def test_good_inputs():
     r = parse_restore(f"{VOL} --new --hostname twin --storage local-lvm")
     assert (r.new, r.hostname, r.storage, r.into) == (True, "twin", "local-lvm", None)
     assert parse_restore(f"{VOL} --into 102").into == 102
+    r = parse_restore(f"{VOL} --into 102 --hostname Web2")  # a copy into another CT: its name
+    assert (r.into, r.hostname, r.new) == (102, "web2", False)
     s = parse_schedule_backup("all-mine sat *-1..7 03:00 --keep-last 3 --keep-daily 7")
     assert (s.target, s.calendar, s.prune) == (ALL_MINE, "sat *-1..7 03:00",
                                                "keep-last=3,keep-daily=7")
@@ -45,7 +47,9 @@ def test_good_inputs():
     (parse_backup_del, "local:vztmpl/x.tar.zst", "not a backup volume id"),
     (parse_restore, VOL, "--new"),
     (parse_restore, f"{VOL} --new --into 101", "--new"),
-    (parse_restore, f"{VOL} --into 101 --hostname x", "go with --new"),
+    (parse_restore, f"{VOL} --into 101 --node pve2", "go with --new"),
+    (parse_restore, f"{VOL} --into 101 --storage local-lvm", "go with --new"),
+    (parse_restore, f"{VOL} --into 101 --hostname bad_name", "not a valid hostname"),
     (parse_schedule_backup, "web1", "calendar"),
     (parse_schedule_backup, "web1 02:00 --keep-last -1", "keep-last"),
     (parse_schedule_backup, "web1 02:00;rm", "not a calendar event"),

@@ -106,22 +106,26 @@ async def execute_backup_del(context, approval: Approval) -> None:
 # ---- /restore ----------------------------------------------------------------------------------
 
 def _restore_into_in_background(context, live: LiveMessage, actor_id: int, volid: str,
-                                vmid: int, stop_first: bool) -> None:
+                                vmid: int, stop_first: bool, hostname: str | None) -> None:
     async def work() -> str:
-        r = await services(context).backups.restore_into(actor_id, volid, vmid, stop_first)
-        return f"✅ CT {r.vmid} {r.hostname} is restored from {volid} (stopped; /ct_start it)."
+        r = await services(context).backups.restore_into(actor_id, volid, vmid, stop_first,
+                                                         hostname)
+        notes = "".join(f"\n• {n}" for n in r.notes)
+        return (f"✅ CT {r.vmid} {r.hostname} is restored from {volid} (stopped; /ct_start "
+                f"it).{notes}")
 
     context.application.create_task(run_reporting(live, work()))
 
 
 async def _run_or_confirm_into(context, chat_id: int, actor_id: int, volid: str,
-                               vmid: int) -> None:
+                               vmid: int, hostname: str | None) -> None:
     """A running target is stopped only after the person confirms."""
     svc = services(context)
-    _backup, ct = await svc.backups.check_restore_into(actor_id, volid, vmid)
+    _backup, ct = await svc.backups.check_restore_into(actor_id, volid, vmid, hostname)
     if ct.status == "running":
         token = secrets.token_hex(4)
-        context.application.bot_data.setdefault(_CONFIRMS, {})[token] = (actor_id, volid, vmid)
+        context.application.bot_data.setdefault(_CONFIRMS, {})[token] = (actor_id, volid, vmid,
+                                                                          hostname)
         await context.bot.send_message(
             chat_id, f"CT {vmid} {ct.hostname} is running. Stop it and overwrite it with "
                      f"{volid}? Its current state will be lost.",
@@ -130,7 +134,7 @@ async def _run_or_confirm_into(context, chat_id: int, actor_id: int, volid: str,
                 InlineKeyboardButton("Cancel", callback_data=f"bk:ri:{token}:no")]]))
         return
     live = await LiveMessage.post(context.bot, chat_id, f"⏳ Restoring {volid} into CT {vmid}…")
-    _restore_into_in_background(context, live, actor_id, volid, vmid, False)
+    _restore_into_in_background(context, live, actor_id, volid, vmid, False, hostname)
 
 
 async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -151,13 +155,17 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
         context.application.create_task(run_reporting(live, work()))
         return
-    _backup, ct = await svc.backups.check_restore_into(uid, args.volid, args.into)
+    _backup, ct = await svc.backups.check_restore_into(uid, args.volid, args.into,
+                                                        args.hostname)
     if svc.backups.restore_into_needs_approval(uid):
+        named = f" as {args.hostname}" if args.hostname else ""
         await submit(update, context, "restore_into",
-                     {"volid": args.volid, "vmid": ct.vmid, "requester_id": uid},
-                     f"restore {args.volid} into CT {ct.vmid} {ct.hostname} (overwrites it)")
+                     {"volid": args.volid, "vmid": ct.vmid, "requester_id": uid,
+                      "hostname": args.hostname},
+                     f"restore {args.volid} into CT {ct.vmid} {ct.hostname}{named} (overwrites "
+                     "it)")
         return
-    await _run_or_confirm_into(context, chat, uid, args.volid, ct.vmid)
+    await _run_or_confirm_into(context, chat, uid, args.volid, ct.vmid, args.hostname)
 
 
 @executor("restore_into")
@@ -165,7 +173,7 @@ async def execute_restore_into(context, approval: Approval) -> None:
     p = approval.payload
     try:
         await _run_or_confirm_into(context, approval.requester_chat_id, p["requester_id"],
-                                   p["volid"], p["vmid"])
+                                   p["volid"], p["vmid"], p.get("hostname"))
     except Exception as exc:  # noqa: BLE001 - the requester hears why
         await context.bot.send_message(approval.requester_chat_id, f"❌ {exc}")
 
@@ -180,14 +188,14 @@ async def on_restore_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await query.answer("This button is not valid any more.", show_alert=True)
         return
     del pending[token]
-    actor_id, volid, vmid = entry
+    actor_id, volid, vmid, hostname = entry
     await query.answer()
     live = LiveMessage(context.bot, query.message.chat_id, query.message.message_id)
     if verdict != "yes":
         await live.edit(f"Cancelled: CT {vmid} is left as it was.")
         return
     await live.edit(f"⏳ Stopping CT {vmid}, then restoring {volid}…")
-    _restore_into_in_background(context, live, actor_id, volid, vmid, True)
+    _restore_into_in_background(context, live, actor_id, volid, vmid, True, hostname)
 
 
 # ---- schedules ---------------------------------------------------------------------------------

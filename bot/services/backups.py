@@ -11,6 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from bot.parsing import UsageError, parse_hostname
 from bot.parsing_backups import ALL_MINE, BackupArgs, RestoreArgs, ScheduleArgs
 from bot.proxmox import Proxmox, errors
 from bot.proxmox.backups import (
@@ -20,6 +21,7 @@ from bot.proxmox.backups import (
     Progress,
     parse_vzdump_log,
 )
+from bot.proxmox.models import parse_property_string
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -187,30 +189,72 @@ class BackupService:
                                "with --storage.")
         return max(sorted(candidates), key=lambda s: candidates[s])
 
-    async def _nics_for_twin(self, config: dict[str, str], hostname: str) -> tuple[dict, list]:
-        """The twin's NICs: same bridges; a static address replaced by a free one of the
-        network's pool, else by DHCP (the original keeps its address: no conflict)."""
-        lease = getattr(getattr(self._containers, "addresses", None), "lease", None)
-        out, notes = {}, []
-        for key in sorted(k for k in config if k.startswith("net")):
-            props = dict(p.split("=", 1) for p in config[key].split(",") if "=" in p)
+    async def _copy_hostname(self, config: dict[str, str], source: int | None, suffix: str,
+                             wanted: str | None, target: int | None = None) -> str:
+        """The hostname of a copy of a backed-up CT: `wanted`, else ``<original>-<suffix>``
+        (``-2``, ``-3``... if another CT has it), so the copy never takes the original's."""
+        if wanted:
+            return wanted
+        fallback = f"ct{source}" if source is not None else "ct"
+        first, dot, domain = str(config.get("hostname") or fallback).partition(".")
+        taken = {ct.hostname for ct in await self._px.list_containers() if ct.vmid != target}
+        for n in range(1, 100):
+            tail = f"-{suffix}" if n == 1 else f"-{suffix}{n}"
+            name = f"{first[:63 - len(tail)].rstrip('-')}{tail}{dot}{domain}"
+            try:
+                name = parse_hostname(name)
+            except UsageError:
+                name = parse_hostname(f"{fallback}{tail}")
+            if name not in taken:
+                return name
+        raise Conflict(f"Every name like {first}-{suffix} is taken; give one with --hostname.")
+
+    async def _copy_nics(self, config: dict[str, str], holder: str, source: int | None,
+                         ) -> tuple[dict[str, str], list[str], list]:
+        """The NICs of a copy of a backed-up CT: the same bridges and options, a new MAC, and
+        each static address replaced by a free one of the bridge's pool (the one place
+        addresses are handed out), else by DHCP: the original may still hold its own.
+        Returns (net keys, notes for the person, the leases to release if the copy fails)."""
+        addresses = self._containers.addresses
+        out, notes, leases = {}, [], []
+        original = f"CT {source}'s" if source is not None else "the original's"
+        for key in sorted(k for k in config if k.startswith("net") and k[3:].isdigit()):
+            props = parse_property_string(config[key])
             props.pop("hwaddr", None)
+            bridge = props.get("bridge", "")
             ip = props.get("ip")
             if ip and ip not in ("dhcp", "manual"):
-                got = await lease(props.get("bridge", ""), hostname) if lease else None
+                got, why = None, "no address pool there"
+                if addresses is not None:
+                    try:
+                        got = await addresses.lease(bridge, holder)
+                    except Conflict:
+                        why = "its address pool is used up"
+                    except ServiceError:  # a pool whose subnet is not visible
+                        why = "its address pool cannot be used now"
                 if got is not None:
+                    leases.append(got)
                     props["ip"] = got.cidr
                     if got.gateway:
                         props["gw"] = got.gateway
-                    notes.append(f"{key}: {ip} -> {got.cidr} (a free address of the "
-                                 f"{props.get('bridge')} pool)")
+                    notes.append(f"{key}: {ip} is {original} address; the copy has "
+                                 f"{got.cidr}, a free address of the {bridge} pool")
                 else:
                     props["ip"] = "dhcp"
                     props.pop("gw", None)
-                    notes.append(f"{key}: {ip} was the original's static address; the twin uses "
-                                 f"DHCP on {props.get('bridge')} (no address pool there)")
+                    notes.append(f"{key}: {ip} is {original} address; the copy uses DHCP on "
+                                 f"{bridge} ({why})")
+            ip6 = props.get("ip6")
+            if ip6 and ip6 not in ("dhcp", "auto", "manual"):
+                props["ip6"] = "auto"
+                props.pop("gw6", None)
+                notes.append(f"{key}: {ip6} is {original} IPv6 address; the copy uses SLAAC")
             out[key] = ",".join(f"{k}={v}" for k, v in props.items())
-        return out, notes
+        return out, notes, leases
+
+    def _release(self, leases: list) -> None:
+        for lease in leases:
+            self._containers.addresses.release(lease)
 
     async def restore_new(self, actor_id: int, args: RestoreArgs) -> RestoreResult:
         plan = await self.plan_restore(actor_id, args.volid)
@@ -224,15 +268,17 @@ class BackupService:
                               {"G": 1, "M": 1 / 1024, "T": 1024}.get(size[-1:].upper(), 1)))
         if not self._access.is_admin(actor_id):
             await self._containers.check_quota(actor_id, Size(cores, memory, disk))
-        hostname = args.hostname or f"{config.get('hostname', f'ct{source}')}-twin"[:63]
+        hostname = await self._copy_hostname(config, source, "twin", args.hostname)
         node = args.node or plan.backup.node
         storage = await self._storage_for(node, args.storage)
-        nics, notes = await self._nics_for_twin(config, hostname)
+        nics, notes, leases = await self._copy_nics(config, hostname, source)
         try:
             vmid, where = await self._px.restore(plan.backup, storage=storage, node=node,
                                                  unique=True, hostname=hostname, **nics)
-        except errors.ProxmoxError as exc:
-            self._store.audit.record(actor_id, "restore", args.volid, "failed", str(exc))
+        except Exception as exc:
+            self._release(leases)
+            if isinstance(exc, errors.ProxmoxError):
+                self._store.audit.record(actor_id, "restore", args.volid, "failed", str(exc))
             raise
         self._store.ownership.set(vmid, actor_id, hostname)
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
@@ -242,29 +288,60 @@ class BackupService:
     def restore_into_needs_approval(self, actor_id: int) -> bool:
         return not self._access.is_admin(actor_id)
 
-    async def check_restore_into(self, actor_id: int, volid: str, ref: int | str):
-        """(backup, target CT) after checking the asker may use both."""
+    async def check_restore_into(self, actor_id: int, volid: str, ref: int | str,
+                                 hostname: str | None = None):
+        """(backup, target CT) after checking the asker may use both. Restoring a CT from its
+        own backup (in place) keeps its name: `hostname` is for restoring into another CT."""
         backup = await self.backup_of(actor_id, volid)
         ct = await self._containers.resolve(actor_id, ref)
+        if hostname and backup.vmid == ct.vmid:
+            raise ServiceError(f"{volid} is CT {ct.vmid}'s own backup: restoring it in place "
+                               "keeps its hostname and network as they were. --hostname is for "
+                               "restoring into another container.")
         return backup, ct
 
     async def restore_into(self, actor_id: int, volid: str, vmid: int,
-                           stop_first: bool = False) -> RestoreResult:
-        backup, ct = await self.check_restore_into(actor_id, volid, vmid)
-        if ct.status == "running":
-            if not stop_first:
-                raise Conflict(f"CT {vmid} is running; it must be stopped before the restore.")
-            await self._px.stop(vmid)
-        config = await self._px.get_config(vmid)
-        storage = str(config.get("rootfs", "")).split(":", 1)[0] or await self._storage_for(
-            ct.node, None)
+                           stop_first: bool = False, hostname: str | None = None,
+                           ) -> RestoreResult:
+        """Overwrite CT `vmid` with the backup. In place (its own backup) everything is as it
+        was; into another CT, PVE would copy the original's hostname, MAC and static address
+        (a clash while the original runs), so the copy gets `hostname` (else
+        ``<original>-restore``), new MACs and free addresses (pool, else DHCP) instead."""
+        backup, ct = await self.check_restore_into(actor_id, volid, vmid, hostname)
+        copy: dict[str, str] = {}
+        notes: list[str] = []
+        leases: list = []
+        if backup.vmid != vmid:
+            original = await self._px.extract_config(backup)
+            name = await self._copy_hostname(original, backup.vmid, "restore", hostname, vmid)
+            nics, notes, leases = await self._copy_nics(original, name, backup.vmid)
+            copy = {"hostname": name, **nics}
+            was = original.get("hostname")
+            if was and was != name:
+                notes.insert(0, f"hostname: {was} is CT {backup.vmid}'s; the copy is {name}")
         try:
-            await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node, force=True)
-        except errors.ProxmoxError as exc:
-            self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "failed", str(exc))
+            if ct.status == "running":
+                if not stop_first:
+                    raise Conflict(f"CT {vmid} is running; it must be stopped before the "
+                                   "restore.")
+                await self._px.stop(vmid)
+            config = await self._px.get_config(vmid)
+            storage = str(config.get("rootfs", "")).split(":", 1)[0] or await self._storage_for(
+                ct.node, None)
+            await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node, force=True,
+                                   unique=bool(copy), **copy)
+        except Exception as exc:
+            self._release(leases)
+            if isinstance(exc, errors.ProxmoxError):
+                self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "failed", str(exc))
             raise
-        self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok", f"{volid} in place")
-        return RestoreResult(vmid, ct.node, ct.hostname, ())
+        name = copy.get("hostname", ct.hostname)
+        owner = self._store.ownership.owner(vmid)
+        if copy and owner is not None:
+            self._store.ownership.set(vmid, owner, name)
+        self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
+                                 f"{volid} in place" if not copy else f"{volid} as {name}")
+        return RestoreResult(vmid, ct.node, name, tuple(notes))
 
     # ---- schedules --------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ retention over a simulated week, and the watcher's reports across a restart."""
 
 from __future__ import annotations
 
-from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID, default_policy, running_bot
+from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID, Harness, default_policy, running_bot
 
 from bot.store import Store, User
 from pvesim.prune import select
@@ -54,7 +54,7 @@ async def test_lab_scenario_backup_twin_and_restore_into(harness):
     # restore into the (running) twin: approval, then a confirmation to stop it first
     started = await h.ask(bob, f"/ct_start {twin}", final)
     assert "running" in started.content, started.content
-    await bob.send(f"/restore {volid} --into {twin}")
+    await bob.send(f"/restore {volid} --into {twin} --hostname c1-copy")
     card = await tg.wait_for(lambda m: "restore" in m.content and m.flat_buttons,
                              chat_id=APPROVAL_CHAT)
     assert h.sim.cluster.guests[twin].status == "running"
@@ -63,10 +63,63 @@ async def test_lab_scenario_backup_twin_and_restore_into(harness):
                             chat_id=BOB_ID)
     assert h.sim.cluster.guests[twin].status == "running"  # nothing before the confirmation
     await bob.press(ask, "Stop and restore")
-    await tg.wait_for(lambda m: m.content.startswith(f"✅ CT {twin}"), chat_id=BOB_ID)
+    done = await tg.wait_for(lambda m: m.content.startswith(f"✅ CT {twin}"), chat_id=BOB_ID)
     restored = h.sim.cluster.guests[twin]
-    assert restored.status == "stopped" and restored.config["hostname"] == "c1"
-    assert "ip=10.0.0.5/24" in restored.config["net0"]
+    # c1 still runs: the copy must not claim its name or its address (no pool on vmbr0: DHCP)
+    assert restored.status == "stopped" and restored.config["hostname"] == "c1-copy"
+    assert "ip=dhcp" in restored.config["net0"] and "10.0.0.5" not in restored.config["net0"]
+    assert "10.0.0.5/24" in done.content and "DHCP" in done.content, done.content
+
+
+async def test_restore_into_another_ct_gets_its_own_name_and_address(sim, tg, tmp_path):
+    """A backup of c1 restored into another CT while c1 runs: PVE would copy c1's hostname and
+    static address into it (two CTs claiming one IP on one bridge). The copy is named
+    <hostname>-restore (or --hostname) and gets a free address of the bridge's pool, else DHCP,
+    and the reply says which; restoring c1 in place keeps everything as it was."""
+    store_path = tmp_path / "s.json"
+    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    policy = default_policy(network_pools=(("vmbr0", "10.0.2.100", "10.0.2.101"),))
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        h = Harness(sim, tg, services, app, str(store_path))
+        admin = h.admin
+        c1 = await make_ct(h, admin, "c1", "--node pve1 --ip 10.0.2.50/24 --gw 10.0.2.15")
+        c2 = await make_ct(h, admin, "c2", "--node pve1")  # takes 10.0.2.100 of the pool
+        c3 = await make_ct(h, admin, "c3", "--node pve1 --dhcp")
+        for ct in (c2, c3):
+            await h.ask(admin, f"/ct_stop {ct}", final)
+        done = await backup_of(h, admin, "c1")
+        volid = done.content.split("done: ")[1].split()[0]
+        c1_net = sim.cluster.guests[c1].config["net0"]
+        c1_mac = next(p for p in c1_net.split(",") if p.startswith("hwaddr="))
+
+        msg = await h.ask(admin, f"/restore {volid} --into c2", final)
+        assert msg.content.startswith(f"✅ CT {c2} c1-restore"), msg.content
+        cfg = sim.cluster.guests[c2].config
+        assert cfg["hostname"] == "c1-restore"
+        assert "ip=10.0.2.101/24" in cfg["net0"] and "gw=10.0.2.2," in cfg["net0"]  # the pool's
+        assert c1_mac not in cfg["net0"]
+        assert "10.0.2.50/24" in msg.content and "10.0.2.101/24" in msg.content
+
+        # the pool is used up now: DHCP, and a name the user gives
+        msg = await h.ask(admin, f"/restore {volid} --into c3 --hostname web3", final)
+        assert msg.content.startswith(f"✅ CT {c3} web3"), msg.content
+        cfg = sim.cluster.guests[c3].config
+        assert cfg["hostname"] == "web3"
+        assert "ip=dhcp" in cfg["net0"] and "gw=" not in cfg["net0"]
+        assert c1_mac not in cfg["net0"]
+        assert "10.0.2.50/24" in msg.content and "DHCP" in msg.content
+
+        # in place: c1's own name, address and MAC; a new name makes no sense there
+        refused = await h.ask(admin, f"/restore {volid} --into c1 --hostname other")
+        assert "in place" in refused.content and "--hostname" in refused.content
+        assert sim.cluster.guests[c1].status == "running"
+        await admin.send(f"/restore {volid} --into c1")
+        ask = await tg.wait_for(lambda m: "Stop and restore" in [b.text for b in m.flat_buttons],
+                                chat_id=admin.id)
+        await admin.press(ask, "Stop and restore")
+        await tg.wait_for(lambda m: m.content.startswith(f"✅ CT {c1}"), chat_id=admin.id)
+        cfg = sim.cluster.guests[c1].config
+        assert cfg["hostname"] == "c1" and cfg["net0"] == c1_net
 
 
 async def test_failing_backup_shows_its_error_line(harness):

@@ -143,6 +143,16 @@ async def test_restore_new_and_into_existing(api):
     assert (await api.wait("pve1", upid))["exitstatus"] == "OK"
     restored = await api.ok("GET", "/nodes/pve1/lxc/201/config")
     assert restored["hostname"] == "orig" and "ip=10.0.0.5/24" in restored["net0"]
+    # over an existing CT too, create's options override the archive's config (pct restore)
+    upid = await api.ok("POST", "/nodes/pve1/lxc", vmid=201, storage="local-lvm", force=1,
+                        unique=1, hostname="copy", net0="name=eth0,bridge=vmbr0,ip=dhcp",
+                        **base)
+    assert (await api.wait("pve1", upid))["exitstatus"] == "OK"
+    copy = await api.ok("GET", "/nodes/pve1/lxc/201/config")
+    assert copy["hostname"] == "copy" and "ip=dhcp" in copy["net0"]
+    assert "10.0.0.5" not in copy["net0"] and copy["cores"] == orig["cores"]
+    mac = next(p for p in orig["net0"].split(",") if p.startswith("hwaddr="))
+    assert mac not in copy["net0"]
 
 
 async def test_backup_jobs_crud_and_schedule_analyze(api):

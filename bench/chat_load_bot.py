@@ -26,7 +26,7 @@ async def main(out_path: str) -> None:
     async with serving(app):
         print("ready", flush=True)
         await stop.wait()
-    timings = [(t.name, t.total_s, t.proxmox_s, t.telegram_s, t.waiting_s)
+    timings = [(t.name, t.total_s, t.proxmox_s, t.telegram_s, t.waiting_s, t.chat_id)
                for t in TIMINGS.recent]
     peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     with open(out_path, "w") as f:  # noqa: ASYNC230 - the bot has stopped; nothing waits

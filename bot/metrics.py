@@ -62,6 +62,7 @@ class UpdateTiming:
     proxmox_s: float  # of which waiting for Proxmox (concurrent requests counted once)
     telegram_s: float  # of which waiting for Telegram (flood-limit queue and HTTP)
     waiting_s: float  # of which waiting for either (<= proxmox_s + telegram_s: overlaps once)
+    chat_id: int | None = None  # where the update came from
 
     @property
     def own_s(self) -> float:
@@ -74,7 +75,7 @@ class UpdateTimings:
         self.recent: deque[UpdateTiming] = deque(maxlen=keep)
 
     @contextmanager
-    def measure(self, name: str) -> Iterator[None]:
+    def measure(self, name: str, chat_id: int | None = None) -> Iterator[None]:
         """Time one update's handling, and collect the waits made inside it (also by the tasks
         it starts, up to its end)."""
         waits = _Waits()
@@ -86,7 +87,7 @@ class UpdateTimings:
             end = time.perf_counter()
             self.recent.append(UpdateTiming(
                 name, end - start, waits.total("proxmox", end), waits.total("telegram", end),
-                waits.total(_ANY, end)))
+                waits.total(_ANY, end), chat_id))
             _waits.reset(token)
 
 

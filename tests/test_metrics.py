@@ -108,3 +108,13 @@ async def test_a_caller_sharing_an_in_flight_proxmox_read_is_waiting_for_proxmox
     assert by_name["first"].proxmox_s >= WAIT * 0.95
     assert WAIT * 0.5 <= by_name["joined"].proxmox_s <= by_name["joined"].total_s
     assert by_name["joined"].own_s < WAIT * 0.5
+
+
+async def test_an_update_is_recorded_with_its_chat():
+    timings = UpdateTimings()
+    with timings.measure("list_containers", chat_id=42):
+        pass
+    with timings.measure("tick"):
+        pass
+    assert [(t.name, t.chat_id) for t in timings.recent] == [("list_containers", 42),
+                                                             ("tick", None)]

@@ -101,7 +101,8 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
                 await reply(update, "This is for admins only. /help lists what you can do.")
                 return
             try:
-                with TIMINGS.measure(handler.__name__):
+                chat = update.effective_chat
+                with TIMINGS.measure(handler.__name__, chat.id if chat else None):
                     await handler(update, context)
             except Exception as exc:  # noqa: BLE001 - every error gets an answer
                 text = user_error_text(exc)

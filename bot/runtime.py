@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.app import build_application
 from bot.proxmox import Proxmox, ProxmoxSettings
+from bot.proxmox.backups import FOLLOW_TIMEOUT_S
 from bot.services import Services
 from bot.services.access import AccessService
 from bot.services.approvals import ApprovalService
@@ -35,6 +36,7 @@ class ChatPolicy:
     approval_ttl_s: float = 3600.0
     backup_storage: str = "local"  # where /backup and schedules write unless told
     backup_watch_s: float = 60.0  # how often finished scheduled backups are looked for
+    backup_follow_timeout_s: float = FOLLOW_TIMEOUT_S  # a /backup's live message gives up then
     network_facts: Facts = Facts()
     network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
@@ -54,7 +56,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         scaling=ScalingService(px, store, access, containers, policy.scaling),
         approvals=ApprovalService(store, access, policy.approval_ttl_s),
         backups=BackupService(px, store, access, containers, policy.backup_storage,
-                              policy.backup_watch_s),
+                              policy.backup_watch_s, policy.backup_follow_timeout_s),
         network=network,
         doctor=DoctorService(px, access),
         approval_chat_id=policy.approval_chat_id,

@@ -1,7 +1,8 @@
 """The simulated cluster: nodes, storages, volumes, guests (LXC) and tasks.
 
 Plain dataclasses that the API handlers read and change, and that tests read and poke through the
-hooks on ``Cluster`` (``set_lock``, ``set_node_online``, ``fail_next_task``, ``add_guest``).
+hooks on ``Cluster`` (``set_lock``, ``set_node_online``, ``fail_next_task``, ``cut_next_log``,
+``add_guest``).
 """
 
 from __future__ import annotations
@@ -240,6 +241,7 @@ class Cluster:
         self.tasks: dict[str, Task] = {}
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
+        self.log_cuts: dict[str, int] = {}  # task type -> lines its next run's log loses
         self.load = LoadModel()  # scaling groups' service load -> replica CPU (pvesim/load.py)
         # Backups (pvesim.api.backup, pvesim.scheduler): /cluster/backup jobs by id, injected
         # guest failures, and the simulated clock's offset from the real one (sim.advance).
@@ -277,6 +279,12 @@ class Cluster:
     def fail_next_task(self, task_type: str, message: str) -> None:
         """The next task of ``task_type`` (e.g. ``vzcreate``) ends with ``TASK ERROR: message``."""
         self.failures[task_type] = message
+
+    def cut_next_log(self, task_type: str, lines: int = 1) -> None:
+        """The next task of ``task_type`` ends with the last ``lines`` lines of its log lost
+        (its ``TASK OK``/``TASK ERROR`` line first), as a truncated log file on the node reads;
+        its status still says ``stopped`` with the exit status."""
+        self.log_cuts[task_type] = lines
 
     def set_load(self, group: str, rps: float) -> None:
         """Group ``group`` (CTs tagged with it) now receives ``rps`` requests per second."""

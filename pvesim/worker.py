@@ -25,12 +25,15 @@ class TaskRunner:
         self.time_scale = time_scale
         self._running: set[asyncio.Task] = set()
         self._injected: dict[str, str] = {}  # upid -> failure taken from cluster.failures
+        self._cuts: dict[str, int] = {}  # upid -> lines its log loses at the end (log_cuts)
 
     def start(self, node: str, wtype: str, wid: str, user: str, work: Work,
               on_error: Callable[[], None] | None = None) -> Task:
         task = self.cluster.new_task(node, wtype, wid, user)
         if (msg := self.cluster.failures.pop(wtype, None)) is not None:
             self._injected[task.upid] = msg
+        if (cut := self.cluster.log_cuts.pop(wtype, None)) is not None:
+            self._cuts[task.upid] = cut
         handle = asyncio.get_running_loop().create_task(self._run(task, work, on_error))
         self._running.add(handle)
         handle.add_done_callback(self._running.discard)
@@ -62,6 +65,9 @@ class TaskRunner:
             task.exitstatus = "OK"
             task.status = "stopped"
             task.endtime = int(self.cluster.now())
+        finally:
+            if (cut := self._cuts.pop(task.upid, 0)) > 0 and task.status == "stopped":
+                del task.lines[-cut:]
 
     def _finish(self, task: Task, message: str) -> None:
         task.log(f"TASK ERROR: {message}")

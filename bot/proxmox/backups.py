@@ -19,6 +19,7 @@ from typing import Any
 
 from . import errors
 from .models import parse_property_string
+from .tasks import decode_upid, is_success
 
 # ---- values ------------------------------------------------------------------------------------
 
@@ -110,6 +111,10 @@ class LogCursor:
 
 Progress = Callable[[BackupProgress], Awaitable[None]]
 
+# How long a follow waits for a backup to end before it gives up (the task goes on; its result
+# is then the watcher's to report). Generous: a big container's vzdump takes hours.
+FOLLOW_TIMEOUT_S = 12 * 3600.0
+
 _ARCHIVE = re.compile(r"creating (?:vzdump )?archive '([^']+)'")
 _WRITTEN = re.compile(r"Total bytes written: (\d+)")
 _STARTING = re.compile(r"Starting Backup of VM (\d+)")
@@ -149,6 +154,33 @@ def bytes_written(lines: list[str]) -> int | None:
     return None
 
 
+_LOG_ENDED_EARLY = "the log ends before this guest finished"
+_UNFINISHED_LOG = "unfinished"
+_UNFINISHED = (_LOG_ENDED_EARLY, _UNFINISHED_LOG)  # a guest's end not in the log (cut short)
+
+
+def _task_end(lines: list[str]) -> str | None:
+    """The exit status the log's last line gives (``OK``, ``WARNINGS: 1``, the error), or
+    None while that line is not there."""
+    last = lines[-1] if lines else ""
+    if last.startswith(("TASK OK", "TASK WARNINGS:", "TASK ERROR:")):
+        return last.removeprefix("TASK ERROR:").removeprefix("TASK ").strip()
+    return None
+
+
+def failure_reason(lines: list[str], exitstatus: str) -> str:
+    """Why a task failed, for a person: the last ``ERROR:`` line of its log (vzdump's reason,
+    e.g. a lock it could not get), else its exit status."""
+    for line in reversed(lines):
+        if line.startswith("ERROR: "):
+            text = line.removeprefix("ERROR: ").strip()
+            if m := _FAILED.search(line):
+                text = m.group(2).strip()
+            if text:
+                return text
+    return exitstatus.strip() or "unknown error"
+
+
 def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
     """Each guest of a vzdump log with its archive, duration or ``ERROR:`` reason."""
     out: list[GuestOutcome] = []
@@ -162,7 +194,7 @@ def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
 
     for line in lines:
         if m := _STARTING.search(line):
-            close(False, error="the log ends before this guest finished")
+            close(False, error=_LOG_ENDED_EARLY)
             current = {"vmid": int(m.group(1))}
         elif current is not None and (m := _ARCHIVE.search(line)):
             current["archive"] = m.group(1).rsplit("/", 1)[-1]
@@ -175,7 +207,7 @@ def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
                 close(True, duration=m.group(2))
     if current is not None:
         close(False, error=next((ln.removeprefix("TASK ERROR: ") for ln in reversed(lines)
-                                 if ln.startswith("TASK ERROR:")), "unfinished"))
+                                 if ln.startswith("TASK ERROR:")), _UNFINISHED_LOG))
     return out
 
 
@@ -258,24 +290,43 @@ class BackupsMixin:
     async def follow_backup(
         self, vmid: int, node: str, upid: str, progress: Progress | None = None, *,
         interval: float = 3.0, first_poll: float = 0.05, storage: str | None = None,
+        timeout: float = FOLLOW_TIMEOUT_S, status_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> BackupResult:
-        """Follow a vzdump task by its log alone: one log request per round, and a round at
-        most every `interval` seconds after the previous progress report returned, so a caller
+        """Follow a vzdump task by its log: one log request per round, and a round at most
+        every `interval` seconds after the previous progress report returned, so a caller
         editing a message per report edits at most once per `interval` and makes at most one
         log request per edit. The log's last line (``TASK OK`` / ``TASK ERROR: ...``) says it
-        ended, so no status polling is needed. `storage` is the one the backup was started
-        with (the log's job line echoes the note too, so parsing it is only a fallback)."""
+        ended. A log that stops growing without that line (cut short on the node) is checked
+        against the task's status, at most every `status_every` seconds (default 4 rounds):
+        stopped means ended, with the status's exit status. After `timeout` seconds it gives
+        up with StillRunning. `storage` is the one the backup was started with (the log's job
+        line echoes the note too, so parsing it is only a fallback)."""
+        status_every = interval * 4 if status_every is None else status_every
         cursor = LogCursor()
-        started = clock()
+        started = checked = clock()
         delay = first_poll
         while True:
             await sleep(delay)
-            await self.task_log_since(node, upid, cursor)
-            last = cursor.lines[-1] if cursor.lines else ""
-            if last == "TASK OK" or last.startswith(("TASK ERROR:", "TASK WARNINGS:")):
+            new = await self.task_log_since(node, upid, cursor)
+            exitstatus = _task_end(cursor.lines)
+            if exitstatus is not None:
                 break
+            if not new and clock() - checked >= status_every:
+                checked = clock()
+                status = await self._request("GET", f"nodes/{node}/tasks/{upid}/status",
+                                             action="read the status of the backup task")
+                if status.get("status") == "stopped":
+                    await self.task_log_since(node, upid, cursor)  # what it wrote last
+                    exitstatus = _task_end(cursor.lines)
+                    if exitstatus is None:
+                        exitstatus = str(status.get("exitstatus") or "unknown error")
+                    break
+            if clock() - started >= timeout:
+                raise errors.StillRunning(
+                    f"Backup of CT {vmid} had not ended after {clock() - started:.0f} s.",
+                    upid=upid, waited_s=clock() - started)
             if progress is not None:
                 try:
                     await progress(BackupProgress(stage_of(cursor.lines), clock() - started,
@@ -285,20 +336,36 @@ class BackupsMixin:
             delay = interval
         elapsed = clock() - started
         outcome = next((o for o in parse_vzdump_log(cursor.lines) if o.vmid == vmid), None)
-        if outcome is None or not outcome.ok:
-            reason = (outcome.error if outcome and outcome.error
-                      else last.removeprefix("TASK ERROR:").strip() or "unknown error")
+        if not is_success(exitstatus) or (outcome is not None and outcome.error
+                                          and outcome.error not in _UNFINISHED):
+            reason = (outcome.error if outcome is not None and outcome.error
+                      and outcome.error not in _UNFINISHED
+                      else failure_reason(cursor.lines, exitstatus))
             raise errors.TaskFailed(f"Backup of CT {vmid} failed: {reason}", upid=upid,
-                                    exitstatus=last.removeprefix("TASK ERROR:").strip(),
-                                    log_line=reason)
+                                    exitstatus=exitstatus, log_line=reason)
         storage = storage or next((ln.split("--storage ", 1)[1].split()[0]
                                    for ln in cursor.lines if "--storage " in ln), "local")
-        volid = f"{storage}:backup/{outcome.archive}"
+        if outcome is not None and outcome.ok and outcome.archive:
+            volid = f"{storage}:backup/{outcome.archive}"
+        else:  # ended well, but the log that names the archive was cut short
+            volid = await self._archive_of_task(vmid, node, storage, upid)
         info = await self._request(
             "GET", f"nodes/{node}/storage/{storage}/content/{volid}",
             action=f"read backup {volid}")
         return BackupResult(vmid, node, upid, volid, int(info.get("size") or 0),
-                            outcome.duration or "", elapsed)
+                            (outcome.duration if outcome is not None else None) or "", elapsed)
+
+    async def _archive_of_task(self, vmid: int, node: str, storage: str, upid: str) -> str:
+        """The newest backup of `vmid` on `storage` made since the task `upid` started."""
+        since = int(decode_upid(upid)["starttime"])
+        entries = await self._request(
+            "GET", f"nodes/{node}/storage/{storage}/content",
+            action=f"list the backups of CT {vmid} on {storage}", content="backup", vmid=vmid)
+        made = [e for e in entries if int(e.get("ctime") or 0) >= since]
+        if not made:
+            raise errors.NotFound(f"The backup of CT {vmid} ended well, but its log is cut "
+                                  f"short and {storage} on {node} has no new backup of it.")
+        return max(made, key=lambda e: (int(e.get("ctime") or 0), e["volid"]))["volid"]
 
     # -- backup volumes -----------------------------------------------------------------------
 

@@ -59,6 +59,15 @@ class TaskFailed(ProxmoxError):
         self.log_line = log_line
 
 
+class StillRunning(ProxmoxError):
+    """A task had not ended when the caller stopped waiting for it; it may still end well."""
+
+    def __init__(self, message: str, *, upid: str, waited_s: float):
+        super().__init__(message)
+        self.upid = upid
+        self.waited_s = waited_s
+
+
 class NodeUnavailable(ProxmoxError):
     """A node is offline, unreachable from the cluster, or no node can take the guest."""
 

@@ -15,6 +15,7 @@ from bot.parsing import UsageError, parse_hostname
 from bot.parsing_backups import ALL_MINE, BackupArgs, RestoreArgs, ScheduleArgs
 from bot.proxmox import Proxmox, errors
 from bot.proxmox.backups import (
+    FOLLOW_TIMEOUT_S,
     BackupInfo,
     BackupJob,
     BackupResult,
@@ -66,6 +67,15 @@ def owner_in(comment: str) -> int | None:
     return None
 
 
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
 def _human(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -78,13 +88,15 @@ def _human(n: int) -> str:
 class BackupService:
     def __init__(self, px: Proxmox, store: Store, access: AccessService,
                  containers: ContainerService, default_storage: str = "local",
-                 watch_interval_s: float = 60.0) -> None:
+                 watch_interval_s: float = 60.0,
+                 follow_timeout_s: float = FOLLOW_TIMEOUT_S) -> None:
         self._px = px
         self._store = store
         self._access = access
         self._containers = containers
         self.default_storage = default_storage
         self.watch_interval_s = watch_interval_s
+        self.follow_timeout_s = follow_timeout_s  # then the watcher reports the result
         # Backups this process is following (their result goes to the live message). In memory
         # on purpose: after a crash nobody follows them, so the watcher reports them instead.
         self._following: dict[str, str] = {}  # upid -> the storage it writes to
@@ -133,7 +145,9 @@ class BackupService:
     async def follow(self, actor_id: int, vmid: int, node: str, upid: str,
                      progress: Progress | None = None, **follow_options) -> BackupResult:
         """Follow to the end; the outcome is then claimed as told (the watcher will not repeat
-        it). If the follow itself breaks, it is left to the watcher."""
+        it). If the follow itself breaks, or the backup outlasts `follow_timeout_s`, it is
+        left to the watcher."""
+        follow_options.setdefault("timeout", self.follow_timeout_s)
         try:
             result = await self._px.follow_backup(vmid, node, upid, progress,
                                                   storage=self._following.get(upid),
@@ -142,6 +156,11 @@ class BackupService:
             self._store.backup_reports.claim(upid, "own")
             self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "failed", exc.log_line)
             raise ServiceError(f"Backup of CT {vmid} failed: {exc.log_line}") from None
+        except errors.StillRunning as exc:
+            raise ServiceError(
+                f"Backup of CT {vmid} is still running on {node} after "
+                f"{_duration(exc.waited_s)}, so I stopped following it here. Its result will "
+                "be reported when it ends; /backups lists it once it is done.") from None
         finally:
             self._following.pop(upid, None)
         self._store.backup_reports.claim(upid, "own")
@@ -443,8 +462,9 @@ def describe_backup(b: BackupInfo) -> str:
 
 
 def describe_result(r: BackupResult) -> str:
-    return (f"✅ Backup of CT {r.vmid} done: {r.volid}\nSize {_human(r.size)}, took "
-            f"{r.duration} (vzdump), {r.elapsed_s:.0f} s followed.")
+    took = f"took {r.duration} (vzdump), " if r.duration else ""
+    return (f"✅ Backup of CT {r.vmid} done: {r.volid}\nSize {_human(r.size)}, {took}"
+            f"{r.elapsed_s:.0f} s followed.")
 
 
 def human_size(n: int) -> str:

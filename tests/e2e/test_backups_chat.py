@@ -131,6 +131,65 @@ async def test_failing_backup_shows_its_error_line(harness):
     assert "command 'tar' failed: exit code 2" in msg.content
 
 
+async def test_a_backup_whose_log_lost_its_end_is_settled_by_the_task_status(harness,
+                                                                             monkeypatch):
+    """The follow used to wait for the log's TASK OK / TASK ERROR line forever. A log cut short
+    on the node (the status still says stopped, with the exit status) must end it too."""
+    import bot.handlers.backups as handlers
+
+    monkeypatch.setattr(handlers, "PROGRESS_INTERVAL_S", 0.05)
+    h = harness
+    vmid = await make_ct(h, h.bob, "cut")
+    h.sim.cluster.cut_next_log("vzdump", 3)  # TASK OK and the two job lines before it
+    msg = await backup_of(h, h.bob, vmid)
+    assert msg.content.startswith(f"✅ Backup of CT {vmid} done: local:backup/vzdump-lxc-"), \
+        msg.content
+    h.sim.cluster.cut_next_log("vzdump", 100)  # nothing left: the archive is looked up
+    msg = await backup_of(h, h.bob, vmid)
+    assert msg.content.startswith(f"✅ Backup of CT {vmid} done: local:backup/vzdump-lxc-"), \
+        msg.content
+    volid = msg.content.split("done: ")[1].split()[0]
+    newest = max((v for v in h.sim.cluster.nodes["pve1"].storages["local"].volumes.values()
+                  if v.content == "backup"), key=lambda v: v.ctime)
+    assert volid == newest.volid
+    h.sim.cluster.fail_next_backup(vmid, "command 'tar' failed: exit code 2")
+    h.sim.cluster.cut_next_log("vzdump", 1)
+    msg = await backup_of(h, h.bob, vmid)
+    assert msg.content.startswith("❌") and "command 'tar' failed: exit code 2" in msg.content
+    h.sim.cluster.fail_next_backup(vmid, "command 'tar' failed: exit code 2")
+    h.sim.cluster.cut_next_log("vzdump", 100)
+    msg = await backup_of(h, h.bob, vmid)
+    assert msg.content.startswith(f"❌ Backup of CT {vmid} failed: job errors"), msg.content
+
+
+async def test_a_backup_that_never_ends_is_followed_for_a_bounded_time(sim, tg, tmp_path,
+                                                                      monkeypatch):
+    """The follow gives up after backup_follow_timeout_s with a plain message; the watcher
+    reports the result once the task ends."""
+    import bot.handlers.backups as handlers
+
+    monkeypatch.setattr(handlers, "PROGRESS_INTERVAL_S", 0.05)
+    store_path = tmp_path / "s.json"
+    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    policy = default_policy(backup_watch_s=0.2, backup_follow_timeout_s=0.5)
+    bob = tg.user(BOB_ID, "Bob")
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        await bob.send("/create slow --disk 1G")
+        vmid = int((await tg.wait_for(final, chat_id=BOB_ID)).content.split()[2])
+        await tg.wait_until(lambda: services.store.backup_reports.initialized())
+        sim.runner.time_scale = 3.0 / sim.cluster.durations["vzdump"]  # 1 GiB: 3 s
+        await bob.send(f"/backup {vmid}")
+        gave_up = await tg.wait_for(lambda m: m.content.startswith(("❌", "✅")), chat_id=BOB_ID)
+        assert gave_up.content.startswith(f"❌ Backup of CT {vmid} is still running"), \
+            gave_up.content
+        assert "stopped following" in gave_up.content and "Traceback" not in gave_up.content
+        upid = next(u for u, t in sim.cluster.tasks.items() if t.type == "vzdump")
+        assert sim.cluster.tasks[upid].status == "running"
+        report = await tg.wait_for(lambda m: m.content.startswith(f"✅ Backup of CT {vmid}"),
+                                   chat_id=BOB_ID, timeout=10)
+        assert f"vzdump-lxc-{vmid}-" in report.content and "done" in report.content
+
+
 async def test_refusals(harness):
     h = harness
     bob, carol = h.bob, h.carol

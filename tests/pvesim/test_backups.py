@@ -211,3 +211,18 @@ async def test_included_volumes(api):
     tree = await api.ok("GET", "/cluster/backup/j1/included_volumes")
     assert tree["children"][0]["id"] == 200
     assert tree["children"][0]["children"][0]["included"] == 1
+
+
+async def test_a_cut_log_loses_its_last_lines_but_the_status_still_says_how_it_ended(api):
+    """cut_next_log: the node lost the end of a task's log (truncated file); the status,
+    which PVE keeps apart, still says stopped with the exit status."""
+    await api.create(vmid=200)
+    api.sim.cluster.cut_next_log("vzdump", 3)
+    upid, status = await backup(api)
+    assert status["exitstatus"] == "OK"
+    lines = await log_of(api, "pve1", upid)
+    assert lines[-1].startswith("INFO: Finished Backup of VM 200")
+    assert not any(line.startswith("TASK ") for line in lines)
+    # only the next task of that type
+    upid, status = await backup(api)
+    assert (await log_of(api, "pve1", upid))[-1] == "TASK OK"

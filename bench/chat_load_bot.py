@@ -13,7 +13,7 @@ import resource
 import signal
 import sys
 
-from bot.app import serving
+from bot.app import freeze_startup_objects, serving
 from bot.metrics import TIMINGS
 from bot.runtime import build_bot
 from bot.settings import Settings
@@ -21,6 +21,7 @@ from bot.settings import Settings
 
 async def main(out_path: str) -> None:
     app = build_bot(Settings.load(os.environ))
+    freeze_startup_objects()  # as `python -m bot` does
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with serving(app):

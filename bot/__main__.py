@@ -9,6 +9,7 @@ import sys
 
 from telegram import Update
 
+from bot.app import freeze_startup_objects
 from bot.runtime import build_bot, secrets_of
 from bot.settings import Settings, SettingsError
 from bot.telegram_io import configure_logging
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(secrets_of(settings))
     logging.getLogger(__name__).info("starting with %r", settings)
     app = build_bot(settings)
+    freeze_startup_objects()
     app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 

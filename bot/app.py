@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -109,6 +110,15 @@ def build_application(
                                 first=min(services.backups.watch_interval_s, 5.0))
     install_scaler(app, services)
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Once the application is built: what exists then (modules, the application and its
+    services) lives as long as the process, so the cyclic garbage collector need not walk it
+    again on every full pass. In bench/chat_load.py the first full pass over it held the event
+    loop ~35 ms (every update in flight waited) and the passes cost ~0.1 ms per update."""
+    gc.collect()  # what is garbage already is not kept forever
+    gc.freeze()
 
 
 @asynccontextmanager

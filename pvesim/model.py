@@ -247,6 +247,7 @@ class Cluster:
         # guest failures, and the simulated clock's offset from the real one (sim.advance).
         self.backup_jobs: dict[str, dict[str, Any]] = {}
         self.backup_failures: dict[int, str] = {}  # vmid -> reason of its next backup failure
+        self.backup_job_failures: list[tuple[str, str | None]] = []  # (exit status, ERROR line)
         self.clock_offset = 0.0
         # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
         # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
@@ -263,6 +264,12 @@ class Cluster:
     def fail_next_backup(self, vmid: int, reason: str) -> None:
         """The next vzdump of ``vmid`` logs ``ERROR: Backup of VM <vmid> failed - <reason>``."""
         self.backup_failures[vmid] = reason
+
+    def fail_next_backup_job(self, reason: str, error: str | None = None) -> None:
+        """The next vzdump task fails before it starts any guest (as when its global lock is
+        held or its storage cannot be used): ``ERROR: <error>`` if given, then ``TASK ERROR:
+        <reason>``, and no per-guest line."""
+        self.backup_job_failures.append((reason, error))
 
     def set_lock(self, vmid: int, lock: str | None) -> None:
         """Set (or with None clear) a guest's lock, e.g. ``backup`` as if vzdump ran."""

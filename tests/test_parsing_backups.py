@@ -17,7 +17,13 @@ from bot.parsing_backups import (
     parse_schedule_backup,
     parse_schedule_del,
 )
-from bot.proxmox.backups import parse_config_text, parse_vzdump_log, stage_of
+from bot.proxmox.backups import (
+    failure_reason,
+    job_vmids,
+    parse_config_text,
+    parse_vzdump_log,
+    stage_of,
+)
 
 VOL = "local:backup/vzdump-lxc-101-2026_05_01-02_00_00.tar.zst"
 PARSERS = [parse_backup, parse_backups, parse_backup_del, parse_restore, parse_schedule_backup,
@@ -96,3 +102,20 @@ def test_vzdump_log_reading():
     assert stage_of(lines[:3]) == "writing the archive"
     assert parse_config_text("#my ct\narch: amd64\ncores: 2\n[snap]\ncores: 1\n") == {
         "arch": "amd64", "cores": "2", "description": "my ct"}
+
+
+def test_a_vzdump_log_that_failed_before_any_guest():
+    """No per-guest lines: the guests come from the job line, if it was written, and the reason
+    is the last ERROR: line, else the exit status."""
+    lock = ["INFO: trying to get global lock - waiting...",
+            "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout",
+            "TASK ERROR: got timeout"]
+    assert parse_vzdump_log(lock) == [] and job_vmids(lock) == []
+    assert failure_reason(lock, "got timeout") == ("can't acquire lock '/var/run/vzdump.lock' - "
+                                                   "got timeout")
+    assert failure_reason(["TASK ERROR: storage 'nas' is not online"],
+                          "storage 'nas' is not online") == "storage 'nas' is not online"
+    job = ["INFO: starting new backup job: vzdump 101 102 --mode snapshot --notes-template "
+           "'vzdump 7' --storage local", "TASK ERROR: no space left on device"]
+    assert job_vmids(job) == [101, 102]
+    assert job_vmids(["INFO: starting new backup job: vzdump --all 1 --storage local"]) == []

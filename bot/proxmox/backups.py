@@ -181,6 +181,18 @@ def failure_reason(lines: list[str], exitstatus: str) -> str:
     return exitstatus.strip() or "unknown error"
 
 
+def job_vmids(lines: list[str]) -> list[int]:
+    """The guests a vzdump job line names (``starting new backup job: vzdump 101 102 --...``);
+    none when the line is missing (the job failed before writing it) or says ``--all``."""
+    for line in lines:
+        if "starting new backup job: vzdump" in line:
+            words = line.split("starting new backup job: vzdump", 1)[1].split()
+            return [int(w) for w in words[:next((i for i, w in enumerate(words)
+                                                 if w.startswith("-")), len(words))]
+                    if w.isdigit()]
+    return []
+
+
 def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
     """Each guest of a vzdump log with its archive, duration or ``ERROR:`` reason."""
     out: list[GuestOutcome] = []

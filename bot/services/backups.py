@@ -19,10 +19,14 @@ from bot.proxmox.backups import (
     BackupInfo,
     BackupJob,
     BackupResult,
+    GuestOutcome,
     Progress,
+    failure_reason,
+    job_vmids,
     parse_vzdump_log,
 )
 from bot.proxmox.models import parse_property_string
+from bot.proxmox.tasks import is_success
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -54,7 +58,7 @@ class Report:
     """One finished scheduled backup, for its owner (and the notification chat if failed)."""
 
     upid: str
-    vmid: int
+    vmid: int | None  # None: a failed job whose guests are unknown (notification chat only)
     owner_id: int | None
     ok: bool
     text: str
@@ -435,14 +439,22 @@ class BackupService:
             if not reports.claim(task.upid):
                 continue
             outcomes = parse_vzdump_log(lines)
-            if not outcomes:
-                outcomes = []
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(task.starttime))
+            # an API token's task is one of ours whose follow was lost (a restart)
+            what = "Backup" if task.extra.get("tokenid") else "Scheduled backup"
+            if not outcomes and not is_success(task.status):
+                # failed before any guest (vzdump's lock held, storage unusable): its guests
+                # are the task's id or the job line's, if it got that far
+                reason = failure_reason(lines, task.status)
+                vmids = [int(task.id)] if task.id.isdigit() else job_vmids(lines)
+                outcomes = [GuestOutcome(v, False, error=reason) for v in vmids]
+                if not vmids:
+                    out.append(Report(task.upid, None, None, False,
+                                      f"❌ A {what.lower()} job on {task.node} ({when} UTC) "
+                                      f"failed before backing up any container: {reason}"))
             for o in outcomes:
                 owner = self._store.ownership.owner(o.vmid)
                 name = self._store.ownership.hostname(o.vmid) or ""
-                when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(task.starttime))
-                # an API token's task is one of ours whose follow was lost (a restart)
-                what = "Backup" if task.extra.get("tokenid") else "Scheduled backup"
                 if o.ok:
                     text = (f"✅ {what} of CT {o.vmid} {name} ({when} UTC) done: "
                             f"{o.archive} in {o.duration}.")

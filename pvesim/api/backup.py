@@ -7,7 +7,9 @@ Behaviours follow ../shared/pve-api/README.md items 8-10 and 12:
   time proportional to the CT's disk (``cluster.durations["vzdump"]`` seconds per GiB, x
   time_scale) and the CT holds the ``backup`` lock meanwhile, so a stop fails inside its task
   with ``CT is locked (backup)``. A guest that fails (``cluster.fail_next_backup``) logs
-  ``ERROR: Backup of VM 101 failed - <reason>`` and the task ends with ``job errors``.
+  ``ERROR: Backup of VM 101 failed - <reason>`` and the task ends with ``job errors``. A job
+  that fails before any guest (``cluster.fail_next_backup_job``: vzdump's global lock held, say)
+  has no per-guest line at all: ``ERROR: <why>`` and ``TASK ERROR: <exit status>``.
 * The archive becomes ``<storage>:backup/vzdump-lxc-<vmid>-YYYY_MM_DD-HH_MM_SS.tar.zst`` (the
   cluster clock, local time = UTC in pvesim) holding the CT's config for extractconfig and
   restore; ``prune-backups`` is applied to the guest's backups on that storage afterwards.
@@ -219,7 +221,14 @@ def start_vzdump(sim: Simulator, node_name: str, p: dict[str, Any], user: str) -
         task.log(f"INFO: Finished Backup of VM {guest.vmid} ({_hms(seconds)})")
         task.log(f"INFO: Backup finished at {_local(cluster.now())}")
 
+    early = cluster.backup_job_failures.pop(0) if cluster.backup_job_failures else None
+
     async def work(task: Task) -> None:
+        if early is not None:  # e.g. PVE::VZDump::getlock, before the job line
+            reason, error = early
+            if error:
+                task.log(f"ERROR: {error}")
+            raise TaskError(reason)
         task.log(f"INFO: starting new backup job: {_cmdline(p)}")
         errors = 0
         for guest in guests:

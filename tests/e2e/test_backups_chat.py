@@ -255,6 +255,49 @@ async def test_schedule_with_retention_keeps_what_prune_says_and_is_reported_onc
     assert len(reports) == 7, [m.content for m in reports]
 
 
+async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, tg, tmp_path):
+    """vzdump can fail before it starts any guest (its global lock held, storage missing): the
+    log has no per-guest line. The owner and the notification chat still hear it, with the
+    reason; a job of several CTs whose log names none goes to the notification chat."""
+    store_path = tmp_path / "s.json"
+    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
+    bob = tg.user(BOB_ID, "Bob")
+    lock = "can't acquire lock '/var/run/vzdump.lock' - got timeout"
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        vmids = []
+        for name in ("early1", "early2"):
+            await bob.send(f"/create {name} --disk 1G --node pve1")
+            vmids.append(int((await tg.wait_for(
+                lambda m, n=name: final(m) and n in m.content, chat_id=BOB_ID)).content.split()[2]))
+        await tg.wait_until(lambda: services.store.backup_reports.initialized())
+        # /backup: the follow says why
+        sim.cluster.fail_next_backup_job("got timeout", lock)
+        await bob.send(f"/backup {vmids[0]}")
+        msg = await tg.wait_for(lambda m: m.content.startswith("❌"), chat_id=BOB_ID)
+        assert msg.content == f"❌ Backup of CT {vmids[0]} failed: {lock}"
+        # a scheduled one: the watcher reports it to the owner and the notification chat
+        await bob.send(f"/schedule_backup {vmids[0]} 02:00")
+        await tg.wait_for(lambda m: m.content.startswith("🗓"), chat_id=BOB_ID)
+        sim.cluster.fail_next_backup_job("got timeout", lock)
+        await sim.advance(86400)
+        told = await tg.wait_for(lambda m: "Scheduled backup" in m.content, chat_id=BOB_ID)
+        assert told.content.startswith(f"❌ Scheduled backup of CT {vmids[0]} early1 (")
+        assert lock in told.content, told.content
+        await tg.wait_for(lambda m: lock in m.content and f"CT {vmids[0]}" in m.content,
+                          chat_id=APPROVAL_CHAT)
+        # a job of both CTs (one task, no guest id in it) that names none of them
+        sim.cluster.backup_jobs.clear()
+        await bob.send("/schedule_backup all-mine 04:00")
+        await tg.wait_for(lambda m: m.content.startswith("🗓") and "," in m.content,
+                          chat_id=BOB_ID)
+        sim.cluster.fail_next_backup_job("got timeout", lock)
+        await sim.advance(86400)
+        admins = await tg.wait_for(lambda m: lock in m.content and "job" in m.content,
+                                   chat_id=APPROVAL_CHAT)
+        assert admins.content.startswith("❌ A scheduled backup job on pve1 ("), admins.content
+
+
 async def test_schedule_del_needs_approval_for_users(harness):
     h = harness
     vmid = await make_ct(h, h.bob, "sched")

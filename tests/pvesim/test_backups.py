@@ -226,3 +226,20 @@ async def test_a_cut_log_loses_its_last_lines_but_the_status_still_says_how_it_e
     # only the next task of that type
     upid, status = await backup(api)
     assert (await log_of(api, "pve1", upid))[-1] == "TASK OK"
+
+
+async def test_a_backup_job_that_fails_before_any_guest(api):
+    """fail_next_backup_job: vzdump ends before it starts a guest (its global lock held, say):
+    no per-guest lines, the reason in an ERROR: line, and the exit status."""
+    await api.create(vmid=200)
+    api.sim.cluster.fail_next_backup_job(
+        "got timeout", "can't acquire lock '/var/run/vzdump.lock' - got timeout")
+    upid, status = await backup(api)
+    assert status["exitstatus"] == "got timeout"
+    lines = await log_of(api, "pve1", upid)
+    assert lines[-2:] == ["ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout",
+                          "TASK ERROR: got timeout"]
+    assert not any("Backup of VM" in line for line in lines)
+    assert await api.ok("GET", "/nodes/pve1/storage/local/content", content="backup") == []
+    _upid, status = await backup(api)  # only the next job
+    assert status["exitstatus"] == "OK"

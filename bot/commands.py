@@ -124,8 +124,8 @@ BUTTONS: list[Button] = [
     Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
     Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
     Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes"),
-    Button(r"^nw:[A-Za-z0-9-]+:(apply|discard)$", Role.ADMIN, net.on_network_button,
-           "nw:pve1:apply"),
+    Button(r"^nw:[A-Za-z0-9-]+:(apply|discard):[0-9a-f]{12}$", Role.ADMIN,
+           net.on_network_button, "nw:pve1:apply:0123456789ab"),
     Button(r"^sg:[a-z0-9-]+:(destroy|keep|cancel)$", Role.USER, scaling.on_delete_button,
            "sg:web:keep"),
 ]

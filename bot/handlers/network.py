@@ -19,7 +19,7 @@ from bot.parsing_network import (
     parse_node_arg,
 )
 from bot.proxmox.network import NodeNetwork
-from bot.services.network import Overview
+from bot.services.network import Overview, StaleChanges, changes_token
 from bot.store import Approval
 
 _DIFF_MAX = 2500
@@ -54,10 +54,11 @@ def render_overview(ov: Overview) -> str:
     return "\n".join(lines) or "No networks."
 
 
-def _changes_markup(node: str) -> InlineKeyboardMarkup:
+def _changes_markup(net: NodeNetwork) -> InlineKeyboardMarkup:
+    token = changes_token(net)  # the buttons act only on the diff this card shows
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Apply", callback_data=f"nw:{node}:apply"),
-        InlineKeyboardButton("Discard", callback_data=f"nw:{node}:discard")]])
+        InlineKeyboardButton("Apply", callback_data=f"nw:{net.node}:apply:{token}"),
+        InlineKeyboardButton("Discard", callback_data=f"nw:{net.node}:discard:{token}")]])
 
 
 def _changes_text(net: NodeNetwork, title: str) -> str:
@@ -75,7 +76,7 @@ async def bridges(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for net in ov.nodes:
         if net.changes:
             await update.effective_message.reply_text(
-                _changes_text(net, "Not applied yet."), reply_markup=_changes_markup(net.node))
+                _changes_text(net, "Not applied yet."), reply_markup=_changes_markup(net))
 
 
 async def bridge_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -84,27 +85,36 @@ async def bridge_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     title = f"Staged {args.name} ({args.cidr}) on {net.node}" + (
         f", pool {args.pool}" if args.pool else "") + ". Apply to make it live."
     await update.effective_message.reply_text(_changes_text(net, title),
-                                              reply_markup=_changes_markup(net.node))
+                                              reply_markup=_changes_markup(net))
 
 
 async def on_network_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`nw:<node>:apply|discard` under a pending diff."""
+    """`nw:<node>:apply|discard:<token>` under a pending diff (the token is the diff's)."""
     query = update.callback_query
-    _, node, action = query.data.split(":", 2)
+    _, node, action, token = query.data.split(":", 3)
     svc = services(context)
     uid = update.effective_user.id
-    if action == "apply":
-        await query.answer("Applying…")
-        net = await svc.network.apply(uid, node)
-        names = ", ".join(b.name for b in net.bridges)
-        await query.edit_message_text(f"✅ Network changes applied on {node} (ifreload). "
-                                      f"Bridges: {names}.")
-    elif action == "discard":
-        await svc.network.discard(uid, node)
-        await query.answer("Discarded.")
-        await query.edit_message_text(f"🗑 Pending network changes on {node} discarded.")
-    else:
-        await query.answer("This button is not valid.", show_alert=True)
+    try:
+        if action == "apply":
+            await query.answer("Applying…")
+            net = await svc.network.apply(uid, node, token)
+            names = ", ".join(b.name for b in net.bridges)
+            await query.edit_message_text(f"✅ Network changes applied on {node} (ifreload). "
+                                          f"Bridges: {names}.")
+        else:
+            await svc.network.discard(uid, node, token)
+            await query.answer("Discarded.")
+            await query.edit_message_text(f"🗑 Pending network changes on {node} discarded.")
+    except StaleChanges as stale:
+        if action == "discard":  # Apply has answered "Applying…" already; its card says it
+            await query.answer("The changes differ from this card: nothing done.",
+                               show_alert=True)
+        current = stale.current
+        if current.changes:
+            await query.edit_message_text(_changes_text(current, str(stale)),
+                                          reply_markup=_changes_markup(current))
+        else:
+            await query.edit_message_text(f"{stale}\nNothing is pending on {node} now.")
 
 
 async def bridge_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

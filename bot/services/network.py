@@ -8,6 +8,7 @@ existing one (bridge addresses on every node, SDN subnets): the clash is named.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -44,6 +45,22 @@ class NicChange:
     before: str
     after: str
     running: bool
+
+
+def changes_token(net: NodeNetwork) -> str:
+    """A short fingerprint of a node's pending diff. The Apply and Discard buttons carry the one
+    of the diff their card shows, so a press acts only on the changes the admin has read."""
+    return hashlib.sha256((net.changes or "").encode()).hexdigest()[:12]
+
+
+class StaleChanges(Conflict):
+    """The node's pending changes are no longer those a card showed; ``current`` is what is
+    pending now."""
+
+    def __init__(self, current: NodeNetwork) -> None:
+        super().__init__(f"The pending changes on {current.node} changed since this card was "
+                         "shown: nothing was done. Read them again before you decide.")
+        self.current = current
 
 
 class NetworkService:
@@ -120,15 +137,24 @@ class NetworkService:
         self._store.audit.record(actor_id, "bridge_add", f"{node}:{args.name}", "staged", args.cidr)
         return staged
 
-    async def apply(self, actor_id: int, node: str) -> NodeNetwork:
+    async def _as_shown(self, node: str, token: str) -> NodeNetwork:
+        """The node's network, if its pending changes are still those of ``token``."""
+        current = await self._px.node_network(node)
+        if changes_token(current) != token:
+            raise StaleChanges(current)
+        return current
+
+    async def apply(self, actor_id: int, node: str, token: str) -> NodeNetwork:
+        """Apply the node's pending changes, if they are still those the admin was shown."""
         self._admin(actor_id)
+        await self._as_shown(node, token)
         await self._px.apply_network(node)
         self._store.audit.record(actor_id, "network_apply", node, "ok")
         return await self._px.node_network(node)
 
-    async def discard(self, actor_id: int, node: str) -> None:
+    async def discard(self, actor_id: int, node: str, token: str) -> None:
         self._admin(actor_id)
-        staged_new = [b.name for b in (await self._px.node_network(node)).bridges
+        staged_new = [b.name for b in (await self._as_shown(node, token)).bridges
                       if b.pending and not b.active]
         await self._px.revert_network(node)
         for name in staged_new:  # their --pool goes with them

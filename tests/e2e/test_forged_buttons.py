@@ -68,7 +68,7 @@ async def case_restore_confirm(h):
 
 async def case_network(h):
     audit = len(h.services.store.audit.recent(1000))
-    datas = ["nw:pve1:apply", "nw:pve1:discard"]
+    datas = ["nw:pve1:apply:0123456789ab", "nw:pve1:discard:0123456789ab"]
     return datas, ("admins only",), lambda: len(h.services.store.audit.recent(1000)) == audit
 
 
@@ -90,7 +90,7 @@ CASES = {
     r"^cw:": case_wizard,
     r"^ap:[0-9a-f]+:(yes|no)$": case_approval,
     r"^bk:ri:[0-9a-f]+:(yes|no)$": case_restore_confirm,
-    r"^nw:[A-Za-z0-9-]+:(apply|discard)$": case_network,
+    r"^nw:[A-Za-z0-9-]+:(apply|discard):[0-9a-f]{12}$": case_network,
     r"^sg:[a-z0-9-]+:(destroy|keep|cancel)$": case_scaling_group,
 }
 

@@ -99,7 +99,7 @@ async def test_users_are_refused_admin_network_commands(harness):
     assert h.sim.cluster.nodes["pve1"].interfaces_new is None
     # the Apply button, forged by a user
     card = await h.ask(h.bob, "/help")
-    card.reply_markup = {"inline_keyboard": [[{"text": "X", "callback_data": "nw:pve1:apply"}]]}
+    card.reply_markup = {"inline_keyboard": [[{"text": "X", "callback_data": "nw:pve1:apply:0123456789ab"}]]}
     qid = await h.bob.press(card, "X")
     await h.tg.wait_until(lambda: qid in h.tg.answered_callbacks)
     assert "admins only" in h.tg.answered_callbacks[qid].text
@@ -329,3 +329,33 @@ async def test_net_set_gateway_on_a_manual_address_is_answered(harness):
                       lambda m: m.content.startswith(("✅", "❌")) or "Something" in m.content)
     assert msg.content.startswith("✅ CT 150 net0:"), msg.content
     assert "gw=10.0.2.2" in h.sim.cluster.guests[150].config["net0"]
+
+
+async def test_a_stale_apply_card_applies_nothing_and_shows_the_changes_now(harness):
+    h, sim = harness, harness.sim
+    first = await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1",
+                        lambda m: "Staged" in m.content)
+    # More is staged after the first card was read: its Apply must not apply that unseen.
+    await h.ask(h.admin, "/bridge_add vmbr2 10.10.40.1/24 --node pve1",
+                lambda m: "Staged" in m.content)
+    await h.admin.press(first, "Apply")
+    refreshed = await h.tg.wait_for(
+        lambda m: m.message_id == first.message_id and "changed since" in m.content)
+    assert "nothing was done" in refreshed.content and "vmbr2" in refreshed.content
+    assert sim.cluster.nodes["pve1"].interfaces_new is not None  # still pending
+    assert "vmbr1" not in sim.cluster.nodes["pve1"].bridges
+    await h.admin.press(refreshed, "Apply")
+    await h.tg.wait_for(lambda m: m.message_id == first.message_id and "applied" in m.content)
+    assert {"vmbr1", "vmbr2"} <= set(sim.cluster.nodes["pve1"].bridges)
+
+
+async def test_a_stale_discard_card_discards_nothing(harness):
+    h, sim = harness, harness.sim
+    first = await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1",
+                        lambda m: "Staged" in m.content)
+    await h.ask(h.admin, "/bridge_add vmbr2 10.10.40.1/24 --node pve1",
+                lambda m: "Staged" in m.content)
+    qid = await h.admin.press(first, "Discard")
+    await h.tg.wait_until(lambda: qid in h.tg.answered_callbacks)
+    assert "nothing done" in h.tg.answered_callbacks[qid].text
+    assert sim.cluster.nodes["pve1"].interfaces_new is not None

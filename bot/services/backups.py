@@ -289,21 +289,22 @@ class BackupService:
             size = config["rootfs"].split("size=", 1)[1].split(",")[0]
             disk = max(1, int(float(size.rstrip("GgMmTt") or 8) *
                               {"G": 1, "M": 1 / 1024, "T": 1024}.get(size[-1:].upper(), 1)))
-        if not self._access.is_admin(actor_id):
-            await self._containers.check_quota(actor_id, Size(cores, memory, disk))
-        hostname = await self._copy_hostname(config, source, "twin", args.hostname)
-        node = args.node or plan.backup.node
-        storage = await self._storage_for(node, args.storage)
-        nics, notes, leases = await self._copy_nics(config, hostname, source)
-        try:
-            vmid, where = await self._px.restore(plan.backup, storage=storage, node=node,
-                                                 unique=True, hostname=hostname, **nics)
-        except Exception as exc:
-            self._release(leases)
-            if isinstance(exc, errors.ProxmoxError):
-                self._store.audit.record(actor_id, "restore", args.volid, "failed", str(exc))
-            raise
-        self._store.ownership.set(vmid, actor_id, hostname)
+        # Held against the quota (admins have none) until the new CT is owned, like a create.
+        async with self._containers.reserving(actor_id, Size(cores, memory, disk)):
+            hostname = await self._copy_hostname(config, source, "twin", args.hostname)
+            node = args.node or plan.backup.node
+            storage = await self._storage_for(node, args.storage)
+            nics, notes, leases = await self._copy_nics(config, hostname, source)
+            try:
+                vmid, where = await self._px.restore(plan.backup, storage=storage, node=node,
+                                                     unique=True, hostname=hostname, **nics)
+            except Exception as exc:
+                self._release(leases)
+                if isinstance(exc, errors.ProxmoxError):
+                    self._store.audit.record(actor_id, "restore", args.volid, "failed",
+                                             str(exc))
+                raise
+            self._store.ownership.set(vmid, actor_id, hostname)
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
                                  f"{args.volid} as a new CT")
         return RestoreResult(vmid, where, hostname, tuple(notes))

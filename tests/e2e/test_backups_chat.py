@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID, Harness, default_policy, running_bot
 
-from bot.store import Store, User
+from bot.store import Quota, Store, User
 from pvesim.prune import select
 
 
@@ -413,3 +413,23 @@ async def test_a_reused_vmid_does_not_hand_over_the_old_owners_backups(harness):
     assert "stolen" not in [g.config.get("hostname") for g in h.sim.cluster.guests.values()]
     mine = await h.ask(h.bob, "/backups", lambda m: "backup" in m.content.lower())
     assert volid in mine.content  # still Bob's, though his container is gone
+
+
+async def test_two_restores_as_new_at_once_cannot_together_exceed_the_quota(harness):
+    import asyncio
+
+    h = harness
+    vmid = await make_ct(h, h.bob, "c1")
+    volid = (await backup_of(h, h.bob, "c1")).content.split("done: ")[1].split()[0]
+    # Room for one more container only: 3 allowed, 2 owned; cores, memory and disk plenty.
+    h.services.store.quotas.put(BOB_ID, Quota(containers=3, cores=16, memory_mb=16384,
+                                              disk_gb=256))
+    h.services.store.ownership.set(vmid + 50, BOB_ID, "elsewhere")
+    h.sim.cluster.add_guest(vmid + 50, "pve1", hostname="elsewhere")
+    await asyncio.gather(h.bob.send(f"/restore {volid} --new --hostname t1"),
+                         h.bob.send(f"/restore {volid} --new --hostname t2"))
+    await h.tg.wait_until(lambda: sum(final(m) or "quota" in m.content
+                                      for m in h.tg.chat(BOB_ID).messages[-6:]) >= 2, timeout=20)
+    await h.settle(1.0)
+    names = {g.config.get("hostname") for g in h.sim.cluster.guests.values()}
+    assert len(names & {"t1", "t2"}) == 1, [m.content for m in h.tg.chat(BOB_ID).messages]

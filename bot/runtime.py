@@ -73,6 +73,7 @@ def proxmox_settings(settings: Settings) -> ProxmoxSettings:
         user=settings.proxmox_user, password=settings.proxmox_password,
         verify_tls=settings.proxmox_tls != "insecure", ca_file=settings.proxmox_ca_file,
         fingerprint=settings.proxmox_fingerprint if settings.proxmox_tls == "fingerprint" else None,
+        task_timeout=settings.proxmox_task_timeout_s,
     )
 
 

@@ -12,6 +12,8 @@ The file uses sections whose keys join with the section name, so these two are t
 
 Settings and their keys: ``telegram.token`` / ``STRATUS_TELEGRAM_TOKEN``, ``telegram.base_url``,
 ``proxmox.{host,port,token_id,token_secret,user,password,tls,ca_file,fingerprint}``,
+``proxmox.task_timeout_s`` (how long to wait for any Proxmox task; unset: a generous limit per
+kind of task),
 ``admin_ids`` (list, or "1,2" in the environment), ``approval.chat_id``, ``notify_chat_id``,
 ``data_dir``, ``default_quota.{containers,cores,memory_mb,disk_gb}``,
 ``approval.{cores_above,memory_mb_above,disk_gb_above,ttl_s}``, ``default.{template,bridge}``,
@@ -87,6 +89,7 @@ class Settings:
     proxmox_tls: str = "verify"  # verify | fingerprint | insecure
     proxmox_ca_file: str | None = None
     proxmox_fingerprint: str | None = None  # "AB:CD:..." (SHA-256, 32 bytes), upper case
+    proxmox_task_timeout_s: int | None = None  # None: bot.proxmox.tasks.TASK_TIMEOUTS_S
     notify_chat_id: int | None = None
     data_dir: Path = Path("data")
     default_quota: Quota = DEFAULT_QUOTA
@@ -309,6 +312,8 @@ class _Loader:
         elif tls == "fingerprint":
             self._missing("proxmox_fingerprint", " (required when proxmox_tls is fingerprint)")
 
+        task_timeout = self.integer("proxmox_task_timeout_s", None, 1, 7 * 86400)
+
         admin_ids = self.id_list("admin_ids")
         approval_chat_id = self.integer("approval_chat_id", None)
         if approval_chat_id is None and "approval_chat_id" not in self.values:
@@ -367,6 +372,7 @@ class _Loader:
             proxmox_tls=tls,
             proxmox_ca_file=ca_file,
             proxmox_fingerprint=fingerprint,
+            proxmox_task_timeout_s=task_timeout,
             admin_ids=admin_ids,
             approval_chat_id=approval_chat_id,
             notify_chat_id=notify_chat_id,
@@ -438,6 +444,7 @@ _KEYS = frozenset(
         "proxmox_tls",
         "proxmox_ca_file",
         "proxmox_fingerprint",
+        "proxmox_task_timeout_s",
         "admin_ids",
         "approval_chat_id",
         "notify_chat_id",

@@ -2,7 +2,7 @@
 
 Plain dataclasses that the API handlers read and change, and that tests read and poke through the
 hooks on ``Cluster`` (``set_lock``, ``set_node_online``, ``fail_next_task``, ``cut_next_log``,
-``add_guest``).
+``hold_next_task``, ``add_guest``).
 """
 
 from __future__ import annotations
@@ -242,6 +242,8 @@ class Cluster:
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
         self.log_cuts: dict[str, int] = {}  # task type -> lines its next run's log loses
+        self.holds: set[str] = set()  # task types whose next run does not end by itself
+        self.held: set[str] = set()  # UPIDs of the tasks held now (until release_task)
         self.load = LoadModel()  # scaling groups' service load -> replica CPU (pvesim/load.py)
         # Backups (pvesim.api.backup, pvesim.scheduler): /cluster/backup jobs by id, injected
         # guest failures, and the simulated clock's offset from the real one (sim.advance).
@@ -292,6 +294,16 @@ class Cluster:
         (its ``TASK OK``/``TASK ERROR`` line first), as a truncated log file on the node reads;
         its status still says ``stopped`` with the exit status."""
         self.log_cuts[task_type] = lines
+
+    def hold_next_task(self, task_type: str) -> None:
+        """The next task of ``task_type`` never ends by itself, as a ``pct create`` hung on a
+        storage that stopped answering: its status says ``running`` (the guest keeps its lock)
+        until ``release_task(upid)`` or the simulator stops."""
+        self.holds.add(task_type)
+
+    def release_task(self, upid: str) -> None:
+        """A task held by ``hold_next_task`` goes on and ends as it would have."""
+        self.held.discard(upid)
 
     def set_load(self, group: str, rps: float) -> None:
         """Group ``group`` (CTs tagged with it) now receives ``rps`` requests per second."""

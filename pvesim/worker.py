@@ -34,21 +34,27 @@ class TaskRunner:
             self._injected[task.upid] = msg
         if (cut := self.cluster.log_cuts.pop(wtype, None)) is not None:
             self._cuts[task.upid] = cut
+        if wtype in self.cluster.holds:
+            self.cluster.holds.discard(wtype)
+            self.cluster.held.add(task.upid)
         handle = asyncio.get_running_loop().create_task(self._run(task, work, on_error))
         self._running.add(handle)
         handle.add_done_callback(self._running.discard)
         return task
 
     async def wait(self, task: Task, factor: float = 1.0) -> None:
-        """Let the task's simulated duration pass; an injected failure strikes here."""
+        """Let the task's simulated duration pass; an injected failure strikes here, and a
+        held task stays here until it is released."""
         seconds = self.cluster.durations.get(task.type, 1.0) * factor * self.time_scale
         await asyncio.sleep(seconds)
+        await self._until_released(task)
         if (msg := self._injected.pop(task.upid, None)) is not None:
             raise TaskError(msg)
 
     async def _run(self, task: Task, work: Work, on_error: Callable[[], None] | None) -> None:
         try:
             await work(task)
+            await self._until_released(task)  # a task whose work never waited
             if (msg := self._injected.pop(task.upid, None)) is not None:
                 raise TaskError(msg)
         except asyncio.CancelledError:
@@ -66,8 +72,13 @@ class TaskRunner:
             task.status = "stopped"
             task.endtime = int(self.cluster.now())
         finally:
+            self.cluster.held.discard(task.upid)
             if (cut := self._cuts.pop(task.upid, 0)) > 0 and task.status == "stopped":
                 del task.lines[-cut:]
+
+    async def _until_released(self, task: Task) -> None:
+        while task.upid in self.cluster.held:  # noqa: ASYNC110 - released by a test's call
+            await asyncio.sleep(0.01)
 
     def _finish(self, task: Task, message: str) -> None:
         task.log(f"TASK ERROR: {message}")

@@ -434,3 +434,17 @@ def test_network_settings_problems_are_reported():
                             "STRATUS_NETWORK_MASQUERADE": "pve1:vmbr1"})
     assert any("network_pools" in p and "ends before it starts" in p for p in problems)
     assert any("network_masquerade" in p and "NODE:INNER:OUT" in p for p in problems)
+
+
+def test_proxmox_task_timeout_reaches_the_client_settings(tmp_path):
+    from bot.runtime import proxmox_settings
+
+    assert Settings.load(MINIMAL).proxmox_task_timeout_s is None  # a limit per kind of task
+    assert proxmox_settings(Settings.load(MINIMAL)).task_timeout is None
+    path = write_config(tmp_path, "[proxmox]\ntask_timeout_s = 7200\n")
+    s = Settings.load(MINIMAL, path)
+    assert s.proxmox_task_timeout_s == 7200
+    assert proxmox_settings(s).task_timeout == 7200.0
+    problems = problems_of({**MINIMAL, "STRATUS_PROXMOX_TASK_TIMEOUT_S": "0"})
+    assert problems == ["proxmox_task_timeout_s (STRATUS_PROXMOX_TASK_TIMEOUT_S): must be from "
+                        "1 to 604800, not 0"]

@@ -36,7 +36,7 @@ from .models import (
 from .network import NetworkMixin
 from .scaling import ScalingMixin
 from .settings import ProxmoxSettings
-from .tasks import decode_upid, error_line, is_success, poll_delays
+from .tasks import decode_upid, duration_text, error_line, is_success, poll_delays, wait_limit
 from .transport import connect
 
 log = logging.getLogger(__name__)
@@ -309,21 +309,41 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
     # -- tasks ------------------------------------------------------------------------------
 
     async def wait_task(
-        self, node: str, upid: str, *, expected_seconds: float | None = None
+        self, node: str, upid: str, *, expected_seconds: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait is bounded by polling rounds
     ) -> str:
-        """Wait for a task to stop; return its exit status or raise TaskFailed with its error."""
+        """Wait for a task to stop; return its exit status or raise TaskFailed with its error.
+
+        Waits at most `timeout` seconds (default: the settings' task_timeout, else the limit of
+        the task's kind), then raises StillRunning: the task goes on on the node.
+        """
         try:
             kind = decode_upid(upid)
         except ValueError as exc:
             raise errors.InvalidRequest(str(exc), {"upid": str(exc)}) from None
+        what = f"{kind['type']} {kind['id']}".strip()
+        limit = timeout if timeout is not None else wait_limit(kind["type"],
+                                                               self.settings.task_timeout)
+        clock = asyncio.get_running_loop().time
+        started = clock()
         path = f"nodes/{node}/tasks/{upid}"
         for delay in poll_delays(expected_seconds):
-            await asyncio.sleep(delay)
+            await asyncio.sleep(max(0.0, min(delay, started + limit - clock())))
             status = await self._request(
                 "GET", f"{path}/status", action=f"read the status of task {kind['type']}"
             )
             if status.get("status") == "stopped":
                 break
+            waited = clock() - started
+            if waited >= limit:
+                raise errors.StillRunning(
+                    f"Proxmox task {what} is still running on {node} after "
+                    f"{duration_text(waited)}; I stopped waiting for it, but it goes on there. "
+                    f"Its outcome will be in {node}'s task log (Task History in the Proxmox "
+                    f"GUI, or pvenode task log {upid}).",
+                    upid=upid,
+                    waited_s=waited,
+                )
         exitstatus = str(status.get("exitstatus", ""))
         if is_success(exitstatus):
             return exitstatus
@@ -334,7 +354,6 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         except errors.ProxmoxError:
             lines = []
         line = error_line(lines, exitstatus)
-        what = f"{kind['type']} {kind['id']}".strip()
         raise errors.TaskFailed(
             f"Proxmox task {what} on {node} failed: {line}",
             upid=upid,

@@ -15,7 +15,8 @@ class ProxmoxSettings:
     Authentication: an API token (``token_id="user@realm!name"`` + ``token_secret``) or a
     ``user`` + ``password`` (ticket login). TLS: verified against the system CAs, or against
     ``ca_file``, or pinned to the certificate's SHA-256 ``fingerprint`` (as the PVE GUI shows
-    it), or off with ``verify_tls=False``.
+    it), or off with ``verify_tls=False``. ``task_timeout`` (seconds) bounds every wait for a
+    task; None leaves a generous limit per kind of task (`bot.proxmox.tasks.TASK_TIMEOUTS_S`).
     """
 
     host: str
@@ -29,6 +30,7 @@ class ProxmoxSettings:
     fingerprint: str | None = field(default=None, repr=False)
     timeout: float = 15.0
     max_workers: int = 16
+    task_timeout: float | None = None
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -60,6 +62,8 @@ class ProxmoxSettings:
             out.append("set either ca_file or fingerprint, not both")
         if self.timeout <= 0:
             out.append("timeout must be positive")
+        if self.task_timeout is not None and self.task_timeout <= 0:
+            out.append("task_timeout must be positive (or None: a limit per kind of task)")
         if self.max_workers < 1:
             out.append("max_workers must be at least 1")
         return out

@@ -16,6 +16,41 @@ from proxmoxer.tools import Tasks
 _DEFAULT_DELAYS = (0.05, 1.2, 1.3, 2.0, 3.0)
 _MAX_DELAY = 5.0
 
+# Seconds `wait_task` waits for a task of each kind (PVE's worker type) before it gives up with
+# StillRunning; the task itself goes on on the node.
+TASK_TIMEOUTS_S = {
+    "vzstart": 600.0,
+    "vzstop": 600.0,
+    "vzshutdown": 900.0,  # PVE's own shutdown timeout (60 s by default) comes first
+    "vzreboot": 900.0,
+    "vzdestroy": 1800.0,
+    "imgdel": 1800.0,
+    "srvreload": 900.0,
+    "reloadnetworkall": 900.0,
+    "vzcreate": 2 * 3600.0,
+    "vzclone": 8 * 3600.0,  # a full clone copies the whole disk
+    "vzrestore": 8 * 3600.0,  # so does a restore, from a compressed archive
+}
+DEFAULT_TASK_TIMEOUT_S = 2 * 3600.0
+
+
+def wait_limit(task_type: str, configured: float | None = None) -> float:
+    """How long to wait for a task of `task_type`: `configured` (the one setting) if given,
+    else the generous limit of its kind."""
+    if configured is not None:
+        return float(configured)
+    return TASK_TIMEOUTS_S.get(task_type, DEFAULT_TASK_TIMEOUT_S)
+
+
+def duration_text(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 05 min``: a wait as a person reads it."""
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
 
 def poll_delays(expected_seconds: float | None = None) -> Iterator[float]:
     """Seconds to sleep before each status request.
@@ -40,6 +75,12 @@ def decode_upid(upid: str) -> dict:
         return Tasks.decode_upid(upid)
     except AssertionError as exc:
         raise ValueError(f"not a Proxmox task id (UPID): {upid!r}") from exc
+
+
+def task_vmid(upid: str) -> int | None:
+    """The guest a task is about (its UPID's id, ``101`` for ``vzcreate:101``), if any."""
+    wid = str(decode_upid(upid).get("id", ""))
+    return int(wid) if wid.isdigit() else None
 
 
 def is_success(exitstatus: str) -> bool:

@@ -26,7 +26,7 @@ from bot.proxmox.backups import (
     parse_vzdump_log,
 )
 from bot.proxmox.models import parse_property_string
-from bot.proxmox.tasks import is_success
+from bot.proxmox.tasks import duration_text, is_success, task_vmid
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -69,15 +69,6 @@ def owner_in(comment: str) -> int | None:
         tail = comment.split(OWNER_TAG, 1)[1].split()[0]
         return int(tail) if tail.isdigit() else None
     return None
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _human(n: int) -> str:
@@ -163,7 +154,7 @@ class BackupService:
         except errors.StillRunning as exc:
             raise ServiceError(
                 f"Backup of CT {vmid} is still running on {node} after "
-                f"{_duration(exc.waited_s)}, so I stopped following it here. Its result will "
+                f"{duration_text(exc.waited_s)}, so I stopped following it here. Its result will "
                 "be reported when it ends; /backups lists it once it is done.") from None
         finally:
             self._following.pop(upid, None)
@@ -298,6 +289,15 @@ class BackupService:
             try:
                 vmid, where = await self._px.restore(plan.backup, storage=storage, node=node,
                                                      unique=True, hostname=hostname, **nics)
+            except errors.StillRunning as exc:
+                # The copy exists in Proxmox and may yet come up with its addresses: it is
+                # the asker's meanwhile, and its leases stay taken.
+                vmid = task_vmid(exc.upid)
+                if vmid is not None:
+                    self._store.ownership.set(vmid, actor_id, hostname)
+                self._store.audit.record(actor_id, "restore", args.volid, "still running",
+                                         exc.upid)
+                raise
             except Exception as exc:
                 self._release(leases)
                 if isinstance(exc, errors.ProxmoxError):

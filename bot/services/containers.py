@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.parsing import CreateArgs
-from bot.proxmox import Container, ContainerSpec, CreateResult, NicSpec, Proxmox
+from bot.proxmox import Container, ContainerSpec, CreateResult, NicSpec, Proxmox, errors
+from bot.proxmox.tasks import task_vmid
 from bot.services.access import AccessService
 from bot.services.errors import Forbidden, NotFound, QuotaExceeded, ServiceError
 from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons, quota_problems
@@ -233,6 +234,15 @@ class ContainerService:
         async with self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
             try:
                 result = await self._px.create_container(spec, progress=progress)
+            except errors.StillRunning as exc:
+                # The CT exists in Proxmox and may yet come up: the owner's meanwhile (their
+                # /list shows it, their quota counts it), not an orphan only admins see.
+                vmid = task_vmid(exc.upid)
+                if vmid is not None:
+                    self._store.ownership.set(vmid, owner_id, spec.hostname)
+                self._store.audit.record(owner_id, "create", f"ct:{vmid}", "still running",
+                                         exc.upid)
+                raise
             except Exception as exc:
                 self._store.audit.record(owner_id, "create", spec.hostname, "failed", str(exc))
                 raise

@@ -433,3 +433,20 @@ async def test_two_restores_as_new_at_once_cannot_together_exceed_the_quota(harn
     await h.settle(1.0)
     names = {g.config.get("hostname") for g in h.sim.cluster.guests.values()}
     assert len(names & {"t1", "t2"}) == 1, [m.content for m in h.tg.chat(BOB_ID).messages]
+
+
+async def test_a_restore_whose_task_never_ends_says_so_and_the_copy_is_the_askers(harness,
+                                                                                  monkeypatch):
+    from bot.proxmox import tasks
+
+    h = harness
+    await make_ct(h, h.bob, "orig")
+    volid = (await backup_of(h, h.bob, "orig")).content.split("done: ")[1].split()[0]
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzrestore", 0.5)
+    h.sim.cluster.hold_next_task("vzrestore")
+    msg = await h.ask(h.bob, f"/restore {volid} --new --hostname slowcopy", final, timeout=15)
+    upid, task = next((u, t) for u, t in h.sim.cluster.tasks.items() if t.type == "vzrestore")
+    assert msg.content.startswith("❌ Proxmox task vzrestore"), msg.content
+    assert upid in msg.content and "still running" in msg.content
+    assert task.status == "running"
+    assert h.services.store.ownership.owner(int(task.id)) == BOB_ID

@@ -42,3 +42,31 @@ async def test_proxmox_refusals_are_explained(harness):
     h.sim.cluster.fail_next_task("vzcreate", "unable to create CT - disk full")
     text = await create_outcome(h, "/create w3")
     assert text.startswith("❌") and "disk full" in text
+
+
+async def test_a_create_whose_task_never_ends_says_so_and_stays_its_owners(harness, monkeypatch):
+    """A create task that never stops used to keep the progress message waiting forever. The
+    wait is bounded: the message names the task and where its outcome will show, and the CT
+    (which exists in Proxmox and may yet come up) is the asker's meanwhile."""
+    from e2e_harness import BOB_ID
+
+    from bot.proxmox import tasks
+
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzcreate", 0.5)
+    h = harness
+    h.sim.cluster.hold_next_task("vzcreate")
+    started = await h.ask(h.bob, "/create slowpoke", lambda m: "Creating slowpoke:" in m.content)
+    final = await h.tg.wait_for(lambda m: m.message_id == started.message_id
+                                and m.content.startswith(("✅", "❌")), timeout=15)
+    upid, task = next((u, t) for u, t in h.sim.cluster.tasks.items() if t.type == "vzcreate")
+    assert task.status == "running"
+    text = final.content
+    assert text.startswith("❌ Proxmox task vzcreate"), text
+    assert f"still running on {task.node}" in text and upid in text and "task log" in text
+    assert "Traceback" not in text and "went wrong" not in text
+    vmid = int(task.id)
+    assert h.services.store.ownership.owner(vmid) == BOB_ID
+    h.sim.cluster.release_task(upid)
+    await h.tg.wait_until(lambda: task.status == "stopped")
+    listing = await h.ask(h.bob, "/list")
+    assert f"{vmid} slowpoke" in listing.content, listing.content

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from bot.proxmox import ContainerSpec, NicSpec, Proxmox, errors
+from bot.proxmox import ContainerSpec, NicSpec, Proxmox, ProxmoxSettings, errors
 from pvesim import Simulator
 
 
@@ -186,3 +186,48 @@ async def test_missing_privilege_is_permission_denied(sim, settings_for):
         with pytest.raises(errors.PermissionDenied, match="privilege"):
             await px.create_container(ContainerSpec(hostname="nope", template="debian-12"))
     assert sim.cluster.guests == {}
+
+
+async def test_a_task_that_never_ends_is_waited_for_a_bounded_time(sim, settings_for):
+    """A create whose task never stops (pvesim holds it) must not keep its caller waiting
+    forever: after the settings' task_timeout it raises StillRunning, which names the task
+    and says where its outcome will show; the task goes on on the node."""
+    sim.cluster.hold_next_task("vzcreate")
+    async with Proxmox(settings_for(sim, task_timeout=0.3)) as px:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(errors.StillRunning) as info:
+            await px.create_container(ContainerSpec(hostname="hung", template="debian-12"))
+        waited = asyncio.get_running_loop().time() - started
+        assert 0.3 <= waited < 3.0
+        exc = info.value
+        task = sim.cluster.tasks[exc.upid]
+        assert task.type == "vzcreate" and task.status == "running"
+        text = str(exc)
+        assert exc.upid in text and "vzcreate" in text and "Traceback" not in text
+        assert f"still running on {task.node}" in text and "task log" in text
+        assert exc.waited_s >= 0.3
+        # nothing of the given-up create stays promised: placement and vmids are free again
+        assert px._pending_mem[task.node] == 0 and not px._reserved_vmids
+        # a power action is bounded the same way, and a timeout per call overrides the setting
+        sim.cluster.add_guest(210, "pve1")
+        sim.cluster.hold_next_task("vzstart")
+        with pytest.raises(errors.StillRunning, match="vzstart 210"):
+            await px.start(210)
+        sim.cluster.add_guest(211, "pve1", status="running")
+        sim.cluster.hold_next_task("vzstop")
+        upid = await px._request("POST", "nodes/pve1/lxc/211/status/stop", action="stop")
+        with pytest.raises(errors.StillRunning):
+            await px.wait_task("pve1", upid, timeout=0.1)
+        sim.cluster.release_task(upid)
+        assert await px.wait_task("pve1", upid, timeout=5) == "OK"
+
+
+def test_task_time_limits_are_generous_per_kind_unless_set():
+    from bot.proxmox.tasks import DEFAULT_TASK_TIMEOUT_S, wait_limit
+
+    assert wait_limit("vzstart") >= 300
+    assert wait_limit("vzrestore") >= wait_limit("vzcreate") >= wait_limit("vzstart")
+    assert wait_limit("something-new") == DEFAULT_TASK_TIMEOUT_S
+    assert wait_limit("vzrestore", 60.0) == wait_limit("vzstart", 60.0) == 60.0
+    with pytest.raises(ValueError, match="task_timeout"):
+        ProxmoxSettings(host="h", token_id="a@pam!b", token_secret="s", task_timeout=0)

@@ -261,3 +261,20 @@ async def test_tasks_run_concurrently():
         assert all(t.exitstatus == "OK" for t in sim.cluster.tasks.values())
         assert len(sim.request_counts()) == 1 and sim.request_counts()[
             "POST /nodes/{node}/lxc"] == 50
+
+
+async def test_a_held_task_keeps_running_until_released(api):
+    """hold_next_task: the next task of that type does not end by itself (a hung pct create, a
+    storage that stopped answering); only that one, and release_task lets it finish."""
+    cluster = api.sim.cluster
+    cluster.hold_next_task("vzcreate")
+    upid = await api.ok("POST", "/nodes/pve1/lxc", vmid=170, ostemplate=TEMPLATE,
+                        rootfs="local-lvm:8")
+    await asyncio.sleep(0.2)
+    status = await api.ok("GET", f"/nodes/pve1/tasks/{upid}/status")
+    assert status["status"] == "running" and "exitstatus" not in status
+    assert cluster.guests[170].lock == "create"
+    assert (await api.create(vmid=171))["exitstatus"] == "OK"  # only the next task is held
+    cluster.release_task(upid)
+    assert (await api.wait("pve1", upid))["exitstatus"] == "OK"
+    assert cluster.guests[170].lock is None

@@ -89,7 +89,7 @@ def test_token_soup_parses_or_gets_a_usage_message(parser, tokens):
 
 def test_vzdump_log_reading():
     lines = ["INFO: starting new backup job: vzdump 101 102 --storage local",
-             "INFO: Starting Backup of VM 101 (lxc)",
+             "INFO: Starting Backup of VM 101 (lxc)", "INFO: CT Name: web1",
              "INFO: creating vzdump archive '/var/lib/vz/dump/vzdump-lxc-101-x.tar.zst'",
              "INFO: Finished Backup of VM 101 (00:01:00)",
              "INFO: Starting Backup of VM 102 (lxc)", "INFO: backup mode: snapshot",
@@ -99,7 +99,8 @@ def test_vzdump_log_reading():
     assert (a.vmid, a.ok, a.archive, a.duration) == (101, True, "vzdump-lxc-101-x.tar.zst",
                                                      "00:01:00")
     assert (b.vmid, b.ok, b.error) == (102, False, "CT is locked (create)")
-    assert stage_of(lines[:3]) == "writing the archive"
+    assert (a.name, b.name) == ("web1", None)  # the name the CT had when it was backed up
+    assert stage_of(lines[:4]) == "writing the archive"
     assert parse_config_text("#my ct\narch: amd64\ncores: 2\n[snap]\ncores: 1\n") == {
         "arch": "amd64", "cores": "2", "description": "my ct"}
 

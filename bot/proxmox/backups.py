@@ -69,6 +69,7 @@ class GuestOutcome:
     archive: str | None = None  # the file name
     duration: str | None = None
     error: str | None = None
+    name: str | None = None  # the CT's hostname then (``CT Name:``), not necessarily now
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ _WRITTEN = re.compile(r"Total bytes written: (\d+)")
 _STARTING = re.compile(r"Starting Backup of VM (\d+)")
 _FINISHED = re.compile(r"Finished Backup of VM (\d+) \((\d+:\d\d:\d\d)\)")
 _FAILED = re.compile(r"ERROR: Backup of VM (\d+) failed - (.*)")
+_NAME = re.compile(r"^INFO: CT Name: (\S+)")
 
 # Log line prefix -> the stage a person reads.
 _STAGES = (
@@ -194,7 +196,7 @@ def job_vmids(lines: list[str]) -> list[int]:
 
 
 def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
-    """Each guest of a vzdump log with its archive, duration or ``ERROR:`` reason."""
+    """Each guest of a vzdump log with its name, archive, duration or ``ERROR:`` reason."""
     out: list[GuestOutcome] = []
     current: dict[str, Any] | None = None
 
@@ -210,6 +212,8 @@ def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
             current = {"vmid": int(m.group(1))}
         elif current is not None and (m := _ARCHIVE.search(line)):
             current["archive"] = m.group(1).rsplit("/", 1)[-1]
+        elif current is not None and (m := _NAME.search(line)):
+            current["name"] = m.group(1)
         elif m := _FAILED.search(line):
             if current is None or current["vmid"] != int(m.group(1)):
                 current = {"vmid": int(m.group(1))}

@@ -454,8 +454,11 @@ class BackupService:
                                       f"❌ A {what.lower()} job on {task.node} ({when} UTC) "
                                       f"failed before backing up any container: {reason}"))
             for o in outcomes:
-                owner = self._store.ownership.owner(o.vmid)
-                name = self._store.ownership.hostname(o.vmid) or ""
+                # whoever owned the vmid when the task ran: it may have been deleted and
+                # handed to someone else since (the rule of `_may_see`)
+                owner = self._store.ownership.owner_at(o.vmid, task.starttime)
+                name = o.name or (self._store.ownership.hostname(o.vmid)
+                                  if self._store.ownership.owner(o.vmid) == owner else None) or ""
                 if o.ok:
                     text = (f"✅ {what} of CT {o.vmid} {name} ({when} UTC) done: "
                             f"{o.archive} in {o.duration}.")

@@ -450,3 +450,36 @@ async def test_a_restore_whose_task_never_ends_says_so_and_the_copy_is_the_asker
     assert upid in msg.content and "still running" in msg.content
     assert task.status == "running"
     assert h.services.store.ownership.owner(int(task.id)) == BOB_ID
+
+
+async def test_a_backup_is_reported_to_whoever_owned_the_ct_when_it_ran(sim, tg, tmp_path):
+    """The watcher told the vmid's owner *now*: a vmid deleted and handed to someone else in
+    the meantime sent the old owner's backup report (with the new CT's name) to the new owner.
+    It goes to the owner at the task's start, named as the log names the CT."""
+    from bot.parsing_backups import parse_backup
+
+    store_path = tmp_path / "s.json"
+    store = Store(store_path)
+    store.users.put(User(BOB_ID, "user", "Bob"))
+    store.users.put(User(CAROL_ID, "user", "Carol"))
+    policy = default_policy(backup_watch_s=0.2)
+    bob, carol, admin = tg.user(BOB_ID, "Bob"), tg.user(CAROL_ID, "Carol"), tg.user(1001, "Ada")
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        await bob.send("/create bobs --disk 1G")
+        vmid = int((await tg.wait_for(final, chat_id=BOB_ID)).content.split()[2])
+        await tg.wait_until(lambda: services.store.backup_reports.initialized())
+        # /backup's start; its follow is lost (the bot dies before it reports)
+        _vmid, _node, upid = await services.backups.start(BOB_ID, parse_backup(str(vmid)))
+        await tg.wait_until(lambda: sim.cluster.tasks[upid].status == "stopped")
+        await admin.send(f"/ct_delete {vmid}")
+        await tg.wait_for(lambda m: m.content.startswith("🗑"), chat_id=1001)
+        await carol.send("/create carols --disk 1G")
+        again = int((await tg.wait_for(final, chat_id=CAROL_ID)).content.split()[2])
+        assert again == vmid  # Proxmox hands the lowest free id out again
+    async with running_bot(sim, tg, store_path, policy):
+        report = await tg.wait_for(lambda m: f"CT {vmid}" in m.content and "done" in m.content,
+                                   chat_id=BOB_ID, timeout=10)
+        assert report.content.startswith(f"✅ Backup of CT {vmid} bobs ("), report.content
+        import asyncio
+        await asyncio.sleep(0.6)  # a few more watcher rounds
+    assert not [m.content for m in tg.chat(CAROL_ID).messages if "Backup of CT" in m.content]

@@ -14,42 +14,55 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 PARTIES = ("proxmox", "telegram")
-_ANY = "any"
+
+
+class Wait:
+    """One wait for the outside. It ends when the outside answered, if the layer that waits
+    can tell (``answered``, callable from any thread), else when the waiting code resumes: the
+    time the event loop then takes to get back to it, busy with other updates, is the bot's
+    own and must not hide in the wait."""
+
+    __slots__ = ("party", "start", "end", "answered_at")
+
+    def __init__(self, party: str, start: float) -> None:
+        self.party = party
+        self.start = start
+        self.end: float | None = None
+        self.answered_at: float | None = None
+
+    def answered(self, at: float | None = None) -> None:
+        self.answered_at = time.perf_counter() if at is None else at
+
+    def finish(self, now: float) -> None:
+        answered = self.answered_at
+        self.end = answered if answered is not None and self.start <= answered <= now else now
 
 
 class _Waits:
-    """The waits of one update. For each party and for any party: how many waits are in
-    progress, since when the count is above zero, and the time it has been above zero."""
+    """The waits of one update (those of the tasks it starts included, up to its end)."""
 
-    __slots__ = ("_open", "_since", "_done")
+    __slots__ = ("spans",)
 
     def __init__(self) -> None:
-        self._open = dict.fromkeys((*PARTIES, _ANY), 0)
-        self._since = dict.fromkeys((*PARTIES, _ANY), 0.0)
-        self._done = dict.fromkeys((*PARTIES, _ANY), 0.0)
+        self.spans: list[Wait] = []
 
-    def begin(self, party: str, now: float) -> None:
-        for key in (party, _ANY):
-            if self._open[key] == 0:
-                self._since[key] = now
-            self._open[key] += 1
-
-    def end(self, party: str, now: float) -> None:
-        for key in (party, _ANY):
-            self._open[key] -= 1
-            if self._open[key] == 0:
-                self._done[key] += now - self._since[key]
-
-    def total(self, key: str, now: float) -> float:
-        """Time spent waiting up to `now` (a wait still in progress counts up to `now`)."""
-        running = now - self._since[key] if self._open[key] else 0.0
-        return self._done[key] + running
+    def total(self, party: str | None, now: float) -> float:
+        """The time during which at least one wait (of ``party``; None: of any) was in
+        progress, up to ``now`` (a wait still in progress counts up to ``now``)."""
+        spans = sorted((w.start, min(now, w.end if w.end is not None else now))
+                       for w in self.spans if party is None or w.party == party)
+        covered, reach = 0.0, float("-inf")
+        for start, end in spans:
+            if end > reach:
+                covered += end - max(start, reach)
+                reach = end
+        return covered
 
 
 _waits: ContextVar[_Waits | None] = ContextVar("waits", default=None)
@@ -87,23 +100,41 @@ class UpdateTimings:
             end = time.perf_counter()
             self.recent.append(UpdateTiming(
                 name, end - start, waits.total("proxmox", end), waits.total("telegram", end),
-                waits.total(_ANY, end), chat_id))
+                waits.total(None, end), chat_id))
             _waits.reset(token)
 
 
+_open: ContextVar[tuple[Wait, ...]] = ContextVar("open_waits", default=())
+
+
 @contextmanager
-def waiting_for(party: str) -> Iterator[None]:
+def waiting_for(party: str) -> Iterator[Wait]:
     """Wrap every wait for the outside ("proxmox", "telegram"); counted against the update
-    being handled, if any."""
+    being handled, if any. The layer that knows when the answer came in says so with
+    ``answer_marker`` (or ``Wait.answered``)."""
+    wait = Wait(party, time.perf_counter())
     waits = _waits.get()
-    if waits is None:
-        yield
-        return
-    waits.begin(party, time.perf_counter())
+    if waits is not None:
+        waits.spans.append(wait)
+    token = _open.set((*_open.get(), wait))
     try:
-        yield
+        yield wait
     finally:
-        waits.end(party, time.perf_counter())
+        _open.reset(token)
+        wait.finish(time.perf_counter())
+
+
+def answer_marker() -> Callable[[], None]:
+    """A function to call, from any thread, the moment the outside has answered: it ends every
+    wait open here (the nested ones and those around them) at that moment."""
+    waits = _open.get()
+
+    def answered() -> None:
+        now = time.perf_counter()
+        for wait in waits:
+            wait.answered(now)
+
+    return answered
 
 
 TIMINGS = UpdateTimings()

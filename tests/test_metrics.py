@@ -118,3 +118,51 @@ async def test_an_update_is_recorded_with_its_chat():
         pass
     assert [(t.name, t.chat_id) for t in timings.recent] == [("list_containers", 42),
                                                              ("tick", None)]
+
+
+async def test_the_loop_busy_after_proxmox_answered_is_the_bots_own_time():
+    """A Proxmox call whose answer is in while the event loop works for other updates: that
+    delay is the bot's, not Proxmox's."""
+    import time
+
+    timings = UpdateTimings()
+    px = Proxmox(ProxmoxSettings(host="h", token_id="root@pam!t", token_secret="s3cr3t"))
+    try:
+        async def update() -> None:
+            with timings.measure("info"), waiting_for("proxmox"):
+                await px._in_thread(time.sleep, WAIT / 4)  # Proxmox answers after WAIT / 4
+
+        task = asyncio.create_task(update())
+        await asyncio.sleep(0)  # the update is now waiting for its thread
+        time.sleep(WAIT)  # noqa: ASYNC251 - the loop is busy (another update's work, say)
+        await task
+    finally:
+        await px.aclose()
+    (t,) = timings.recent
+    assert t.proxmox_s <= WAIT / 2  # Proxmox took WAIT / 4, not the WAIT the loop was busy
+    assert t.own_s >= WAIT / 2
+
+
+async def test_joiners_of_a_shared_read_wait_until_it_was_answered_not_until_they_resume():
+    import time
+
+    timings = UpdateTimings()
+    px = Proxmox(ProxmoxSettings(host="h", token_id="root@pam!t", token_secret="s3cr3t"))
+    try:
+        async def read() -> None:
+            with waiting_for("proxmox"):
+                await px._in_thread(time.sleep, WAIT / 4)
+
+        async def update(name: str) -> None:
+            with timings.measure(name):
+                await px._single_flight(("resources", None), read)
+
+        tasks = [asyncio.create_task(update(n)) for n in ("first", "joined")]
+        await asyncio.sleep(0.01)
+        time.sleep(WAIT)  # noqa: ASYNC251 - the loop is busy while the answer comes in
+        await asyncio.gather(*tasks)
+    finally:
+        await px.aclose()
+    for t in timings.recent:
+        assert t.proxmox_s <= WAIT / 2, t
+        assert t.own_s >= WAIT / 2, t

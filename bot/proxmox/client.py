@@ -8,7 +8,6 @@ booleans as 1/0 (PVE refuses ``True``) and turns every failure into `errors.Prox
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import secrets
@@ -20,7 +19,7 @@ from typing import Any
 
 from proxmoxer.core import ProxmoxResource
 
-from bot.metrics import waiting_for
+from bot.metrics import answer_marker, waiting_for
 
 from . import errors
 from .backups import BackupsMixin
@@ -113,7 +112,15 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        answered = answer_marker()  # the waits open here end when the thread has the answer
+
+        def call() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                answered()
+
+        return await loop.run_in_executor(self._pool, call)
 
     async def _client(self) -> ProxmoxResource:
         if self._api is None:
@@ -146,7 +153,12 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         """
         future = self._inflight.get(key)
         if future is None:
-            future = asyncio.ensure_future(fetch())
+            async def fetch_noting_when_answered() -> tuple[Any, float | None]:
+                with waiting_for("proxmox") as wait:
+                    value = await fetch()
+                return value, wait.answered_at
+
+            future = asyncio.ensure_future(fetch_noting_when_answered())
             self._inflight[key] = future
 
             def forget(done: asyncio.Future) -> None:
@@ -156,8 +168,11 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             future.add_done_callback(forget)
         # shield: one caller's cancellation must not cancel the others' request. Each caller
         # waits for Proxmox, not only the one whose context runs the request.
-        with waiting_for("proxmox"):
-            return await asyncio.shield(future)
+        with waiting_for("proxmox") as wait:
+            value, answered_at = await asyncio.shield(future)
+            if answered_at is not None:
+                wait.answered(answered_at)
+            return value
 
     async def _resources(self, kind: str | None = None) -> list[dict]:
         params = {"type": kind} if kind else {}

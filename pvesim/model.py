@@ -250,6 +250,7 @@ class Cluster:
         self.backup_jobs: dict[str, dict[str, Any]] = {}
         self.backup_failures: dict[int, str] = {}  # vmid -> reason of its next backup failure
         self.backup_job_failures: list[tuple[str, str | None]] = []  # (exit status, ERROR line)
+        self.backup_job_end_failures: list[str] = []  # reasons: jobs failing after their guests
         self.clock_offset = 0.0
         # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
         # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
@@ -272,6 +273,12 @@ class Cluster:
         held or its storage cannot be used): ``ERROR: <error>`` if given, then ``TASK ERROR:
         <reason>``, and no per-guest line."""
         self.backup_job_failures.append((reason, error))
+
+    def fail_next_backup_job_end(self, reason: str) -> None:
+        """The next vzdump task backs up its guests (each line says so), then fails as a whole,
+        as when its job-end hook script fails: ``ERROR: Backup job failed - <reason>`` and
+        ``TASK ERROR: <reason>``."""
+        self.backup_job_end_failures.append(reason)
 
     def set_lock(self, vmid: int, lock: str | None) -> None:
         """Set (or with None clear) a guest's lock, e.g. ``backup`` as if vzdump ran."""

@@ -19,6 +19,7 @@ from bot.parsing_backups import (
 )
 from bot.proxmox.backups import (
     failure_reason,
+    job_error,
     job_vmids,
     parse_config_text,
     parse_vzdump_log,
@@ -120,3 +121,29 @@ def test_a_vzdump_log_that_failed_before_any_guest():
            "'vzdump 7' --storage local", "TASK ERROR: no space left on device"]
     assert job_vmids(job) == [101, 102]
     assert job_vmids(["INFO: starting new backup job: vzdump --all 1 --storage local"]) == []
+
+
+def test_the_error_of_a_vzdump_job_as_a_whole():
+    """A task that failed beyond its guests' own errors: every guest OK but the job-end hook
+    failed, or a guest failed and then the hook too. Guest failures alone (``job errors``), a
+    guest cut short by the task's end, and a good task have none."""
+    hook = "command 'hook job-end' failed: exit code 1"
+    ok_guest = ["INFO: starting new backup job: vzdump 101 --storage local",
+                "INFO: Starting Backup of VM 101 (lxc)",
+                "INFO: Finished Backup of VM 101 (00:01:00)"]
+    bad_guest = ["INFO: Starting Backup of VM 102 (lxc)",
+                 "ERROR: Backup of VM 102 failed - CT is locked (create)"]
+    after = ok_guest + [f"ERROR: Backup job failed - {hook}", f"TASK ERROR: {hook}"]
+    assert job_error(after, hook, parse_vzdump_log(after)) == hook
+    both = ok_guest + bad_guest + [f"ERROR: Backup job failed - {hook}", f"TASK ERROR: {hook}"]
+    assert job_error(both, hook, parse_vzdump_log(both)) == hook
+    terse = ok_guest + ["TASK ERROR: prune failed"]  # no ERROR: line: the exit status says it
+    assert job_error(terse, "prune failed", parse_vzdump_log(terse)) == "prune failed"
+    guests = ok_guest + bad_guest + ["INFO: Backup job finished with errors",
+                                     "TASK ERROR: job errors"]
+    assert job_error(guests, "job errors", parse_vzdump_log(guests)) is None
+    cut = ok_guest + ["INFO: Starting Backup of VM 102 (lxc)", "TASK ERROR: interrupted by signal"]
+    assert job_error(cut, "interrupted by signal", parse_vzdump_log(cut)) is None
+    good = ok_guest + ["INFO: Backup job finished successfully", "TASK OK"]
+    assert job_error(good, "OK", parse_vzdump_log(good)) is None
+    assert job_error(good, "WARNINGS: 1", parse_vzdump_log(good)) is None

@@ -262,7 +262,7 @@ async def backup_watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     for r in reports:
         targets = [r.owner_id] if r.owner_id is not None else []
-        if not r.ok and svc.notify_chat_id is not None:
+        if r.notify and svc.notify_chat_id is not None:
             targets.append(svc.notify_chat_id)
         for chat_id in targets:
             try:

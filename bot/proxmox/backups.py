@@ -122,6 +122,8 @@ _STARTING = re.compile(r"Starting Backup of VM (\d+)")
 _FINISHED = re.compile(r"Finished Backup of VM (\d+) \((\d+:\d\d:\d\d)\)")
 _FAILED = re.compile(r"ERROR: Backup of VM (\d+) failed - (.*)")
 _NAME = re.compile(r"^INFO: CT Name: (\S+)")
+_JOB_FAILED = re.compile(r"^ERROR: Backup job failed - (.*)")
+_GUEST_ERRORS = "job errors"  # vzdump's exit status when only guests failed
 
 # Log line prefix -> the stage a person reads.
 _STAGES = (
@@ -225,6 +227,23 @@ def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
         close(False, error=next((ln.removeprefix("TASK ERROR: ") for ln in reversed(lines)
                                  if ln.startswith("TASK ERROR:")), _UNFINISHED_LOG))
     return out
+
+
+def job_error(lines: list[str], exitstatus: str, outcomes: list[GuestOutcome]) -> str | None:
+    """The error of a vzdump task as a whole, beyond its guests' own (None if there is none):
+    its guests may all have ended well while the job failed after them (its job-end hook
+    script, say: vzdump logs ``ERROR: Backup job failed - <why>`` and exits with <why>). When
+    only guests failed the exit status is ``job errors``; a guest cut short by the task's end
+    carries the task's error itself."""
+    status = exitstatus.strip()
+    if is_success(status) or status == _GUEST_ERRORS:
+        return None
+    if status in {o.error for o in outcomes if not o.ok}:
+        return None
+    for line in reversed(lines):
+        if m := _JOB_FAILED.search(line):
+            return m.group(1).strip() or status
+    return status or "unknown error"
 
 
 def parse_config_text(text: str) -> dict[str, str]:

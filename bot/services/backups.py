@@ -19,9 +19,11 @@ from bot.proxmox.backups import (
     BackupInfo,
     BackupJob,
     BackupResult,
+    FinishedTask,
     GuestOutcome,
     Progress,
     failure_reason,
+    job_error,
     job_vmids,
     parse_vzdump_log,
 )
@@ -55,13 +57,14 @@ class RestoreResult:
 
 @dataclass(frozen=True)
 class Report:
-    """One finished scheduled backup, for its owner (and the notification chat if failed)."""
+    """One finished scheduled backup, for its owner and/or the notification chat."""
 
     upid: str
-    vmid: int | None  # None: a failed job whose guests are unknown (notification chat only)
-    owner_id: int | None
+    vmid: int | None  # None: about a job as a whole (its guests unknown, or its own failure)
+    owner_id: int | None  # None: for the notification chat only
     ok: bool
     text: str
+    notify: bool = False  # the notification chat gets it too
 
 
 def owner_in(comment: str) -> int | None:
@@ -440,6 +443,8 @@ class BackupService:
             if not reports.claim(task.upid):
                 continue
             outcomes = parse_vzdump_log(lines)
+            # the job's own failure, beyond its guests' (a failure before any guest is below)
+            trouble = job_error(lines, task.status, outcomes) if outcomes else None
             when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(task.starttime))
             # an API token's task is one of ours whose follow was lost (a restart)
             what = "Backup" if task.extra.get("tokenid") else "Scheduled backup"
@@ -452,22 +457,47 @@ class BackupService:
                 if not vmids:
                     out.append(Report(task.upid, None, None, False,
                                       f"❌ A {what.lower()} job on {task.node} ({when} UTC) "
-                                      f"failed before backing up any container: {reason}"))
+                                      f"failed before backing up any container: {reason}",
+                                      notify=True))
+            involved: dict[int | None, list[str]] = {}  # owner -> "CT 101 web1", ...
             for o in outcomes:
                 # whoever owned the vmid when the task ran: it may have been deleted and
                 # handed to someone else since (the rule of `_may_see`)
                 owner = self._store.ownership.owner_at(o.vmid, task.starttime)
                 name = o.name or (self._store.ownership.hostname(o.vmid)
                                   if self._store.ownership.owner(o.vmid) == owner else None) or ""
+                involved.setdefault(owner, []).append(f"CT {o.vmid} {name}".strip())
                 if o.ok:
                     text = (f"✅ {what} of CT {o.vmid} {name} ({when} UTC) done: "
                             f"{o.archive} in {o.duration}.")
                 else:
                     text = (f"❌ {what} of CT {o.vmid} {name} ({when} UTC) failed: "
                             f"{o.error}")
-                out.append(Report(task.upid, o.vmid, owner, o.ok, text))
+                out.append(Report(task.upid, o.vmid, owner, o.ok, text, notify=not o.ok))
+            if trouble is not None:
+                out += self._job_failed(task, what, when, involved, trouble,
+                                        all(o.ok for o in outcomes))
         reports.forget_older_than(REPORT_KEEP_S, listed={t.upid for t in tasks})
         return out
+
+    @staticmethod
+    def _job_failed(task: FinishedTask, what: str, when: str, involved: dict[int | None, list[str]],
+                    error: str, guests_ok: bool) -> list[Report]:
+        """A vzdump task that failed as a whole (its job-end hook, a final step), beyond what
+        its guests' reports say: once to each owner involved, naming only their containers,
+        and once to the notification chat, naming all of them and the task."""
+        done = (" Each container's backup itself is done; a step of the job after them failed."
+                if guests_ok else "")
+
+        def text(cts: list[str]) -> str:
+            return (f"❌ The {what.lower()} job on {task.node} ({when} UTC) for "
+                    f"{', '.join(cts)} failed: {error}.{done}")
+
+        everyone = [ct for cts in involved.values() for ct in cts]
+        return [*(Report(task.upid, None, owner, False, text(cts))
+                  for owner, cts in involved.items() if owner is not None),
+                Report(task.upid, None, None, False,
+                       f"{text(everyone)} Task log: {task.upid} on {task.node}.", notify=True)]
 
 
 def describe_backup(b: BackupInfo) -> str:

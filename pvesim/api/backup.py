@@ -9,7 +9,9 @@ Behaviours follow ../shared/pve-api/README.md items 8-10 and 12:
   with ``CT is locked (backup)``. A guest that fails (``cluster.fail_next_backup``) logs
   ``ERROR: Backup of VM 101 failed - <reason>`` and the task ends with ``job errors``. A job
   that fails before any guest (``cluster.fail_next_backup_job``: vzdump's global lock held, say)
-  has no per-guest line at all: ``ERROR: <why>`` and ``TASK ERROR: <exit status>``.
+  has no per-guest line at all: ``ERROR: <why>`` and ``TASK ERROR: <exit status>``. A job that
+  fails after its guests (``cluster.fail_next_backup_job_end``: its job-end hook script, say)
+  ends with ``ERROR: Backup job failed - <why>`` and ``TASK ERROR: <why>``, as PVE::VZDump does.
 * The archive becomes ``<storage>:backup/vzdump-lxc-<vmid>-YYYY_MM_DD-HH_MM_SS.tar.zst`` (the
   cluster clock, local time = UTC in pvesim) holding the CT's config for extractconfig and
   restore; ``prune-backups`` is applied to the guest's backups on that storage afterwards.
@@ -222,6 +224,7 @@ def start_vzdump(sim: Simulator, node_name: str, p: dict[str, Any], user: str) -
         task.log(f"INFO: Backup finished at {_local(cluster.now())}")
 
     early = cluster.backup_job_failures.pop(0) if cluster.backup_job_failures else None
+    late = cluster.backup_job_end_failures.pop(0) if cluster.backup_job_end_failures else None
 
     async def work(task: Task) -> None:
         if early is not None:  # e.g. PVE::VZDump::getlock, before the job line
@@ -238,6 +241,9 @@ def start_vzdump(sim: Simulator, node_name: str, p: dict[str, Any], user: str) -
                 errors += 1
                 task.log(f"ERROR: Backup of VM {guest.vmid} failed - {exc}")
                 task.log(f"INFO: Failed at {_local(cluster.now())}")
+        if late is not None:  # the job-end hook (or another step of the job) failed
+            task.log(f"ERROR: Backup job failed - {late}")
+            raise TaskError(late)
         if errors:
             task.log("INFO: Backup job finished with errors")
             raise TaskError("job errors")

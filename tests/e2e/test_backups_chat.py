@@ -259,6 +259,8 @@ async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, t
     """vzdump can fail before it starts any guest (its global lock held, storage missing): the
     log has no per-guest line. The owner and the notification chat still hear it, with the
     reason; a job of several CTs whose log names none goes to the notification chat."""
+    import asyncio
+
     store_path = tmp_path / "s.json"
     Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
@@ -296,6 +298,10 @@ async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, t
         admins = await tg.wait_for(lambda m: lock in m.content and "job" in m.content,
                                    chat_id=APPROVAL_CHAT)
         assert admins.content.startswith("❌ A scheduled backup job on pve1 ("), admins.content
+        await asyncio.sleep(0.6)  # a few more watcher rounds
+    # each failure told once: the follow's and the first run's to Bob, each run's to admins
+    assert len([m for m in tg.chat(BOB_ID).messages if m.content.startswith("❌")]) == 2
+    assert len([m for m in tg.chat(APPROVAL_CHAT).messages if m.content.startswith("❌")]) == 2
 
 
 async def test_schedule_del_needs_approval_for_users(harness):
@@ -483,3 +489,44 @@ async def test_a_backup_is_reported_to_whoever_owned_the_ct_when_it_ran(sim, tg,
         import asyncio
         await asyncio.sleep(0.6)  # a few more watcher rounds
     assert not [m.content for m in tg.chat(CAROL_ID).messages if "Backup of CT" in m.content]
+
+
+async def test_a_scheduled_job_that_fails_after_its_guests_is_reported_once(sim, tg, tmp_path):
+    """Every guest line of a vzdump says OK but the task fails as a whole (its job-end hook, a
+    final step): that error used to reach nobody. Each owner involved hears it once, about
+    their own CTs only, and the notification chat once, about all."""
+    import asyncio
+
+    store_path = tmp_path / "s.json"
+    store = Store(store_path)
+    store.users.put(User(BOB_ID, "user", "Bob"))
+    store.users.put(User(CAROL_ID, "user", "Carol"))
+    policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
+    bob, carol = tg.user(BOB_ID, "Bob"), tg.user(CAROL_ID, "Carol")
+    hook = "command '/usr/local/bin/vzdump-hook job-end' failed: exit code 1"
+    async with running_bot(sim, tg, store_path, policy) as (services, _app):
+        cts = {}
+        for user, name in ((bob, "bobct"), (carol, "carolct")):
+            await user.send(f"/create {name} --disk 1G --node pve1")
+            cts[user.id] = int((await tg.wait_for(final, chat_id=user.id)).content.split()[2])
+        await tg.wait_until(lambda: services.store.backup_reports.initialized())
+        await services.px.create_backup_job("both", schedule="02:00", storage="local",
+                                            vmids=(cts[BOB_ID], cts[CAROL_ID]))
+        sim.cluster.fail_next_backup_job_end(hook)
+        await sim.advance(86400)
+        for uid in (BOB_ID, CAROL_ID):
+            await tg.wait_for(lambda m: m.content.startswith("❌"), chat_id=uid)
+        await tg.wait_for(lambda m: hook in m.content, chat_id=APPROVAL_CHAT)
+        await asyncio.sleep(0.8)  # a few more watcher rounds: no repeat
+    (upid,) = sim.scheduler.runs[-1][2]
+    assert sim.cluster.tasks[upid].exitstatus == hook
+    for uid, other in ((BOB_ID, CAROL_ID), (CAROL_ID, BOB_ID)):
+        told = [m.content for m in tg.chat(uid).messages if "ackup" in m.content]
+        failed = [t for t in told if t.startswith("❌")]
+        assert len(failed) == 1, told
+        assert hook in failed[0] and f"CT {cts[uid]}" in failed[0], failed[0]
+        assert f"CT {cts[other]}" not in failed[0]
+        assert any(t.startswith(f"✅ Scheduled backup of CT {cts[uid]}") for t in told), told
+    notified = [m.content for m in tg.chat(APPROVAL_CHAT).messages if hook in m.content]
+    assert len(notified) == 1, notified
+    assert f"CT {cts[BOB_ID]}" in notified[0] and f"CT {cts[CAROL_ID]}" in notified[0]

@@ -243,3 +243,20 @@ async def test_a_backup_job_that_fails_before_any_guest(api):
     assert await api.ok("GET", "/nodes/pve1/storage/local/content", content="backup") == []
     _upid, status = await backup(api)  # only the next job
     assert status["exitstatus"] == "OK"
+
+
+async def test_a_backup_job_that_fails_after_its_guests(api):
+    """fail_next_backup_job_end: every guest is backed up, then the job as a whole fails (its
+    job-end hook script, say): vzdump's "Backup job failed - <reason>" and TASK ERROR."""
+    await api.create(vmid=200)
+    hook = "command '/usr/local/bin/vzdump-hook job-end' failed: exit code 1"
+    api.sim.cluster.fail_next_backup_job_end(hook)
+    upid, status = await backup(api)
+    assert status["exitstatus"] == hook
+    lines = await log_of(api, "pve1", upid)
+    assert any(line.startswith("INFO: Finished Backup of VM 200 (") for line in lines)
+    assert not any("Backup of VM 200 failed" in line for line in lines)
+    assert lines[-2:] == [f"ERROR: Backup job failed - {hook}", f"TASK ERROR: {hook}"]
+    assert len(await api.ok("GET", "/nodes/pve1/storage/local/content", content="backup")) == 1
+    _upid, status = await backup(api)  # only the next job
+    assert status["exitstatus"] == "OK"

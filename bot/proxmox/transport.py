@@ -9,6 +9,7 @@ login included, goes through one session whose adapter enforces our TLS policy.
 
 from __future__ import annotations
 
+import os
 import ssl
 import time
 
@@ -93,6 +94,13 @@ def connect(settings: ProxmoxSettings) -> ProxmoxResource:
     else:
         session.mount("https://", HTTPAdapter(**pool))
         verify = settings.ca_file or settings.verify_tls
+    # requests reads the proxy and CA-bundle environment variables again on every request (a
+    # third of its CPU per call, measured against pvesim). The process's environment does not
+    # change: read them once, with requests' own meaning (NO_PROXY included).
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    if verify is True:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     common = dict(timeout=settings.timeout, verify_ssl=verify, service="PVE")
     if settings.token_id:
         user, _, token_name = settings.token_id.partition("!")

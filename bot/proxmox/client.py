@@ -283,23 +283,23 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         )
 
     async def get_container(self, vmid: int) -> Container:
-        """One container with its config and live status."""
-        for res in await self._resources("vm"):
-            if int(res.get("vmid", -1)) == int(vmid) and res.get("type") == "lxc":
-                node = res["node"]
-                self._node_of[vmid] = node
-                config, status = await asyncio.gather(
-                    self._request(
-                        "GET", f"nodes/{node}/lxc/{vmid}/config", action=f"read CT {vmid}'s config"
-                    ),
-                    self._request(
-                        "GET",
-                        f"nodes/{node}/lxc/{vmid}/status/current",
-                        action=f"read CT {vmid}'s status",
-                    ),
-                )
-                return container_from(res, config, status)
-        raise errors.NotFound(f"Container {vmid} does not exist in the cluster.")
+        """One container with its config and live status: two requests once its node is known
+        (``status/current`` carries what the cluster listing would add)."""
+
+        async def read(node: str) -> Container:
+            config, status = await asyncio.gather(
+                self._request(
+                    "GET", f"nodes/{node}/lxc/{vmid}/config", action=f"read CT {vmid}'s config"
+                ),
+                self._request(
+                    "GET",
+                    f"nodes/{node}/lxc/{vmid}/status/current",
+                    action=f"read CT {vmid}'s status",
+                ),
+            )
+            return container_from({"vmid": vmid, "node": node}, config, status)
+
+        return await self._on_ct(vmid, read)
 
     async def get_config(self, vmid: int) -> dict:
         return await self._on_ct(

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons, quota_problems
+from bot.services.quota import (
+    ApprovalThresholds,
+    Size,
+    Usage,
+    approval_reasons,
+    growth,
+    quota_problems,
+)
 from bot.store import Quota
 
 QUOTA = Quota(containers=3, cores=4, memory_mb=4096, disk_gb=32)
@@ -51,3 +58,18 @@ def test_quota_refuses_exactly_when_a_limit_is_passed(n, c, m, d, ac, am, ad):
     problems = quota_problems(QUOTA, Usage(n, c, m, d), Size(ac, am, ad))
     over = (n + 1 > 3) + (c + ac > 4) + (m + am > 4096) + (d + ad > 32)
     assert len(problems) == over
+
+
+def test_growth_counts_only_what_grows_and_no_new_container():
+    """Restoring a bigger backup into an existing CT: what it adds to the owner's usage is, per
+    resource, the backup's size minus the CT's, none where it shrinks, and no container."""
+    assert growth(Size(1, 2048, 8), Size(2, 1024, 16)) == Size(1, 0, 8, containers=0)
+    assert growth(Size(4, 4096, 32), Size(1, 512, 8)) == Size(0, 0, 0, containers=0)
+    # a full container count, and memory already over: neither is asked for, so neither refuses
+    used = Usage(3, 3, 5000, 24)
+    assert quota_problems(QUOTA, used, Size(2, 0, 8, containers=0)) == [
+        "cores: 3 in use + 2 asked = 5 > quota 4"]
+    assert quota_problems(QUOTA, used, Size(0, 0, 0, containers=0)) == []
+    # what is held for a growth under way counts its resources, not as a container
+    assert Usage.of([(1, 512, 8.0), Size(1, 0, 8, containers=0)]) == Usage(1, 2, 512, 16)
+    assert Usage.of([Size(1, 512, 8)]) == Usage(1, 1, 512, 8)

@@ -27,12 +27,12 @@ from bot.proxmox.backups import (
     job_vmids,
     parse_vzdump_log,
 )
-from bot.proxmox.models import parse_property_string
+from bot.proxmox.models import Container, parse_property_string, size_to_gb
 from bot.proxmox.tasks import duration_text, is_success, task_vmid
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
-from bot.services.quota import Size
+from bot.services.quota import Size, growth, size_text
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,14 @@ def owner_in(comment: str) -> int | None:
         tail = comment.split(OWNER_TAG, 1)[1].split()[0]
         return int(tail) if tail.isdigit() else None
     return None
+
+
+def size_of_config(config: dict[str, str]) -> Size:
+    """What a backed-up CT takes (its config, as extractconfig gives it): cores, memory and
+    root disk; a restore gives the CT exactly that."""
+    disk = parse_property_string(config.get("rootfs", ""), "volume").get("size")
+    return Size(int(config.get("cores", 1)), int(config.get("memory", 512)),
+                max(1, round(size_to_gb(disk))) if disk else 8)
 
 
 def _human(n: int) -> str:
@@ -277,14 +285,8 @@ class BackupService:
         plan = await self.plan_restore(actor_id, args.volid)
         config = plan.config
         source = plan.backup.vmid
-        cores, memory = int(config.get("cores", 1)), int(config.get("memory", 512))
-        disk = 8
-        if "size=" in config.get("rootfs", ""):
-            size = config["rootfs"].split("size=", 1)[1].split(",")[0]
-            disk = max(1, int(float(size.rstrip("GgMmTt") or 8) *
-                              {"G": 1, "M": 1 / 1024, "T": 1024}.get(size[-1:].upper(), 1)))
         # Held against the quota (admins have none) until the new CT is owned, like a create.
-        async with self._containers.reserving(actor_id, Size(cores, memory, disk)):
+        async with self._containers.reserving(actor_id, size_of_config(config)):
             hostname = await self._copy_hostname(config, source, "twin", args.hostname)
             node = args.node or plan.backup.node
             storage = await self._storage_for(node, args.storage)
@@ -315,10 +317,8 @@ class BackupService:
     def restore_into_needs_approval(self, actor_id: int) -> bool:
         return not self._access.is_admin(actor_id)
 
-    async def check_restore_into(self, actor_id: int, volid: str, ref: int | str,
-                                 hostname: str | None = None):
-        """(backup, target CT) after checking the asker may use both. Restoring a CT from its
-        own backup (in place) keeps its name: `hostname` is for restoring into another CT."""
+    async def _restore_into_targets(self, actor_id: int, volid: str, ref: int | str,
+                                    hostname: str | None) -> tuple[BackupInfo, Container]:
         backup = await self.backup_of(actor_id, volid)
         ct = await self._containers.resolve(actor_id, ref)
         if hostname and backup.vmid == ct.vmid:
@@ -327,41 +327,67 @@ class BackupService:
                                "restoring into another container.")
         return backup, ct
 
+    @staticmethod
+    def _growth_into(volid: str, ct: Container, config: dict[str, str]) -> tuple[Size, str]:
+        """What restoring a backup (its `config`) into `ct` adds to the owner's usage: the
+        backup's size minus the CT's, for each resource that grows; and how to say it."""
+        now = Size(ct.cores, ct.memory_mb, round(ct.disk_gb))
+        then = size_of_config(config)
+        return growth(now, then), (f"Restoring {volid} into CT {ct.vmid} {ct.hostname} makes "
+                                   f"it {size_text(then)} (now {size_text(now)}).")
+
+    async def check_restore_into(self, actor_id: int, volid: str, ref: int | str,
+                                 hostname: str | None = None):
+        """(backup, target CT) after checking the asker may use both and, for a non-admin,
+        that their quota has room for what the target grows by. Restoring a CT from its own
+        backup (in place) keeps its name: `hostname` is for restoring into another CT."""
+        backup, ct = await self._restore_into_targets(actor_id, volid, ref, hostname)
+        if not self._access.is_admin(actor_id):
+            grows, context = self._growth_into(volid, ct, await self._px.extract_config(backup))
+            await self._containers.check_quota(actor_id, grows, context)
+        return backup, ct
+
     async def restore_into(self, actor_id: int, volid: str, vmid: int,
                            stop_first: bool = False, hostname: str | None = None,
                            ) -> RestoreResult:
-        """Overwrite CT `vmid` with the backup. In place (its own backup) everything is as it
-        was; into another CT, PVE would copy the original's hostname, MAC and static address
-        (a clash while the original runs), so the copy gets `hostname` (else
-        ``<original>-restore``), new MACs and free addresses (pool, else DHCP) instead."""
-        backup, ct = await self.check_restore_into(actor_id, volid, vmid, hostname)
-        copy: dict[str, str] = {}
-        notes: list[str] = []
-        leases: list = []
-        if backup.vmid != vmid:
-            original = await self._px.extract_config(backup)
-            name = await self._copy_hostname(original, backup.vmid, "restore", hostname, vmid)
-            nics, notes, leases = await self._copy_nics(original, name, backup.vmid)
-            copy = {"hostname": name, **nics}
-            was = original.get("hostname")
-            if was and was != name:
-                notes.insert(0, f"hostname: {was} is CT {backup.vmid}'s; the copy is {name}")
-        try:
-            if ct.status == "running":
-                if not stop_first:
-                    raise Conflict(f"CT {vmid} is running; it must be stopped before the "
-                                   "restore.")
-                await self._px.stop(vmid)
-            config = await self._px.get_config(vmid)
-            storage = str(config.get("rootfs", "")).split(":", 1)[0] or await self._storage_for(
-                ct.node, None)
-            await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node, force=True,
-                                   unique=bool(copy), **copy)
-        except Exception as exc:
-            self._release(leases)
-            if isinstance(exc, errors.ProxmoxError):
-                self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "failed", str(exc))
-            raise
+        """Overwrite CT `vmid` with the backup, which gives it the backup's size: what it grows
+        by is held against the asker's quota (admins have none) while the restore runs. In
+        place (its own backup) everything is as it was; into another CT, PVE would copy the
+        original's hostname, MAC and static address (a clash while the original runs), so the
+        copy gets `hostname` (else ``<original>-restore``), new MACs and free addresses (pool,
+        else DHCP) instead."""
+        backup, ct = await self._restore_into_targets(actor_id, volid, vmid, hostname)
+        original = await self._px.extract_config(backup)
+        grows, context = self._growth_into(volid, ct, original)
+        async with self._containers.reserving(actor_id, grows, context):
+            copy: dict[str, str] = {}
+            notes: list[str] = []
+            leases: list = []
+            if backup.vmid != vmid:
+                name = await self._copy_hostname(original, backup.vmid, "restore", hostname,
+                                                 vmid)
+                nics, notes, leases = await self._copy_nics(original, name, backup.vmid)
+                copy = {"hostname": name, **nics}
+                was = original.get("hostname")
+                if was and was != name:
+                    notes.insert(0, f"hostname: {was} is CT {backup.vmid}'s; the copy is {name}")
+            try:
+                if ct.status == "running":
+                    if not stop_first:
+                        raise Conflict(f"CT {vmid} is running; it must be stopped before the "
+                                       "restore.")
+                    await self._px.stop(vmid)
+                config = await self._px.get_config(vmid)
+                storage = str(config.get("rootfs", "")).split(":", 1)[0] or \
+                    await self._storage_for(ct.node, None)
+                await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node,
+                                       force=True, unique=bool(copy), **copy)
+            except Exception as exc:
+                self._release(leases)
+                if isinstance(exc, errors.ProxmoxError):
+                    self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "failed",
+                                             str(exc))
+                raise
         name = copy.get("hostname", ct.hostname)
         owner = self._store.ownership.owner(vmid)
         if copy and owner is not None:

@@ -151,11 +151,12 @@ class ContainerService:
         return self._quota_locks.setdefault(owner_id, asyncio.Lock())
 
     async def committed_sizes(self, owner_id: int, *, except_group: str | None = None,
-                              ) -> list[tuple[int, int, float]]:
+                              ) -> list[tuple[int, int, float] | Size]:
         """(cores, memory_mb, disk_gb) of all that counts against a user's quota: their
         containers outside scaling groups, each of their groups at its maximum (max_replicas
         times its template; ``except_group`` left out, for the caller to count as it plans),
-        and their creates under way."""
+        and the Sizes held for their requests under way (creates, growths); `Usage.of` sums
+        them."""
         groups = [g for g in self._store.scaling.all() if g.owner_id == owner_id]
         in_groups = {m.vmid for g in groups for m in g.members + g.spares}
         counted = [g for g in groups if g.name != except_group]
@@ -167,28 +168,32 @@ class ContainerService:
             t = cts.get(g.template_vmid)
             if t is not None:
                 sizes += [(t.cores, t.memory_mb, t.disk_gb)] * g.max_replicas
-        sizes += [(s.cores, s.memory_mb, s.disk_gb) for s in self._in_flight.get(owner_id, ())]
+        sizes += self._in_flight.get(owner_id, [])
         return sizes
 
-    async def check_quota(self, user_id: int, size: Size) -> None:
+    async def check_quota(self, user_id: int, size: Size, context: str = "") -> None:
+        """QuotaExceeded, with the numbers, if `size` does not fit; `context` (a sentence)
+        says first what asks for it, when that is not plain."""
         used = Usage.of(await self.committed_sizes(user_id))
         problems = quota_problems(self.quota_of(user_id), used, size)
         if problems:
             groups = any(g.owner_id == user_id for g in self._store.scaling.all())
             raise QuotaExceeded(
-                "Over your quota:\n" + "\n".join(f"- {p}" for p in problems)
+                (f"{context}\n" if context else "")
+                + "Over your quota:\n" + "\n".join(f"- {p}" for p in problems)
                 + ("\n(Your scaling groups count at their maximum size.)" if groups else ""))
 
     @asynccontextmanager
-    async def reserving(self, owner_id: int, size: Size) -> AsyncIterator[None]:
+    async def reserving(self, owner_id: int, size: Size, context: str = "",
+                        ) -> AsyncIterator[None]:
         """Check ``size`` against the owner's quota and hold it there while the block runs
-        (a create under way), so two requests cannot both fit in the same room. Admins have
-        no quota."""
+        (a create, or a growth, under way), so two requests cannot both fit in the same room.
+        Admins have no quota."""
         if self._access.is_admin(owner_id):
             yield
             return
         async with self.quota_lock(owner_id):
-            await self.check_quota(owner_id, size)
+            await self.check_quota(owner_id, size, context)
             held = self._in_flight.setdefault(owner_id, [])
             held.append(size)
         try:

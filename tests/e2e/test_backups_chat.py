@@ -530,3 +530,49 @@ async def test_a_scheduled_job_that_fails_after_its_guests_is_reported_once(sim,
     notified = [m.content for m in tg.chat(APPROVAL_CHAT).messages if hook in m.content]
     assert len(notified) == 1, notified
     assert f"CT {cts[BOB_ID]}" in notified[0] and f"CT {cts[CAROL_ID]}" in notified[0]
+
+
+async def test_restore_into_a_smaller_ct_is_held_to_the_quota_for_what_it_grows(harness):
+    """Restoring a big backup into a small CT of one's own made it big with no quota check.
+    The growth (backup minus target, per resource that grows; no new container) is checked
+    before the approval is asked and again when it runs, and the refusal says the numbers."""
+    h, tg = harness, harness.tg
+    bob, admin = h.bob, h.admin
+    big = await make_ct(h, bob, "big", "--node pve1")  # 2 cores, 1 GiB, 8 GiB
+    volid = (await backup_of(h, bob, "big")).content.split("done: ")[1].split()[0]
+    small = (await h.ask(bob, "/create small --cores 1 --memory 512M --disk 4G --node pve1",
+                         final)).content.split()[2]
+    await h.ask(bob, f"/ct_stop {small}", final)
+    # in use: 3 cores, 1536 MiB, 12 GiB, 2 containers (the count is full: no new one is asked)
+    h.services.store.quotas.put(BOB_ID, Quota(containers=2, cores=3, memory_mb=2048,
+                                              disk_gb=64))
+    refused = await h.ask(bob, f"/restore {volid} --into {small}")
+    text = refused.content
+    assert "Over your quota" in text, text
+    assert "cores: 3 in use + 1 asked = 4 > quota 3" in text
+    assert "memory: 1536 MiB in use + 512 MiB asked = 2048 MiB" not in text  # fits exactly
+    assert "containers" not in text and "disk" not in text.split("Over your quota")[1]
+    assert not [m for m in tg.chat(APPROVAL_CHAT).messages if volid in m.content]
+    assert h.sim.cluster.guests[int(small)].config["cores"] == 1
+
+    # room now, so an admin is asked; then the room is taken before the approval: refused then
+    h.services.store.quotas.put(BOB_ID, Quota(containers=3, cores=4, memory_mb=4096,
+                                              disk_gb=64))
+    await bob.send(f"/restore {volid} --into {small}")
+    card = await tg.wait_for(lambda m: volid in m.content and m.flat_buttons,
+                             chat_id=APPROVAL_CHAT)
+    await h.ask(bob, "/create third --cores 1 --memory 512M --disk 4G", final)
+    await admin.press(card, "Approve")
+    late = await tg.wait_for(lambda m: m.content.startswith("❌") and "quota" in m.content,
+                             chat_id=BOB_ID)
+    assert "cores: 4 in use + 1 asked = 5 > quota 4" in late.content, late.content
+    await h.settle(0.5)
+    assert h.sim.cluster.guests[int(small)].config["cores"] == 1
+    assert "restore" not in h.sim.cluster.guests[int(small)].config.get("lock", "")
+
+    # a restore that shrinks the target asks nothing of the quota
+    small_backup = (await backup_of(h, bob, small)).content.split("done: ")[1].split()[0]
+    await h.ask(bob, f"/ct_stop {big}", final)
+    await bob.send(f"/restore {small_backup} --into {big}")
+    await tg.wait_for(lambda m: small_backup in m.content and m.flat_buttons,
+                      chat_id=APPROVAL_CHAT)

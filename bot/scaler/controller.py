@@ -35,7 +35,7 @@ class Controller:
         self.services = services
         self.scaling = services.scaling
         self.bot = bot
-        self.notifier = notifier or Notifier(bot)
+        self.notifier = notifier or Notifier(bot, backlog=services.store.scaling_notices)
         self.clock = clock
         self._lock = asyncio.Lock()
 

@@ -6,7 +6,8 @@ sent now, *merging* every event queued for a chat into one message (split only a
 Nothing is dropped: what cannot go now waits for the next `take`. `Notifier` sends what the
 outbox hands out and puts back what Telegram refused. The one bound: a chat that refuses every
 message (the bot was removed from it) cannot grow its queue without limit; past
-``max_backlog_chars`` its oldest events give way to a line that counts them.
+``max_backlog_chars`` its oldest events give way to a line that counts them. What is still
+undelivered after a flush is stored (``Backlog``), so a restart does not lose it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from telegram.error import TelegramError
 
@@ -101,15 +103,36 @@ def merge(texts: list[str], max_chars: int = MAX_MESSAGE) -> list[str]:
     return chunks
 
 
+class Backlog(Protocol):
+    """Where undelivered notices survive a restart (bot.store's ``scaling_notices``)."""
+
+    def load(self) -> tuple[dict[int, list[str]], dict[int, int]]: ...
+
+    def save(self, queued: dict[int, list[str]], overflowed: dict[int, int]) -> None: ...
+
+
 class Notifier:
-    """Queues events and sends them through the bot, merged and within the per-chat limit."""
+    """Queues events and sends them through the bot, merged and within the per-chat limit.
+    With a ``backlog``, what a flush leaves undelivered is stored, and taken up again by the
+    next Notifier (after a restart)."""
 
     def __init__(self, bot, outbox: Outbox | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 backlog: Backlog | None = None) -> None:
         self._bot = bot
         self.outbox = outbox or Outbox()
         self._clock = clock
         self._failing: set[int] = set()  # chats whose last send failed: warned about once
+        self._backlog = backlog
+        self._saved: tuple[dict, dict] = ({}, {})
+        if backlog is not None:
+            queued, overflowed = backlog.load()
+            for chat_id, texts in queued.items():
+                for text in texts:
+                    self.outbox.add(chat_id, text)
+            for chat_id, n in overflowed.items():
+                self.outbox.overflowed[chat_id] = self.outbox.overflowed.get(chat_id, 0) + n
+            self._saved = (queued, overflowed)
 
     def notify(self, chat_id: int, text: str) -> None:
         self.outbox.add(chat_id, text)
@@ -139,7 +162,17 @@ class Notifier:
         for chat_id, texts in failed.items():
             for text in reversed(texts):  # each goes back to the front, so the last first
                 self.outbox.put_back(chat_id, text)
+        self._keep_backlog()
         return count
+
+    def _keep_backlog(self) -> None:
+        """Store what is still undelivered, when it changed (one small write)."""
+        if self._backlog is None:
+            return
+        now = ({c: list(t) for c, t in self.outbox.queued.items()}, dict(self.outbox.overflowed))
+        if now != self._saved:
+            self._backlog.save(*now)
+            self._saved = now
 
 
 # ---- the texts ------------------------------------------------------------------------------

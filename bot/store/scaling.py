@@ -125,6 +125,31 @@ class ScalingGroupRepository:
             return bool(self._table.remove(_q.name == name))
 
 
+class NoticeBacklogRepository:
+    """Scaling notices not delivered yet (held back by Telegram's limit of 20 a minute per
+    chat, or refused by the chat), per chat, so that a restart does not lose them. One
+    document, rewritten whole in one write."""
+
+    def __init__(self, table: Table, lock: threading.RLock) -> None:
+        self._table = table
+        self._lock = lock
+
+    def load(self) -> tuple[dict[int, list[str]], dict[int, int]]:
+        """(texts waiting per chat, events that gave way in a full backlog per chat)."""
+        with self._lock:
+            doc = self._table.get(_q.kind == "backlog")
+        if not doc:
+            return {}, {}
+        return ({int(c): list(t) for c, t in doc.get("queued", {}).items()},
+                {int(c): int(n) for c, n in doc.get("overflowed", {}).items()})
+
+    def save(self, queued: dict[int, list[str]], overflowed: dict[int, int]) -> None:
+        doc = {"kind": "backlog", "queued": {str(c): list(t) for c, t in queued.items()},
+               "overflowed": {str(c): n for c, n in overflowed.items()}}
+        with self._lock:
+            self._table.upsert(doc, _q.kind == "backlog")
+
+
 class ScalingHistoryRepository:
     """Per-group samples, oldest first, at most ``max_samples`` per group."""
 

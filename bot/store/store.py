@@ -20,7 +20,7 @@ from .repositories import (
     QuotaRepository,
     UserRepository,
 )
-from .scaling import ScalingGroupRepository, ScalingHistoryRepository
+from .scaling import NoticeBacklogRepository, ScalingGroupRepository, ScalingHistoryRepository
 from .storage import StoreDB
 
 
@@ -52,6 +52,8 @@ class Store:
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
+        self.scaling_notices = NoticeBacklogRepository(
+            self._db.table("scaling_notices", cache_size=0), lock)
         # The history has its own file and its own lock: the controller rewrites it (a day of
         # samples per group) in a worker thread, which must not hold up the other tables.
         self.scaling_history = ScalingHistoryRepository(

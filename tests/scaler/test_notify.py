@@ -145,3 +145,34 @@ async def test_an_unreachable_chat_is_warned_about_once_then_recovery_is_logged(
         assert await notifier.flush() == 1
     assert bot.sent == ["\n".join(f"event {i}" for i in range(5))]
     assert any("delivered again" in r.getMessage() for r in caplog.records)
+
+
+async def test_undelivered_notices_survive_a_restart_and_are_sent_once(tmp_path):
+    from telegram.error import NetworkError
+
+    from bot.scaler.notify import Notifier
+    from bot.store import Store
+
+    class Bot:
+        def __init__(self, down):
+            self.down, self.sent = down, []
+
+        async def send_message(self, chat_id, text):
+            if self.down:
+                raise NetworkError("Bad Gateway")
+            self.sent.append((chat_id, text))
+
+    path = tmp_path / "stratus.json"
+    with Store(path) as store:
+        before = Notifier(Bot(down=True), backlog=store.scaling_notices, clock=lambda: 0.0)
+        before.notify(-5, "web: 1 -> 2 replicas")
+        before.notify(-6, "api: 3 -> 2 replicas")
+        assert await before.flush() == 0  # Telegram is down; then the bot restarts
+    bot = Bot(down=False)
+    with Store(path) as store:
+        after = Notifier(bot, backlog=store.scaling_notices, clock=lambda: 0.0)
+        assert await after.flush() == 2
+        assert sorted(bot.sent) == [(-6, "api: 3 -> 2 replicas"), (-5, "web: 1 -> 2 replicas")]
+    with Store(path) as store:  # delivered: nothing left for the next start
+        again = Notifier(bot, backlog=store.scaling_notices, clock=lambda: 0.0)
+        assert await again.flush() == 0 and len(bot.sent) == 2

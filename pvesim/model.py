@@ -1,8 +1,8 @@
 """The simulated cluster: nodes, storages, volumes, guests (LXC) and tasks.
 
 Plain dataclasses that the API handlers read and change, and that tests read and poke through the
-hooks on ``Cluster`` (``set_lock``, ``set_node_online``, ``fail_next_task``, ``cut_next_log``,
-``hold_next_task``, ``add_guest``).
+hooks on ``Cluster`` (``set_lock``, ``set_node_online``, ``fail_next_task``, ``fail_next_request``,
+``cut_next_log``, ``hold_next_task``, ``add_guest``).
 """
 
 from __future__ import annotations
@@ -241,6 +241,8 @@ class Cluster:
         self.tasks: dict[str, Task] = {}
         self.durations: dict[str, float] = dict(DEFAULT_DURATIONS)
         self.failures: dict[str, str] = {}  # task type -> message for its next run
+        # (method, path or route template, status, message) of the next requests to fail
+        self.request_failures: list[tuple[str, str, int, str]] = []
         self.log_cuts: dict[str, int] = {}  # task type -> lines its next run's log loses
         self.holds: set[str] = set()  # task types whose next run does not end by itself
         self.held: set[str] = set()  # UPIDs of the tasks held now (until release_task)
@@ -295,6 +297,22 @@ class Cluster:
     def fail_next_task(self, task_type: str, message: str) -> None:
         """The next task of ``task_type`` (e.g. ``vzcreate``) ends with ``TASK ERROR: message``."""
         self.failures[task_type] = message
+
+    def fail_next_request(self, method: str, path: str, message: str,
+                          status: int = 500) -> None:
+        """The next ``method`` request to ``path`` (as sent, e.g. ``/cluster/sdn/vnets/n1/subnets``,
+        or its route template, ``/cluster/sdn/vnets/{vnet}/subnets``) is answered ``status`` with
+        ``message`` as PVE's reason, after its parameters pass and before it changes anything
+        (as a ``cfs-lock`` timeout on /etc/pve does)."""
+        self.request_failures.append((method.upper(), path, status, message))
+
+    def take_request_failure(self, method: str, path: str, template: str) -> tuple[int, str] | None:
+        """The failure injected for this request, if any (it is used up)."""
+        for i, (m, p, status, message) in enumerate(self.request_failures):
+            if m == method and p in (path, template):
+                del self.request_failures[i]
+                return status, message
+        return None
 
     def cut_next_log(self, task_type: str, lines: int = 1) -> None:
         """The next task of ``task_type`` ends with the last ``lines`` lines of its log lost

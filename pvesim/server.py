@@ -182,6 +182,8 @@ class Simulator:
             acl_path = acl_path.format(**params)
             if priv not in identity.privileges:
                 raise ApiError(403, f"Permission check failed ({acl_path}, {priv})")
+        if (failure := self.cluster.take_request_failure(method, path, route.template)):
+            raise ApiError(*failure)
         result = await route.handler(api.Ctx(self, identity, request), params)
         if isinstance(result, api.Reply):
             return _json(200, {"data": result.data, **result.extra})

@@ -68,6 +68,17 @@ class StillRunning(ProxmoxError):
         self.waited_s = waited_s
 
 
+class Undone(ProxmoxError):
+    """A change of several steps failed part-way; what it had made was deleted again, newest
+    first. ``cause`` is the step's error; ``left`` names what could not be deleted (empty when
+    the undo went through), for an admin to clean up."""
+
+    def __init__(self, message: str, *, cause: ProxmoxError, left: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.cause = cause
+        self.left = left
+
+
 class NodeUnavailable(ProxmoxError):
     """A node is offline, unreachable from the cluster, or no node can take the guest."""
 

@@ -155,6 +155,12 @@ class _WholeBody(JsonSerializer):
             return {"data": None}
 
 
+def subnet_id(zone: str, cidr: str) -> str:
+    """PVE's id of an SDN subnet: ``<zone>-<network address>-<prefix length>``."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    return f"{zone}-{net.network_address}-{net.prefixlen}"
+
+
 def _bool(value: Any) -> bool:
     return str(value).lower() in ("1", "true", "on", "yes")
 
@@ -260,18 +266,62 @@ class NetworkMixin:
 
     async def create_nat_network(self, zone: str, vnet: str, subnet: str, gateway: str,
                                  *, snat: bool = True) -> str:
-        """A simple zone, a VNet and a subnet with SNAT, then the SDN apply (waited for)."""
-        existing = {z["zone"] for z in await self._request(
-            "GET", "cluster/sdn/zones", action="list the SDN zones")}
-        if zone not in existing:
-            await self._request("POST", "cluster/sdn/zones", action=f"create SDN zone {zone}",
-                                zone=zone, type="simple", ipam="pve")
-        await self._request("POST", "cluster/sdn/vnets", action=f"create VNet {vnet}",
-                            vnet=vnet, zone=zone)
-        await self._request("POST", f"cluster/sdn/vnets/{vnet}/subnets",
-                            action=f"create subnet {subnet} of VNet {vnet}",
-                            subnet=subnet, type="subnet", gateway=gateway, snat=snat)
-        return await self.apply_sdn()
+        """A simple zone (unless it exists), a VNet and a subnet with SNAT, then the SDN apply
+        (waited for).
+
+        A step that fails deletes what this call made, newest first, and raises errors.Undone
+        with the step's error and what could not be deleted: nothing is left pending for the
+        next attempt to trip over or for a later apply to put live as half a network. An apply
+        that outlasts the wait (StillRunning) goes on with the whole network: nothing is undone.
+        """
+        made: list[tuple[str, str]] = []  # (what, its path to DELETE), oldest first
+        try:
+            existing = {z["zone"] for z in await self._request(
+                "GET", "cluster/sdn/zones", action="list the SDN zones")}
+            if zone not in existing:
+                await self._request("POST", "cluster/sdn/zones", action=f"create SDN zone {zone}",
+                                    zone=zone, type="simple", ipam="pve")
+                made.append((f"SDN zone {zone}", f"cluster/sdn/zones/{zone}"))
+            await self._request("POST", "cluster/sdn/vnets", action=f"create VNet {vnet}",
+                                vnet=vnet, zone=zone)
+            made.append((f"VNet {vnet}", f"cluster/sdn/vnets/{vnet}"))
+            await self._request("POST", f"cluster/sdn/vnets/{vnet}/subnets",
+                                action=f"create subnet {subnet} of VNet {vnet}",
+                                subnet=subnet, type="subnet", gateway=gateway, snat=snat)
+            made.append((f"subnet {subnet} of VNet {vnet}",
+                         f"cluster/sdn/vnets/{vnet}/subnets/{subnet_id(zone, subnet)}"))
+            return await self.apply_sdn()
+        except errors.StillRunning:
+            raise
+        except errors.ProxmoxError as exc:
+            raise await self._undo(exc, made) from exc
+
+    async def _undo(self, cause: errors.ProxmoxError,
+                    made: list[tuple[str, str]]) -> errors.Undone:
+        """Delete `made` newest first; the error that says what failed and what is left."""
+        reason = str(cause).rstrip(".")
+        if not made:
+            return errors.Undone(f"{reason}. Nothing had been made yet, so nothing is left.",
+                                 cause=cause)
+        done: list[str] = []
+        for i in range(len(made) - 1, -1, -1):
+            what, path = made[i]
+            try:
+                await self._request("DELETE", path, action=f"delete {what}")
+            except errors.ProxmoxError as undo_exc:
+                left = tuple(w for w, _ in reversed(made[:i + 1]))
+                commands = ", then ".join(f"pvesh delete /{p}" for _, p in reversed(made[:i + 1]))
+                return errors.Undone(
+                    f"{reason}. It could not be undone entirely ({str(undo_exc).rstrip('.')})"
+                    + (f"; deleted: {', '.join(done)}" if done else "")
+                    + f". Left pending in the SDN configuration: {', '.join(left)}. Delete them "
+                    f"(Datacenter → SDN in the Proxmox GUI, or {commands}) before trying again, "
+                    "and do not apply SDN until then.",
+                    cause=cause, left=left)
+            done.append(what)
+        return errors.Undone(f"{reason}. What this attempt had made was undone (deleted: "
+                             f"{', '.join(done)}): nothing of it is left pending, so you can try "
+                             "again once the cause is fixed.", cause=cause)
 
     async def apply_sdn(self) -> str:
         upid = await self._request("PUT", "cluster/sdn", action="apply the SDN configuration")

@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from bot.parsing_network import BridgeAddArgs, NatNetArgs, NetSetArgs
-from bot.proxmox import Proxmox
+from bot.proxmox import Proxmox, errors
 from bot.proxmox.models import parse_property_string
 from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
 from bot.services import netcheck
@@ -206,7 +206,22 @@ class NetworkService:
             if any(b.name == args.name for b in (await self._px.node_network(node)).bridges):
                 raise Conflict(f"{args.name} is already a bridge on {node}.")
         await self._refuse_overlap(args.network)
-        await self._px.create_nat_network(NAT_ZONE, args.name, str(args.network), args.gateway)
+        try:
+            await self._px.create_nat_network(NAT_ZONE, args.name, str(args.network),
+                                              args.gateway)
+        except errors.StillRunning:
+            # The apply goes on with the whole network: it will be there, with its pool.
+            if args.pool:
+                self._store.pools.put(args.name, args.pool.first, args.pool.last)
+            self._store.audit.record(actor_id, "natnet_add", args.name, "still running",
+                                     str(args.network))
+            raise
+        except errors.ProxmoxError as exc:
+            left = exc.left if isinstance(exc, errors.Undone) else ()
+            self._store.audit.record(actor_id, "natnet_add", args.name, "failed",
+                                     f"{args.network}; left: {', '.join(left)}" if left
+                                     else str(args.network))
+            raise
         if args.pool:
             self._store.pools.put(args.name, args.pool.first, args.pool.last)
         self._store.audit.record(actor_id, "natnet_add", args.name, "ok", str(args.network))

@@ -359,3 +359,75 @@ async def test_a_stale_discard_card_discards_nothing(harness):
     await h.tg.wait_until(lambda: qid in h.tg.answered_callbacks)
     assert "nothing done" in h.tg.answered_callbacks[qid].text
     assert sim.cluster.nodes["pve1"].interfaces_new is not None
+
+
+async def test_natnet_add_failing_half_way_undoes_what_it_made(harness):
+    """A /natnet_add whose subnet or SDN apply fails deletes the objects it made in this call
+    (newest first) and says why it failed: the next attempt does not trip over them, and no
+    later apply puts half a network live. A zone made by an earlier network stays."""
+    h, cluster = harness, harness.sim.cluster
+    empty = {"zones": {}, "vnets": {}, "subnets": {}}
+    cluster.fail_next_request("POST", "/cluster/sdn/vnets/{vnet}/subnets",
+                              "cfs-lock 'file-sdn_cfg' error: got lock request timeout")
+    failed = await h.ask(h.admin, "/natnet_add natnet 10.10.30.0/24", finished)
+    assert failed.content.startswith("❌"), failed.content
+    assert "create subnet 10.10.30.0/24 of VNet natnet" in failed.content
+    assert "got lock request timeout" in failed.content
+    assert "undone" in failed.content and "VNet natnet" in failed.content
+    assert cluster.sdn == empty and cluster.sdn_running == empty
+
+    cluster.fail_next_task("reloadnetworkall", "ifreload failed on pve2")
+    failed = await h.ask(h.admin, "/natnet_add natnet 10.10.30.0/24 --pool 10.10.30.10-10.10.30.20",
+                         finished)
+    assert failed.content.startswith("❌"), failed.content
+    assert "ifreload failed on pve2" in failed.content and "undone" in failed.content
+    assert cluster.sdn == empty and cluster.sdn_running == empty
+    assert h.services.store.pools.get("natnet") is None
+
+    made = await h.ask(h.admin, "/natnet_add natnet 10.10.30.0/24", finished)
+    assert made.content.startswith("✅ NAT network natnet"), made.content
+    cluster.fail_next_task("reloadnetworkall", "ifreload failed on pve2")
+    failed = await h.ask(h.admin, "/natnet_add natnet2 10.10.40.0/24", finished)
+    assert "undone" in failed.content, failed.content
+    assert set(cluster.sdn["zones"]) == {"stratus"} and set(cluster.sdn["vnets"]) == {"natnet"}
+    assert cluster.sdn == cluster.sdn_running  # natnet as applied; nothing of natnet2
+    again = await h.ask(h.admin, "/natnet_add natnet2 10.10.40.0/24", finished)
+    assert again.content.startswith("✅ NAT network natnet2"), again.content
+
+
+async def test_natnet_add_says_what_is_left_when_the_undo_fails(harness):
+    h, cluster = harness, harness.sim.cluster
+    cluster.fail_next_task("reloadnetworkall", "ifreload failed on pve2")
+    cluster.fail_next_request("DELETE", "/cluster/sdn/vnets/natnet",
+                              "cfs-lock 'file-sdn_cfg' error: got lock request timeout")
+    failed = await h.ask(h.admin, "/natnet_add natnet 10.10.30.0/24", finished)
+    text = failed.content
+    assert text.startswith("❌") and "ifreload failed on pve2" in text, text
+    # the subnet went; the VNet (whose delete failed) and the zone under it are left, pending
+    assert cluster.sdn["subnets"] == {} and set(cluster.sdn["vnets"]) == {"natnet"}
+    assert set(cluster.sdn["zones"]) == {"stratus"}
+    assert "could not be undone" in text and "got lock request timeout" in text
+    assert "VNet natnet" in text and "SDN zone stratus" in text
+    assert "Left pending" in text
+    assert cluster.sdn_running == {"zones": {}, "vnets": {}, "subnets": {}}
+
+
+async def test_natnet_add_whose_apply_still_runs_is_not_undone(harness, monkeypatch):
+    """An SDN apply that outlasts the wait goes on with the whole network: nothing is deleted
+    under it, the pool is kept, and the reply says so."""
+    from bot.proxmox import tasks
+
+    h, cluster = harness, harness.sim.cluster
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "reloadnetworkall", 0.5)
+    cluster.hold_next_task("reloadnetworkall")
+    msg = await h.ask(h.admin, "/natnet_add natnet 10.10.30.0/24 --pool 10.10.30.10-10.10.30.20",
+                      finished, timeout=15)
+    assert msg.content.startswith("❌ Proxmox task reloadnetworkall"), msg.content
+    assert "still running" in msg.content and "undone" not in msg.content
+    assert set(cluster.sdn["vnets"]) == {"natnet"} and cluster.sdn["subnets"]
+    pool = h.services.store.pools.get("natnet")
+    assert pool is not None and (pool.first, pool.last) == ("10.10.30.10", "10.10.30.20")
+    upid = next(u for u, t in cluster.tasks.items() if t.type == "reloadnetworkall")
+    cluster.release_task(upid)
+    await h.tg.wait_until(lambda: cluster.tasks[upid].status == "stopped")
+    assert set(cluster.sdn_running["vnets"]) == {"natnet"}

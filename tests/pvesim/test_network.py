@@ -156,3 +156,27 @@ async def test_loopback_is_not_listed_and_a_port_serves_one_bridge(api):
     assert status == 400
     assert body["errors"] == {"bridge_ports": "enp0s8 is already used on interface 'vmbr1'."}
     await api.ok("PUT", "/nodes/pve1/network/vmbr1", type="bridge", bridge_ports="enp0s8")
+
+
+async def test_fail_next_request_answers_once_and_changes_nothing(api):
+    """`Cluster.fail_next_request`: the next matching request (path as sent or route template)
+    gets the status and reason, after its parameters pass; the one after it works."""
+    sim = api.sim
+    await api.ok("POST", "/cluster/sdn/zones", zone="natz", type="simple", ipam="pve")
+    await api.ok("POST", "/cluster/sdn/vnets", vnet="natnet", zone="natz")
+    sim.cluster.fail_next_request("POST", "/cluster/sdn/vnets/{vnet}/subnets",
+                                  "cfs-lock 'file-sdn_cfg' error: got lock request timeout")
+    status, _, body = await api.call("POST", "/cluster/sdn/vnets/natnet/subnets",
+                                     subnet="10.30.0.0/24", type="subnet", snat="maybe")
+    assert status == 400 and "snat" in body["errors"]  # the parameters' check comes first
+    status, reason, _ = await api.call("POST", "/cluster/sdn/vnets/natnet/subnets",
+                                       subnet="10.30.0.0/24", type="subnet", gateway="10.30.0.1")
+    assert (status, reason) == (500, "cfs-lock 'file-sdn_cfg' error: got lock request timeout")
+    assert sim.cluster.sdn["subnets"] == {}
+    sim.cluster.fail_next_request("delete", "/cluster/sdn/vnets/natnet", "no", status=503)
+    await api.ok("GET", "/cluster/sdn/vnets/natnet")  # another method: untouched
+    status, _, _ = await api.call("DELETE", "/cluster/sdn/vnets/natnet")
+    assert status == 503 and "natnet" in sim.cluster.sdn["vnets"]
+    await api.ok("POST", "/cluster/sdn/vnets/natnet/subnets", subnet="10.30.0.0/24",
+                 type="subnet", gateway="10.30.0.1")
+    assert sim.cluster.request_failures == []

@@ -161,6 +161,9 @@ class ContainerService:
         in_groups = {m.vmid for g in groups for m in g.members + g.spares}
         counted = [g for g in groups if g.name != except_group]
         mine = set(self._store.ownership.by_owner(owner_id)) - in_groups
+        # Taken with `mine`, before the await: a create that ends meanwhile (owned, its hold
+        # given back) would otherwise be counted neither as a CT nor as a hold.
+        held = list(self._in_flight.get(owner_id, []))
         templates = {g.template_vmid for g in counted}
         cts = {ct.vmid: ct for ct in await self._px.list_containers(vmids=mine | templates)}
         sizes = [(cts[v].cores, cts[v].memory_mb, cts[v].disk_gb) for v in mine if v in cts]
@@ -168,7 +171,7 @@ class ContainerService:
             t = cts.get(g.template_vmid)
             if t is not None:
                 sizes += [(t.cores, t.memory_mb, t.disk_gb)] * g.max_replicas
-        sizes += self._in_flight.get(owner_id, [])
+        sizes += held
         return sizes
 
     async def check_quota(self, user_id: int, size: Size, context: str = "") -> None:

@@ -382,6 +382,18 @@ class BackupService:
                     await self._storage_for(ct.node, None)
                 await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node,
                                        force=True, unique=bool(copy), **copy)
+            except errors.StillRunning as exc:
+                # The restore goes on and gives the copy its addresses when it ends (its config
+                # shows them only then): their leases stay taken, or they could go twice.
+                self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "still running",
+                                         exc.upid)
+                if not leases:
+                    raise
+                kept = ", ".join(f"{lease.cidr} of the {lease.network} pool" for lease in leases)
+                raise errors.StillRunning(
+                    f"{exc} The copy's address{'es are' if len(leases) > 1 else ' is'} kept "
+                    f"for it meanwhile: {kept}.", upid=exc.upid, waited_s=exc.waited_s,
+                ) from None
             except Exception as exc:
                 self._release(leases)
                 if isinstance(exc, errors.ProxmoxError):

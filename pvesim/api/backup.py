@@ -326,27 +326,28 @@ async def restore_ct(ctx, p: dict[str, Any]) -> str:
     if size_gib * GIB > disk_store.total - disk_store.used:
         raise fail(f"not enough free space in storage '{storage_id}'")
     config["rootfs"] = f"{storage_id}:vm-{vmid}-disk-0,size={size_gib}G"
-    config["lock"] = "create"
+    # Like pct restore, the CT's config holds only the create lock while the archive is
+    # extracted (an overwritten CT's old config and disks go first); the backed-up config,
+    # merged with the given options, is written at the end.
     if existing is not None:
         ctx.cluster.drop_disks(existing)
-        existing.config = config
+        existing.config = {"lock": "create"}
         guest = existing
     else:
-        guest = Guest(vmid, node.name, config)
+        guest = Guest(vmid, node.name, {"lock": "create"})
         ctx.cluster.guests[vmid] = guest
     start_after = bool(p.get("start"))
     bpath = archive_path(vol.volid, _bstore)
 
-    def undo() -> None:
-        if existing is None:
-            ctx.cluster.drop_disks(guest)
-            if ctx.cluster.guests.get(vmid) is guest:
-                del ctx.cluster.guests[vmid]
+    def undo() -> None:  # the new disks go; an overwritten CT stays, locked, with no config
+        ctx.cluster.drop_disks(guest)
+        if existing is None and ctx.cluster.guests.get(vmid) is guest:
+            del ctx.cluster.guests[vmid]
 
     async def work(task: Task) -> None:
         task.log(f"recovering backed-up configuration from '{vol.volid}'")
         task.log(f'  Logical volume "vm-{vmid}-disk-0" created.')
-        ctx.cluster.register_disks(guest)
+        ctx.cluster.register_disks(Guest(vmid, node.name, config))
         task.log(f"restoring '{vol.volid}' now..")
         task.log(f"extracting archive '{bpath}'")
         await ctx.runner.wait(task, factor=size_gib)
@@ -354,7 +355,7 @@ async def restore_ct(ctx, p: dict[str, Any]) -> str:
         task.log(f"Total bytes read: {written} ({_human(written)})")
         task.log(f"Detected container architecture: {config.get('arch', 'amd64')}")
         task.log("merging backed-up and given configuration..")
-        guest.config.pop("lock", None)
+        guest.config = config
         if start_after:
             guest.status, guest.started_at = "running", time.time()
 

@@ -122,6 +122,51 @@ async def test_restore_into_another_ct_gets_its_own_name_and_address(sim, tg, tm
         assert cfg["hostname"] == "c1" and cfg["net0"] == c1_net
 
 
+async def test_a_restore_into_that_outlasts_the_wait_keeps_the_copys_pool_address(
+        sim, tg, tmp_path, monkeypatch):
+    """restore --into another CT that gave up waiting (StillRunning) released the pool address
+    leased for the copy, though the restore goes on and gives the copy that address when it
+    ends (and until then the CT's config does not show it): the next create got the same one.
+    The lease is kept and the reply says so; a restore that fails gives its address back."""
+    from bot.proxmox import tasks
+
+    store_path = tmp_path / "s.json"
+    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    policy = default_policy(network_pools=(("vmbr0", "10.0.2.100", "10.0.2.103"),))
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        h = Harness(sim, tg, services, app, str(store_path))
+        admin = h.admin
+        c1 = await make_ct(h, admin, "c1", "--node pve1 --ip 10.0.2.50/24 --gw 10.0.2.15")
+        c2 = await make_ct(h, admin, "c2", "--node pve1")  # takes 10.0.2.100 of the pool
+        c3 = await make_ct(h, admin, "c3", "--node pve1 --dhcp")
+        for ct in (c2, c3):
+            await h.ask(admin, f"/ct_stop {ct}", final)
+        volid = (await backup_of(h, admin, f"{c1}")).content.split("done: ")[1].split()[0]
+
+        monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzrestore", 0.5)
+        sim.cluster.hold_next_task("vzrestore")
+        msg = await h.ask(admin, f"/restore {volid} --into c2", final, timeout=15)
+        upid = next(u for u, t in sim.cluster.tasks.items() if t.type == "vzrestore")
+        text = msg.content
+        assert text.startswith("❌ Proxmox task vzrestore") and "still running" in text, text
+        assert "10.0.2.101/24" in text and "kept" in text, text
+        assert "net0" not in sim.cluster.guests[c2].config  # PVE merges it at the end
+        assert "10.0.2.101" in services.store.pools.leases("vmbr0")
+        # a create meanwhile does not get the copy's address
+        c4 = await make_ct(h, admin, "c4", "--node pve1")
+        assert "ip=10.0.2.102/24" in sim.cluster.guests[c4].config["net0"]
+        sim.cluster.release_task(upid)
+        await tg.wait_until(lambda: sim.cluster.tasks[upid].status == "stopped")
+        cfg = sim.cluster.guests[c2].config
+        assert cfg["hostname"] == "c1-restore" and "ip=10.0.2.101/24" in cfg["net0"]
+
+        # a restore that fails releases the address it leased
+        sim.cluster.fail_next_task("vzrestore", "unable to restore CT - disk full")
+        msg = await h.ask(admin, f"/restore {volid} --into c3", final, timeout=15)
+        assert msg.content.startswith("❌") and "disk full" in msg.content, msg.content
+        assert "10.0.2.103" not in services.store.pools.leases("vmbr0")
+
+
 async def test_failing_backup_shows_its_error_line(harness):
     h = harness
     vmid = await make_ct(h, h.bob, "fails")

@@ -13,6 +13,7 @@ undelivered after a flush is stored (``Backlog``), so a restart does not lose it
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,12 @@ WINDOW_S = 60.0
 MAX_MESSAGE = 4096
 #: Far more than the limit lets pile up in normal work (20 messages a minute of short events).
 MAX_BACKLOG_CHARS = 16 * MAX_MESSAGE
+_LOST = re.compile(r"\((\d+) earlier scaling events were not delivered: [^\n]*\)")
+
+
+def _lost_text(n: int) -> str:
+    return (f"({n} earlier scaling events were not delivered: this chat did not accept "
+            "messages; /scale_status shows the current state)")
 
 
 @dataclass
@@ -51,8 +58,15 @@ class Outbox:
             self.overflowed[chat_id] = self.overflowed.get(chat_id, 0) + oldest.count("\n") + 1
 
     def put_back(self, chat_id: int, text: str) -> None:
-        """A message that could not be sent: first in line next time (its send is not counted)."""
-        self.queued.setdefault(chat_id, []).insert(0, text)
+        """A message that could not be sent: first in line next time (its send is not counted).
+        The count of what gave way, if it opens the message, goes back to `overflowed`: were
+        the message to give way in turn, its count would otherwise be lost."""
+        first, _, rest = text.partition("\n")
+        if m := _LOST.fullmatch(first):
+            self.overflowed[chat_id] = self.overflowed.get(chat_id, 0) + int(m.group(1))
+            text = rest
+        if text:
+            self.queued.setdefault(chat_id, []).insert(0, text)
         stamps = self.sent.get(chat_id)
         if stamps:
             stamps.pop()
@@ -73,8 +87,7 @@ class Outbox:
             texts = self.queued[chat_id]
             lost = self.overflowed.pop(chat_id, 0)
             if lost:
-                texts = [f"({lost} earlier scaling events were not delivered: this chat did not "
-                         f"accept messages; /scale_status shows the current state)", *texts]
+                texts = [_lost_text(lost), *texts]
             chunks = merge(texts, self.max_chars)
             go, rest = chunks[:budget], chunks[budget:]
             for text in go:

@@ -176,3 +176,34 @@ async def test_undelivered_notices_survive_a_restart_and_are_sent_once(tmp_path)
     with Store(path) as store:  # delivered: nothing left for the next start
         again = Notifier(bot, backlog=store.scaling_notices, clock=lambda: 0.0)
         assert await again.flush() == 0 and len(bot.sent) == 2
+
+
+async def test_the_count_of_what_gave_way_survives_a_failed_send_and_more_overflow():
+    """A chat that refuses every message: the line that counts the events given way goes back
+    with the failed message; when that message gives way in turn, its count is not lost."""
+    from telegram.error import Forbidden
+
+    from bot.scaler.notify import Notifier
+
+    class KickedBot:
+        def __init__(self):
+            self.kicked, self.sent = True, []
+
+        async def send_message(self, chat_id, text):
+            if self.kicked:
+                raise Forbidden("Forbidden: bot was kicked from the group chat")
+            self.sent.append(text)
+
+    bot = KickedBot()
+    notifier = Notifier(bot, Outbox(limit=20, max_backlog_chars=1000), clock=lambda: 0.0)
+    for round_ in range(3):
+        for i in range(200):
+            notifier.notify(-1, f"event {round_}-{i:03d} " + "x" * 40)
+        assert await notifier.flush() == 0
+    bot.kicked = False
+    assert await notifier.flush() >= 1
+    lines = "\n".join(bot.sent).split("\n")
+    delivered = [ln for ln in lines if ln.startswith("event ")]
+    assert lines[0].startswith(f"({600 - len(delivered)} earlier scaling events were not "
+                               "delivered"), lines[0]
+    assert delivered[-1].startswith("event 2-199")

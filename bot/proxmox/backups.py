@@ -229,6 +229,16 @@ def parse_vzdump_log(lines: list[str]) -> list[GuestOutcome]:
     return out
 
 
+def settled(outcomes: list[GuestOutcome], exitstatus: str) -> list[GuestOutcome]:
+    """The guests' outcomes as the task's exit status settles them: a guest whose end the log
+    does not show (cut short on the node) ended well if the task did, since vzdump ends with an
+    error when any guest failed."""
+    if not is_success(exitstatus.strip()):
+        return outcomes
+    return [GuestOutcome(o.vmid, True, o.archive, o.duration, name=o.name)
+            if not o.ok and o.error in _UNFINISHED else o for o in outcomes]
+
+
 def job_error(lines: list[str], exitstatus: str, outcomes: list[GuestOutcome]) -> str | None:
     """The error of a vzdump task as a whole, beyond its guests' own (None if there is none):
     its guests may all have ended well while the job failed after them (its job-end hook

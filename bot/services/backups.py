@@ -26,6 +26,7 @@ from bot.proxmox.backups import (
     job_error,
     job_vmids,
     parse_vzdump_log,
+    settled,
 )
 from bot.proxmox.models import Container, parse_property_string, size_to_gb
 from bot.proxmox.tasks import duration_text, is_success, task_vmid
@@ -480,7 +481,7 @@ class BackupService:
             lines = await self._px.task_log(task.node, task.upid)
             if not reports.claim(task.upid):
                 continue
-            outcomes = parse_vzdump_log(lines)
+            outcomes = settled(parse_vzdump_log(lines), task.status)
             # the job's own failure, beyond its guests' (a failure before any guest is below)
             trouble = job_error(lines, task.status, outcomes) if outcomes else None
             when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(task.starttime))
@@ -505,9 +506,10 @@ class BackupService:
                 name = o.name or (self._store.ownership.hostname(o.vmid)
                                   if self._store.ownership.owner(o.vmid) == owner else None) or ""
                 involved.setdefault(owner, []).append(f"CT {o.vmid} {name}".strip())
-                if o.ok:
-                    text = (f"✅ {what} of CT {o.vmid} {name} ({when} UTC) done: "
-                            f"{o.archive} in {o.duration}.")
+                if o.ok:  # archive and duration unknown if the log lost its end
+                    done = (f": {o.archive}" if o.archive else "") + (
+                        f" in {o.duration}" if o.duration else "")
+                    text = f"✅ {what} of CT {o.vmid} {name} ({when} UTC) done{done}."
                 else:
                     text = (f"❌ {what} of CT {o.vmid} {name} ({when} UTC) failed: "
                             f"{o.error}")

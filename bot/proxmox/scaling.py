@@ -31,7 +31,9 @@ class ScalingMixin:
         fully otherwise. The vmid comes from nextid, retried on collision. On any failure the
         new CT, if it exists, is destroyed and the error raised. ``on_vmid(vmid)`` is called
         before each clone request, so the caller can record the CT that may exist from then on
-        (a process that stops mid-clone finds it again with `finish_replica`).
+        (a process that stops mid-clone finds it again with `finish_replica`). A clone that
+        outlasts the wait (StillRunning, whose ``upid`` names it) goes on in Proxmox: nothing
+        is destroyed, and the caller's record is how `finish_replica` finds it once it ends.
         """
         source = await self._locate(template_vmid, refresh=True)
         source_config = await self._request(
@@ -42,6 +44,8 @@ class ScalingMixin:
         try:
             vmid = await self._clone_once(template_vmid, source, hostname, target_node,
                                           full=None if template else True, on_vmid=on_vmid)
+        except errors.StillRunning:
+            raise
         except errors.ProxmoxError as exc:
             if not (template and "linked clone" in str(exc).lower()):
                 raise
@@ -80,6 +84,8 @@ class ScalingMixin:
             new, upid = await self._with_new_vmid(set(), post)
             try:
                 await self.wait_task(source, upid)
+            except errors.StillRunning:
+                raise  # the clone goes on (and holds its lock): not ours to destroy now
             except BaseException:
                 await self.discard(new)
                 raise

@@ -20,10 +20,11 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.handlers import render
+from bot.proxmox.tasks import duration_text
 from bot.scaler.notify import Notifier, failure_text, percent, scaled_text
 from bot.scaler.policy import Decision, Observation, PolicyConfig, PolicyState, decide
 from bot.services import Services
-from bot.services.scaling import Added, Failed, GroupView
+from bot.services.scaling import Added, Failed, GroupView, StillCloning
 from bot.store.scaling import Sample, ScalingGroup
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,20 @@ class Controller:
         for m in view.vanished:
             self._tell(group, f"{group.name}: {m.hostname} (CT {m.vmid}) is gone from Proxmox "
                               "(deleted outside the bot); no longer a member")
+        joined = {m.vmid for m in view.joined}
         for m in view.adopted:
-            self._tell(group, f"{group.name}: {m.hostname} (CT {m.vmid}) carries the group's "
-                              "tag in Proxmox; counted as a member")
+            if m.vmid in joined:
+                self._tell(group, f"{group.name}: {m.hostname} (CT {m.vmid}): Proxmox finished "
+                                  "its clone; now a member")
+            else:
+                self._tell(group, f"{group.name}: {m.hostname} (CT {m.vmid}) carries the "
+                                  "group's tag in Proxmox; counted as a member")
         if group.paused:
             await self._sample(group, view, None, len(view.replicas), now)
             return
         for replica, error in await self.scaling.start_stopped(view):
+            if error is None and replica.vmid in joined:
+                continue  # a clone that just joined starts for the first time: nothing to tell
             self._tell(group, f"{group.name}: {replica.hostname} was stopped; "
                               + (f"starting it failed: {error}" if error else "started it again"))
 
@@ -102,11 +110,21 @@ class Controller:
             self._tell(group, scaled_text(
                 group.name, current, current + len(added), decision.metric, group.target_cpu,
                 [f"{a.hostname} on {a.node}" for a in added]))
+        for c in (r for r in results if isinstance(r, StillCloning)):
+            self._tell(group, f"{group.name}: {c.hostname} (CT {c.vmid}) is still being cloned "
+                              f"by Proxmox after {duration_text(c.waited_s)}; I stopped waiting. "
+                              "It counts as booting and joins the group when the clone ends")
         self._report_failures(group, [(f"could not add {f.hostname}", f.reason) for f in failed])
 
     async def _scale_in(self, group: ScalingGroup, view: GroupView, current: int, desired: int,
                         decision: Decision) -> None:
-        results = await self.scaling.remove_replicas(group, view, current - desired)
+        # A clone still in flight counts in `current` but cannot be retired yet: running
+        # replicas do not go in its place (the group would serve with fewer than `desired`);
+        # once it joins, it is the newest member and the first a later scale-in takes.
+        count = current - desired - len(view.cloning)
+        if count <= 0:
+            return
+        results = await self.scaling.remove_replicas(group, view, count)
         done = [r for r, error in results if error is None]
         failed = [(r, error) for r, error in results if error is not None]
         if done:

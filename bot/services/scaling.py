@@ -67,7 +67,9 @@ class GroupView:
     replicas: tuple[Replica, ...]
     vanished: tuple[Member, ...] = ()  # in the store, gone from Proxmox (deleted by hand)
     adopted: tuple[Member, ...] = ()  # tagged in Proxmox, unknown to the store
-    cloning: tuple[Member, ...] = ()  # clones Proxmox still runs (begun before a restart)
+    cloning: tuple[Member, ...] = ()  # clones Proxmox still runs (after a restart, or a wait
+    # given up): each counts as booting
+    joined: tuple[Member, ...] = ()  # of `adopted`: such clones, finished and tagged now
 
     @property
     def ready(self) -> tuple[Replica, ...]:
@@ -89,6 +91,16 @@ class Added:
 class Failed:
     hostname: str
     reason: str
+
+
+@dataclass(frozen=True)
+class StillCloning:
+    """A clone Proxmox still ran when the wait for it ended: it counts as booting and joins
+    the members once Proxmox finishes it (`observe` tags it), or is forgotten if it fails."""
+
+    hostname: str
+    vmid: int
+    waited_s: float
 
 
 class ScalingService:
@@ -185,6 +197,14 @@ class ScalingService:
         group = self.get(actor_id, name)
         self._store.scaling.update(name, paused=True)  # the controller leaves it alone now
         view = await self.observe(group)
+        if destroy and view.cloning:
+            # Locked until Proxmox ends the clone: it could not be destroyed, and forgetting
+            # the group now would leave it behind, untagged and unowned, once it ends.
+            self._store.scaling.update(name, paused=group.paused)
+            names = ", ".join(f"{c.hostname} (CT {c.vmid})" for c in view.cloning)
+            raise Conflict(f"{names} of group {name} is still being cloned by Proxmox and "
+                           "cannot be destroyed before the clone ends: nothing was deleted. "
+                           "Try again once it has joined the group (/scale_status).")
         destroyed = 0
         if destroy:
             vmids = [r.vmid for r in view.replicas] + [s.vmid for s in group.spares]
@@ -197,6 +217,8 @@ class ScalingService:
                     raise ServiceError(f"Could not destroy CT {vmid} of group {name}: {result}")
                 self._store.ownership.remove(vmid)
                 destroyed += 1
+        for c in view.cloning:  # kept: the CT Proxmox is still cloning is the owner's too
+            self._store.ownership.set(c.vmid, group.owner_id, c.hostname)
         self._store.scaling.remove(name)
         self._store.scaling_history.remove(name)
         self._store.audit.record(actor_id, "scale_delete", f"group:{name}", "ok",
@@ -244,7 +266,7 @@ class ScalingService:
         seen = {ct.vmid: ct for ct in cts
                 if group.name in ct.tags and not ct.template and pattern.match(ct.hostname)
                 and owners.get(ct.vmid, group.owner_id) == group.owner_id}
-        cloning = await self._settle_clones(group, {ct.vmid: ct for ct in cts}, seen)
+        cloning, finished = await self._settle_clones(group, {ct.vmid: ct for ct in cts}, seen)
         spare_ids = {s.vmid for s in group.spares}
         known = {m.vmid: m for m in group.members}
         vanished = tuple(m for m in group.members if m.vmid not in seen)
@@ -264,16 +286,19 @@ class ScalingService:
             for m in adopted:
                 self._store.ownership.set(m.vmid, group.owner_id, m.hostname)
         replicas = tuple(self._replica(seen[m.vmid]) for m in group.members if m.vmid in seen)
-        return GroupView(group, replicas, vanished, adopted, cloning)
+        joined = tuple(m for m in adopted if m.vmid in finished)
+        return GroupView(group, replicas, vanished, adopted, cloning, joined)
 
     async def _settle_clones(self, group: ScalingGroup, cts: dict[int, Container],
-                             seen: dict[int, Container]) -> tuple[Member, ...]:
-        """Clones recorded as begun but not finished (the bot stopped mid-clone): one Proxmox
-        still runs (locked) is returned, to count as a booting replica rather than be cloned
-        again; one it finished is tagged now (and added to ``seen``, so adopted) or destroyed;
-        one that never came to be is forgotten."""
+                             seen: dict[int, Container]) -> tuple[tuple[Member, ...], set[int]]:
+        """Clones recorded as begun but not finished (the bot stopped mid-clone, or stopped
+        waiting for it): one Proxmox still runs (locked) is returned, to count as a booting
+        replica rather than be cloned again; one it finished is tagged now (added to ``seen``,
+        so adopted, and to the vmids returned) or destroyed; one that never came to be is
+        forgotten."""
         still: list[Member] = []
         settled: set[int] = set()
+        finished: set[int] = set()
         for c in group.cloning:
             ct = cts.get(c.vmid)
             if ct is not None and ct.vmid not in seen and ct.lock:
@@ -286,6 +311,7 @@ class ScalingService:
                 await self._px.finish_replica(ct.vmid, ct.node, tags=(REPLICA_TAG, group.name),
                                               config=self._replica_config(group))
                 seen[ct.vmid] = ct
+                finished.add(ct.vmid)
             except px_errors.ProxmoxError as exc:  # finish_replica destroyed it
                 log.warning("group %s: could not finish clone CT %s: %s", group.name, ct.vmid,
                             exc)
@@ -294,7 +320,7 @@ class ScalingService:
             if current is not None:
                 self._store.scaling.update(group.name, cloning=tuple(
                     c for c in current.cloning if c.vmid not in settled))
-        return tuple(still)
+        return tuple(still), finished
 
     def _begin_clone(self, name: str, hostname: str, vmid: int, node: str | None) -> None:
         """Record, before the clone request, the CT that may exist from then on."""
@@ -322,9 +348,11 @@ class ScalingService:
         return Replica(ct.vmid, ct.hostname, ct.node, ct.status, ct.cpu, ct.uptime, ct.lock,
                        ready)
 
-    async def add_replicas(self, group: ScalingGroup, count: int) -> list[Added | Failed]:
+    async def add_replicas(self, group: ScalingGroup,
+                           count: int) -> list[Added | Failed | StillCloning]:
         """Start warm spares first, then clone the rest in parallel. Each result is an Added
-        (member recorded) or a Failed (nothing left behind)."""
+        (member recorded), a Failed (nothing left behind) or a StillCloning (Proxmox goes on
+        with it; it counts as booting until it ends)."""
         spares = list(group.spares[:count])
         first = group.next_index
         names = [f"{group.name}-{first + i}" for i in range(count - len(spares))]
@@ -356,12 +384,22 @@ class ScalingService:
             return Failed(spare.hostname, f"start of warm spare CT {spare.vmid} failed: {exc}")
         return Added(spare.hostname, spare.node, spare.vmid)
 
-    async def _clone(self, group: ScalingGroup, hostname: str, node: str | None) -> Added | Failed:
+    async def _clone(self, group: ScalingGroup, hostname: str,
+                     node: str | None) -> Added | Failed | StillCloning:
         try:
             vmid, where = await self._px.clone_replica(
                 group.template_vmid, hostname, tags=(REPLICA_TAG, group.name),
                 target_node=node, config=self._replica_config(group),
                 on_vmid=lambda v: self._begin_clone(group.name, hostname, v, node))
+        except px_errors.StillRunning as exc:
+            # Proxmox goes on with the clone: its record (from _begin_clone) stays, so it counts
+            # as booting, is not cloned again, and observe tags it as a member once it ends.
+            current = self._store.scaling.get(group.name)
+            record = next((c for c in (current.cloning if current else ())
+                           if c.hostname == hostname), None)
+            if record is not None:
+                return StillCloning(hostname, record.vmid, exc.waited_s)
+            return Failed(hostname, f"clone of CT {group.template_vmid}: {exc}")
         except px_errors.ProxmoxError as exc:
             self._end_clone(group.name, hostname)  # clone_replica left nothing behind
             return Failed(hostname, f"clone of CT {group.template_vmid} failed: {exc}")

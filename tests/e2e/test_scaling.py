@@ -392,3 +392,106 @@ async def test_two_creates_at_once_cannot_together_exceed_the_quota(harness):
     await h.settle(1.0)
     names = {g.config.get("hostname") for g in h.sim.cluster.guests.values()}
     assert len(names & {"one", "two"}) == 1, [m.content for m in h.tg.chat(BOB_ID).messages]
+
+
+async def test_a_clone_that_outlasts_the_wait_is_counted_once_and_adopted_when_it_ends(
+        harness, monkeypatch):
+    """A clone whose task outlasts the wait (StillRunning) goes on in Proxmox. It used to be
+    dropped as a failure: the next period cloned another replica for the same slot, and the
+    first one, finished later, stayed untagged and unowned for good. It counts as booting
+    while Proxmox clones it (told once, not as a failure), no other replica is cloned in its
+    place, and once it ends it is tagged, started and a member like any other."""
+    from bot.proxmox import tasks
+
+    h, sim, clock = harness, harness.sim, Clock()
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzclone", 0.3)
+    await create_group(h)
+    sim.cluster.hold_next_task("vzclone")
+    await clock.ticks(h, 1)
+    upid = next(u for u, t in sim.cluster.tasks.items() if t.type == "vzclone")
+    held = [g for g in web_cts(sim)]
+    assert [(g.name, g.lock) for g in held] == [("web-1", "create")]
+    vmid = held[0].vmid
+    group = h.services.store.scaling.get("web")
+    assert group.members == () and [c.vmid for c in group.cloning] == [vmid]
+
+    await clock.ticks(h, 3)  # the clone still runs: no other replica for its slot
+    assert [g.name for g in web_cts(sim)] == ["web-1"]
+    told = [n for n in notices(h.tg) if "web-1" in n]
+    assert len(told) == 1 and "still" in told[0] and "failed" not in told[0], notices(h.tg)
+    assert not [n for n in notices(h.tg) if "could not" in n or "retrying" in n]
+
+    sim.cluster.release_task(upid)
+    await h.tg.wait_until(lambda: sim.cluster.tasks[upid].status == "stopped")
+    await clock.ticks(h, 3)
+    assert replicas(sim) == ["web-1"] and [g.name for g in web_cts(sim)] == ["web-1"]
+    ct = sim.cluster.guests[vmid]
+    assert ct.status == "running" and ct.lock is None
+    group = h.services.store.scaling.get("web")
+    assert [m.vmid for m in group.members] == [vmid] and group.cloning == ()
+    assert h.services.store.ownership.owner(vmid) == ADMIN_ID
+    assert len([n for n in notices(h.tg) if "web-1" in n]) == 2, notices(h.tg)
+    assert h.services.store.scaling_history.since("web")[-1].replicas == 1
+
+
+async def test_a_scale_in_while_a_clone_still_runs_keeps_the_running_replicas(
+        harness, monkeypatch):
+    """A clone in flight counts toward the group's size but cannot be retired yet: a scale-in
+    meanwhile retired a running replica in its place, leaving the group with none serving.
+    The running replicas stay; once the clone joins, the normal scale-in removes the extra."""
+    from bot.proxmox import tasks
+
+    h, sim, clock = harness, harness.sim, Clock()
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzclone", 0.3)
+    await create_group(h)
+    await clock.ticks(h, 1)
+    assert replicas(sim) == ["web-1"]
+    sim.cluster.hold_next_task("vzclone")
+    changed = await h.ask(h.admin, "/scale_set web --min 2", lambda m: "web" in m.content)
+    assert "Changed" in changed.content, changed.content
+    await clock.ticks(h, 1)
+    upid = next(u for u, t in sim.cluster.tasks.items() if t.type == "vzclone"
+                and t.status == "running")
+    assert sorted(g.name for g in web_cts(sim)) == ["web-1", "web-2"]
+    await h.ask(h.admin, "/scale_set web --min 1", lambda m: "web" in m.content
+                and m.content.count("\n") >= 1)
+    await clock.ticks(h, 30)  # past the scale-down window, the clone still in flight
+    running = [g.name for g in web_cts(sim) if g.status == "running"]
+    assert running == ["web-1"], notices(h.tg)
+    assert [m.hostname for m in h.services.store.scaling.get("web").members] == ["web-1"]
+
+    sim.cluster.release_task(upid)
+    await h.tg.wait_until(lambda: sim.cluster.tasks[upid].status == "stopped")
+    await clock.ticks(h, 30)
+    assert replicas(sim) == ["web-1"], notices(h.tg)
+    assert [g.name for g in web_cts(sim)] == ["web-1"]
+    assert [m.hostname for m in h.services.store.scaling.get("web").members] == ["web-1"]
+
+
+async def test_deleting_a_group_whose_clone_still_runs_leaves_no_orphan(harness, monkeypatch):
+    """A clone Proxmox still runs is locked: destroying the group waits for it (nothing is
+    deleted, and the reply says why); keeping the replicas keeps it as the owner's."""
+    from bot.proxmox import tasks
+
+    h, sim, clock = harness, harness.sim, Clock()
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzclone", 0.3)
+    await create_group(h, minimum=2)
+    sim.cluster.hold_next_task("vzclone")
+    await clock.ticks(h, 1)
+    held = next(g for g in web_cts(sim) if g.lock == "create")
+    question = await h.ask(h.admin, "/scale_delete web", lambda m: m.flat_buttons)
+    await h.admin.press(question, "Destroy the replicas")
+    refused = await h.tg.wait_for(lambda m: m.content.startswith(("🗑", "❌")), chat_id=ADMIN_ID)
+    assert refused.content.startswith("❌"), refused.content
+    assert f"{held.name} (CT {held.vmid})" in refused.content and "still being cloned" in \
+        refused.content
+    group = h.services.store.scaling.get("web")
+    assert group is not None and not group.paused and len(group.members) == 1
+    assert len(web_cts(sim)) == 2
+
+    question = await h.ask(h.admin, "/scale_delete web", lambda m: m.flat_buttons)
+    await h.admin.press(question, "Keep the replicas")
+    await h.tg.wait_for(lambda m: "is deleted" in m.content, chat_id=ADMIN_ID)
+    assert h.services.store.scaling.get("web") is None
+    for g in web_cts(sim):
+        assert h.services.store.ownership.owner(g.vmid) == ADMIN_ID, g.name

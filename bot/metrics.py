@@ -47,10 +47,13 @@ class Wait:
 class _Waits:
     """The waits of one update (those of the tasks it starts included, up to its end)."""
 
-    __slots__ = ("spans",)
+    __slots__ = ("spans", "closed")
 
     def __init__(self) -> None:
         self.spans: list[Wait] = []
+        # Set when the update is done: a task it started (a backup followed for hours) goes on
+        # waiting, and must not grow a list nobody reads any more.
+        self.closed = False
 
     def total(self, party: str | None, now: float) -> float:
         """The time during which at least one wait (of ``party``; None: of any) was in
@@ -98,6 +101,7 @@ class UpdateTimings:
             yield
         finally:
             end = time.perf_counter()
+            waits.closed = True
             self.recent.append(UpdateTiming(
                 name, end - start, waits.total("proxmox", end), waits.total("telegram", end),
                 waits.total(None, end), chat_id))
@@ -114,7 +118,7 @@ def waiting_for(party: str) -> Iterator[Wait]:
     ``answer_marker`` (or ``Wait.answered``)."""
     wait = Wait(party, time.perf_counter())
     waits = _waits.get()
-    if waits is not None:
+    if waits is not None and not waits.closed:
         waits.spans.append(wait)
     token = _open.set((*_open.get(), wait))
     try:

@@ -166,3 +166,22 @@ async def test_joiners_of_a_shared_read_wait_until_it_was_answered_not_until_the
     for t in timings.recent:
         assert t.proxmox_s <= WAIT / 2, t
         assert t.own_s >= WAIT / 2, t
+
+
+async def test_a_task_outliving_its_update_does_not_keep_adding_waits_to_it():
+    from bot import metrics
+
+    timings = UpdateTimings()
+    done = asyncio.Event()
+
+    async def follow():  # e.g. a backup followed long after the command was answered
+        await done.wait()
+        for _ in range(100):
+            await fake_call("proxmox", 0)
+        return metrics._waits.get()  # the update's record, which this task shares
+
+    with timings.measure("backup"):
+        task = asyncio.create_task(follow())
+    done.set()
+    waits = await task
+    assert waits.closed and waits.spans == []

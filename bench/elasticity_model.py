@@ -224,8 +224,9 @@ def foresight_bound(load: np.ndarray, *, capacity: float, delay: int, step_s: in
     costs ``delay`` seconds more (it is ordered that early), one removed stops costing at once,
     as in ``simulate``. Exact for that schedule family by dynamic programming over (step, count),
     with a price per action found by bisection so the schedule uses at most ``max_actions``.
-    Restricting changes to step boundaries makes the bound a little higher than the true
-    optimum, never lower.
+    Restricting changes to step boundaries, and the price found to 1%, make the figure a
+    little higher than the true optimum, never lower. The need is taken as at most
+    ``max_replicas`` (a trace needing more cannot be served by any schedule of this group).
     """
     need = np.minimum(required_replicas(load, capacity), max_replicas)
     steps = -(-len(need) // step_s)

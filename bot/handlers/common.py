@@ -55,8 +55,15 @@ async def reply(update: Update, text: str, **kwargs) -> None:
     """Answer a command with a message (several, split between lines, when longer than
     Telegram's 4096 characters; buttons go on the last), or a button press with an alert."""
     if update.callback_query is not None:
-        await update.callback_query.answer(text[:200], show_alert=True)
-    elif update.effective_message is not None:
+        try:
+            await update.callback_query.answer(text[:200], show_alert=True)
+            return
+        except BadRequest:
+            # The press was answered already (e.g. "Applying…" before the work failed), or
+            # too long ago: Telegram takes one answer only. Say it under the card instead.
+            if update.effective_message is None:
+                raise
+    if update.effective_message is not None:
         *first, last = merge(text.split("\n"))
         for chunk in first:
             await update.effective_message.reply_text(chunk)

@@ -431,3 +431,14 @@ async def test_natnet_add_whose_apply_still_runs_is_not_undone(harness, monkeypa
     cluster.release_task(upid)
     await h.tg.wait_until(lambda: cluster.tasks[upid].status == "stopped")
     assert set(cluster.sdn_running["vnets"]) == {"natnet"}
+
+
+async def test_an_apply_that_fails_after_the_press_was_answered_still_tells_the_admin(harness):
+    h, sim = harness, harness.sim
+    staged = await h.ask(h.admin, "/bridge_add vmbr1 10.10.20.1/24 --node pve1",
+                         lambda m: "Staged" in m.content)
+    sim.cluster.fail_next_request("PUT", "/nodes/pve1/network",
+                                  "cfs-lock 'file-network_interfaces' error: got lock timeout")
+    await h.admin.press(staged, "Apply")  # answered "Applying…" before the apply fails
+    told = await h.tg.wait_for(lambda m: "lock timeout" in m.content, chat_id=ADMIN_ID)
+    assert "network changes" in told.content

@@ -18,6 +18,8 @@ from bot.handlers.approvals import executor, submit
 from bot.handlers.common import LiveMessage, command_args, run_reporting, services
 from bot.parsing import CreateArgs, parse_create
 from bot.proxmox import ContainerSpec
+from bot.proxmox.errors import StillRunning
+from bot.proxmox.tasks import task_vmid
 from bot.services.containers import CreatePlan, spec_from_payload, spec_to_payload
 from bot.store import Approval
 
@@ -40,7 +42,15 @@ async def create_in_background(context, owner_id: int, live: LiveMessage,
     svc = services(context)
 
     async def work() -> str:
-        result = await svc.containers.create(owner_id, spec, progress=live)
+        try:
+            result = await svc.containers.create(owner_id, spec, progress=live)
+        except StillRunning as exc:
+            if not exc.password:
+                raise
+            # The CT has this password once created: send it now, or nobody ever will.
+            vmid = task_vmid(exc.upid) or "?"
+            note = await send_password(context, owner_id, vmid, spec.hostname, exc.password)
+            raise StillRunning(f"{exc}{note}", upid=exc.upid, waited_s=exc.waited_s) from None
         ct = await svc.px.get_container(result.vmid)
         note = ""
         if result.password:

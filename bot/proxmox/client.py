@@ -605,19 +605,27 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             self._node_of[vmid] = node
             log.info("creating CT %s (%s) on %s", vmid, spec.hostname, node)
             await say(f"Creating CT {vmid} on {node}")
-            await self.wait_task(node, upid)
+            try:
+                await self.wait_task(node, upid)
+            except errors.StillRunning as exc:
+                exc.password = generated
+                raise
         finally:
             self._pending_mem[node] -= spec.memory_mb
             if vmid is not None:
                 self._reserved_vmids.discard(vmid)
         if spec.start:
             await say(f"Starting CT {vmid}")
-            await self._run_task(
-                "POST",
-                f"nodes/{node}/lxc/{vmid}/status/start",
-                node,
-                action=f"start CT {vmid} on {node}",
-            )
+            try:
+                await self._run_task(
+                    "POST",
+                    f"nodes/{node}/lxc/{vmid}/status/start",
+                    node,
+                    action=f"start CT {vmid} on {node}",
+                )
+            except errors.StillRunning as exc:
+                exc.password = generated
+                raise
         await say(f"CT {vmid} is ready on {node}")
         return CreateResult(vmid=vmid, node=node, password=generated)
 

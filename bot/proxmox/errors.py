@@ -66,6 +66,9 @@ class StillRunning(ProxmoxError):
         super().__init__(message)
         self.upid = upid
         self.waited_s = waited_s
+        #: For a create: the root password it generated, which the CT has once created (the
+        #: only copy: the caller must still hand it to the owner).
+        self.password: str | None = None
 
 
 class Undone(ProxmoxError):

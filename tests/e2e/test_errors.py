@@ -70,3 +70,23 @@ async def test_a_create_whose_task_never_ends_says_so_and_stays_its_owners(harne
     await h.tg.wait_until(lambda: task.status == "stopped")
     listing = await h.ask(h.bob, "/list")
     assert f"{vmid} slowpoke" in listing.content, listing.content
+
+
+async def test_a_create_whose_start_never_ends_still_gives_its_root_password(harness, monkeypatch):
+    """The CT exists with the generated password once its create task is done; a start that
+    outlasts its wait must not take the only copy of that password with it."""
+    from e2e_harness import BOB_ID
+
+    from bot.proxmox import tasks
+
+    monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzstart", 0.5)
+    h = harness
+    h.sim.cluster.hold_next_task("vzstart")
+    started = await h.ask(h.bob, "/create slowstart", lambda m: "Creating slowstart:" in m.content)
+    final = await h.tg.wait_for(lambda m: m.message_id == started.message_id
+                                and m.content.startswith(("✅", "❌")), timeout=15)
+    assert "Proxmox task vzstart" in final.content and "still running" in final.content
+    assert "root password was sent to you privately" in final.content, final.content
+    secret = await h.tg.wait_for(lambda m: m.content.startswith("Root password of CT"),
+                                 chat_id=BOB_ID)
+    assert "slowstart" in secret.content

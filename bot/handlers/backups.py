@@ -45,7 +45,11 @@ async def backup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     uid = update.effective_user.id
     vmid, node, upid = await svc.backups.start(uid, args)
     title = f"⏳ Backing up CT {vmid} on {node}…"
-    live = await LiveMessage.post(context.bot, update.effective_chat.id, title, min_interval=0)
+    try:
+        live = await LiveMessage.post(context.bot, update.effective_chat.id, title, min_interval=0)
+    except Exception:
+        svc.backups.leave_to_watcher(upid)  # the backup runs on: its outcome must still be told
+        raise
 
     async def show(p: BackupProgress) -> None:
         await live.edit(progress_text(title, p))

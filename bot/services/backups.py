@@ -149,6 +149,11 @@ class BackupService:
         self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started", upid)
         return ct.vmid, node, upid
 
+    def leave_to_watcher(self, upid: str) -> None:
+        """Nobody will follow this backup (its progress message could not be posted): the
+        watcher reports its outcome instead."""
+        self._following.pop(upid, None)
+
     async def follow(self, actor_id: int, vmid: int, node: str, upid: str,
                      progress: Progress | None = None, **follow_options) -> BackupResult:
         """Follow to the end; the outcome is then claimed as told (the watcher will not repeat

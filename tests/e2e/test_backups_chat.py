@@ -621,3 +621,20 @@ async def test_restore_into_a_smaller_ct_is_held_to_the_quota_for_what_it_grows(
     await bob.send(f"/restore {small_backup} --into {big}")
     await tg.wait_for(lambda m: small_backup in m.content and m.flat_buttons,
                       chat_id=APPROVAL_CHAT)
+
+
+async def test_a_backup_whose_progress_message_fails_is_still_reported(harness):
+    """/backup started the vzdump, then could not post its progress message: nobody follows it,
+    so the watcher must report it (it used to leave it to a follow that never came)."""
+    h = harness
+    vmid = await make_ct(h, h.bob, "c1")
+    assert await h.services.backups.new_reports() == []  # the watcher's baseline
+    h.tg.fail_next("sendMessage", 403)  # the progress message is refused
+    await h.bob.send(f"/backup {vmid}")
+    await h.tg.wait_until(lambda: any(t.type == "vzdump" for t in h.sim.cluster.tasks.values()))
+    task = next(t for t in h.sim.cluster.tasks.values() if t.type == "vzdump")
+    await h.tg.wait_until(lambda: task.status == "stopped", timeout=30)
+    reports = await h.services.backups.new_reports()
+    told = [m for m in h.tg.chat(BOB_ID).messages if f"CT {vmid}" in m.content
+            and "Backup" in m.content]
+    assert [r.vmid for r in reports] == [vmid] or told, reports

@@ -16,12 +16,17 @@ from bot.parsing_network import BridgeAddArgs, NatNetArgs, NetSetArgs
 from bot.proxmox import Proxmox, errors
 from bot.proxmox.models import parse_property_string
 from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
+from bot.proxmox.tasks import TASK_TIMEOUTS_S
 from bot.services import netcheck
 from bot.services.access import AccessService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from bot.store import Store
 
 NAT_ZONE = "stratus"  # the SDN simple zone that holds every NAT network Stratus makes
+#: How long a leased pool address stays held for the CT it was leased for: longer than the
+#: longest task wait (a restore or clone may take hours, and a CT's config shows its address
+#: only at the end), so no address is handed out twice meanwhile.
+LEASE_HOLD_S = max(TASK_TIMEOUTS_S.values()) + 3600.0
 
 
 @dataclass(frozen=True)
@@ -254,7 +259,7 @@ class NetworkService:
         used = {str(ip) for ip in await self._px.used_addresses()}
         if gateway:
             used.add(gateway)
-        ip = self._store.pools.lease(pool, used, holder)
+        ip = self._store.pools.lease(pool, used, holder, hold_s=LEASE_HOLD_S)
         if ip is None:
             raise Conflict(f"The address pool of {network} ({pool}) is exhausted: every address "
                            "is used or held. Free one, or give an address with --ip.")

@@ -165,21 +165,7 @@ def plan(o: Options) -> list[Step]:
         ),
         Step(
             "insert the Proxmox VE ISO",
-            [
-                VBOXMANAGE,
-                "storageattach",
-                vm,
-                "--storagectl",
-                CONTROLLER,
-                "--port",
-                "1",
-                "--device",
-                "0",
-                "--type",
-                "dvddrive",
-                "--medium",
-                str(o.iso),
-            ],
+            _dvd(vm, str(o.iso)),
         ),
         Step(
             f"forward the web console and API: https://127.0.0.1:{o.api_port} on the PC",
@@ -207,21 +193,13 @@ def plan(o: Options) -> list[Step]:
 
 def eject(o: Options) -> list[str]:
     """After the installer finishes: take the ISO out so the VM boots from its disk."""
-    return [
-        VBOXMANAGE,
-        "storageattach",
-        o.name,
-        "--storagectl",
-        CONTROLLER,
-        "--port",
-        "1",
-        "--device",
-        "0",
-        "--type",
-        "dvddrive",
-        "--medium",
-        "emptydrive",
-    ]
+    return _dvd(o.name, "emptydrive")
+
+
+def _dvd(vm: str, medium: str) -> list[str]:
+    """Put `medium` (an ISO path, or "emptydrive") in the VM's DVD drive."""
+    return [VBOXMANAGE, "storageattach", vm, "--storagectl", CONTROLLER, "--port", "1",
+            "--device", "0", "--type", "dvddrive", "--medium", medium]
 
 
 def installer_and_settings(o: Options) -> str:

@@ -263,6 +263,9 @@ class BackupService:
                         why = "its address pool is used up"
                     except ServiceError:  # a pool whose subnet is not visible
                         why = "its address pool cannot be used now"
+                    except BaseException:  # Proxmox unreachable, say: nobody will use these
+                        self._release(leases)
+                        raise
                 if got is not None:
                     leases.append(got)
                     props["ip"] = got.cidr

@@ -23,6 +23,7 @@ from bot.commands import BUTTONS, COMMANDS
 from bot.handlers.approvals import expire_job, report_interrupted
 from bot.handlers.backups import backup_watch_job
 from bot.handlers.common import guarded, new_ref, reply
+from bot.proxmox.errors import ProxmoxError
 from bot.scaler.controller import install as install_scaler
 from bot.services import Role, Services
 from bot.telegram_io import RetryingRateLimiter
@@ -62,13 +63,12 @@ async def publish_commands(app: Application) -> None:
     """setMyCommands: users see theirs everywhere; each admin sees all in their private chat."""
     await app.bot.set_my_commands(command_menu(Role.USER), scope=BotCommandScopeDefault())
     services: Services = app.bot_data["services"]
-    for uid, role, _name in services.access.users():
-        if role is Role.ADMIN:
-            try:
-                await app.bot.set_my_commands(command_menu(Role.ADMIN),
-                                              scope=BotCommandScopeChat(uid))
-            except TelegramError as exc:  # an admin who never wrote to the bot
-                log.info("admin %s has no chat with the bot yet (%s)", uid, exc)
+    for uid in services.access.admins():
+        try:
+            await app.bot.set_my_commands(command_menu(Role.ADMIN),
+                                          scope=BotCommandScopeChat(uid))
+        except TelegramError as exc:  # an admin who never wrote to the bot
+            log.info("admin %s has no chat with the bot yet (%s)", uid, exc)
 
 
 async def on_start(app: Application) -> None:
@@ -76,6 +76,21 @@ async def on_start(app: Application) -> None:
     stop cut short (reported, not re-run)."""
     await publish_commands(app)
     await report_interrupted(app.context_types.context(application=app))
+    await reconcile_ownership(app.bot_data["services"])
+
+
+async def reconcile_ownership(services: Services) -> None:
+    """Ownership is of a CT's identity: records of CTs gone or replaced while the bot was
+    down are forgotten, and records older than identity markers get one."""
+    try:
+        adopted = await services.containers.adopt_legacy()
+        services.containers.reconcile(await services.containers.all_containers(),
+                                      complete=True)
+    except ProxmoxError as exc:  # Proxmox unreachable now: records are checked when seen
+        log.warning("could not reconcile ownership at start: %s", exc)
+        return
+    if adopted:
+        log.info("gave identity markers to %d container(s) owned before markers", adopted)
 
 
 def build_application(

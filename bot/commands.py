@@ -120,7 +120,8 @@ COMMANDS: list[Command] = [
 ]
 
 BUTTONS: list[Button] = [
-    Button(r"^ct:\d+:[a-z-]+$", Role.USER, containers.on_card_button, "ct:100:start"),
+    Button(r"^ct:\d+:[a-z-]+(:[0-9a-f]{12})?$", Role.USER, containers.on_card_button,
+           "ct:100:start:0123456789ab"),
     Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
     Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
     Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes"),

@@ -48,6 +48,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                                   policy.defaults)
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
     containers.addresses = network
+    network.containers = containers
     return Services(
         store=store,
         px=px,

@@ -25,7 +25,7 @@ async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def users(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rows = services(context).access.users()
+    rows = services(context).access.users(update.effective_user.id)
     lines = [f"{uid} · {role.name.lower()}" + (f" · {name}" if name else "")
              for uid, role, name in rows]
     await reply(update, "Users:\n" + "\n".join(lines))
@@ -39,16 +39,11 @@ def _quota_text(quota: Quota) -> str:
 async def quota(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_quota(command_args(update))
     svc = services(context)
-    current = svc.containers.quota_of(args.user_id)
     changes = {k: v for k, v in (("containers", args.containers), ("cores", args.cores),
                                  ("memory_mb", args.memory_mb), ("disk_gb", args.disk_gb))
                if v is not None}
-    if changes:
-        current = Quota(**{**current.__dict__, **changes})
-        svc.store.quotas.put(args.user_id, current)
-        svc.store.audit.record(update.effective_user.id, "quota", f"user:{args.user_id}", "ok",
-                               _quota_text(current))
-    used = await svc.containers.usage_of(args.user_id)
+    current, used = await svc.containers.quota_report(update.effective_user.id, args.user_id,
+                                                      changes)
     await reply(update, f"Quota of {args.user_id}: {_quota_text(current)}.\n"
                         f"In use: {used.containers} containers, {used.cores} cores, "
                         f"{used.memory_mb} MiB memory, {used.disk_gb} GiB disk.")
@@ -56,7 +51,7 @@ async def quota(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_audit(command_args(update))
-    entries = services(context).store.audit.recent(args.n)
+    entries = services(context).access.audit_trail(update.effective_user.id, args.n)
     if not entries:
         await reply(update, "The audit trail is empty.")
         return

@@ -1,34 +1,63 @@
-"""Approval cards in the admins' chat: post, decide once, expire.
+"""Approval cards in the admins' chat, and the one flow of every action that may wait for one.
 
-Actions that can wait for approval register an executor here (`@executor("delete")`), so this
-module needs to know nothing about containers.
+An action that can wait for approval registers how it is carried out (`@deferrable("delete")`):
+`run_or_ask` runs it at once or files the request, and an approval runs the very same code with
+the same payload, which names the object by its identity (its vmid *and* its marker), so what
+is approved is what was asked for, or nothing. This module knows nothing of containers.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
-from bot.handlers.common import WATCH, BackgroundWatch, reply, services
+from bot.handlers.common import WATCH, BackgroundWatch, LiveMessage, reply, services
 from bot.store import Approval
 
 log = logging.getLogger(__name__)
 
-Executor = Callable[[ContextTypes.DEFAULT_TYPE, Approval], Awaitable[None]]
-EXECUTORS: dict[str, Executor] = {}
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asked and where the outcome goes: the person now, or the requester once approved;
+    `live` is a message to reuse for the progress (the card whose button was pressed)."""
+
+    user_id: int
+    chat_id: int
+    live: LiveMessage | None = None
 
 
-def executor(action: str) -> Callable[[Executor], Executor]:
-    def register(fn: Executor) -> Executor:
-        EXECUTORS[action] = fn
+Run = Callable[[ContextTypes.DEFAULT_TYPE, Asker, dict], Awaitable[None]]
+RUNS: dict[str, Run] = {}
+
+
+def deferrable(action: str) -> Callable[[Run], Run]:
+    """Register how `action` is carried out, now or once approved, from its payload."""
+
+    def register(fn: Run) -> Run:
+        RUNS[action] = fn
         return fn
 
     return register
+
+
+async def run_or_ask(update: Update, context: ContextTypes.DEFAULT_TYPE, action: str,
+                     payload: dict, summary: str, *, needs_approval: bool,
+                     reasons: tuple[str, ...] = (), live: LiveMessage | None = None) -> None:
+    """Carry `action` out now, or file it for an admin (the service said which)."""
+    if needs_approval:
+        if live is not None:
+            await live.edit(f"{summary[:1].upper()}{summary[1:]}: sent for approval.")
+        await submit(update, context, action, payload, summary, reasons)
+        return
+    asker = Asker(update.effective_user.id, update.effective_chat.id, live)
+    await RUNS[action](context, asker, payload)
 
 
 async def submit(
@@ -96,20 +125,21 @@ async def run_executor(context, approval: Approval) -> None:
     approvals = services(context).approvals
     watch = BackgroundWatch(done=lambda ok: approvals.finish(approval.id, ok))
     token = WATCH.set(watch)
+    asker = Asker(approval.requester_id, approval.requester_chat_id)
     try:
-        await EXECUTORS[approval.action](context, approval)
+        await RUNS[approval.action](context, asker, approval.payload)
     except BaseException:
         if watch.started == 0:
             approvals.finish(approval.id, False)
         raise
     finally:
         WATCH.reset(token)
-    if watch.started == 0:  # the executor did all its work itself
+    if watch.started == 0:  # the run did all its work itself
         approvals.finish(approval.id, True)
 
 
 async def pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    items = services(context).approvals.pending()
+    items = services(context).approvals.pending(update.effective_user.id)
     if not items:
         await reply(update, "No requests are waiting for approval.")
         return

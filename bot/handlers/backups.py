@@ -3,16 +3,23 @@ reports finished scheduled backups (a JobQueue job)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import secrets
 import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.approvals import executor, submit
-from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
+from bot.handlers.approvals import Asker, deferrable, run_or_ask
+from bot.handlers.common import (
+    LiveMessage,
+    command_args,
+    reply,
+    run_reporting,
+    services,
+    user_error_text,
+)
 from bot.parsing_backups import (
     parse_backup,
     parse_backup_del,
@@ -23,13 +30,11 @@ from bot.parsing_backups import (
     parse_schedule_del,
 )
 from bot.proxmox.backups import BackupProgress
-from bot.services.backups import describe_backup, describe_result, human_size
-from bot.store import Approval
+from bot.services.backups import RestoreInto, describe_backup, describe_result, human_size
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 3.0  # at most one edit (and one task-log request) per 3 s
-_CONFIRMS = "backup_confirms"  # bot_data key: token -> pending "stop, then restore" request
 
 
 def progress_text(title: str, p: BackupProgress) -> str:
@@ -75,70 +80,69 @@ async def backups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                   + [describe_backup(b) for b in items]))
 
 
-def _delete_in_background(context, live: LiveMessage, actor_id: int, volid: str,
-                          requester_id: int | None = None) -> None:
+async def backup_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    volid = parse_backup_del(command_args(update)).volid
+    svc = services(context)
+    uid = update.effective_user.id
+    backup = await svc.backups.check_deletable(uid, volid)  # refusals (protected, not yours)
+    await run_or_ask(update, context, "backup_del", {"volid": volid, "ctime": backup.ctime},
+                     f"delete backup {volid}",
+                     needs_approval=svc.backups.delete_needs_approval(uid))
+
+
+@deferrable("backup_del")
+async def run_backup_del(context, asker: Asker, payload: dict) -> None:
+    volid = payload["volid"]
+    live = await LiveMessage.post(context.bot, asker.chat_id, f"⏳ Deleting backup {volid}…")
+
     async def work() -> str:
-        await services(context).backups.delete(actor_id, volid, requester_id)
+        await services(context).backups.delete(asker.user_id, volid, payload.get("ctime"))
         return f"🗑 Backup {volid} is deleted."
 
     context.application.create_task(run_reporting(live, work()))
 
 
-async def backup_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    volid = parse_backup_del(command_args(update)).volid
-    svc = services(context)
-    uid = update.effective_user.id
-    await svc.backups.check_deletable(uid, volid)  # refusals (protected, not yours) at once
-    if svc.backups.delete_needs_approval(uid):
-        await submit(update, context, "backup_del", {"volid": volid, "requester_id": uid},
-                     f"delete backup {volid}")
-        return
-    live = await LiveMessage.post(context.bot, update.effective_chat.id,
-                                  f"⏳ Deleting backup {volid}…")
-    _delete_in_background(context, live, uid, volid)
-
-
-@executor("backup_del")
-async def execute_backup_del(context, approval: Approval) -> None:
-    volid = approval.payload["volid"]
-    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
-                                  f"⏳ Deleting backup {volid}…")
-    _delete_in_background(context, live, approval.payload["requester_id"], volid,
-                          approval.payload["requester_id"])
-
-
 # ---- /restore ----------------------------------------------------------------------------------
 
-def _restore_into_in_background(context, live: LiveMessage, actor_id: int, volid: str,
-                                vmid: int, stop_first: bool, hostname: str | None) -> None:
+def _restore_into_in_background(context, live: LiveMessage, actor_id: int,
+                                request: RestoreInto, stop_first: bool) -> None:
     async def work() -> str:
-        r = await services(context).backups.restore_into(actor_id, volid, vmid, stop_first,
-                                                         hostname)
+        r = await services(context).backups.restore_into(actor_id, request, stop_first)
         notes = "".join(f"\n• {n}" for n in r.notes)
-        return (f"✅ CT {r.vmid} {r.hostname} is restored from {volid} (stopped; /ct_start "
-                f"it).{notes}")
+        return (f"✅ CT {r.vmid} {r.hostname} is restored from {request.volid} (stopped; "
+                f"/ct_start it).{notes}")
 
     context.application.create_task(run_reporting(live, work()))
 
 
-async def _run_or_confirm_into(context, chat_id: int, actor_id: int, volid: str,
-                               vmid: int, hostname: str | None) -> None:
-    """A running target is stopped only after the person confirms."""
+@deferrable("restore_into")
+async def run_restore_into(context, asker: Asker, payload: dict) -> None:
+    """Restore into a stopped target now; a running one is stopped only after the person
+    confirms. Checked again for the asker, and bound to the target's identity."""
     svc = services(context)
-    _backup, ct = await svc.backups.check_restore_into(actor_id, volid, vmid, hostname)
+    bound = RestoreInto.from_payload(payload)
+    try:
+        request, ct = await svc.backups.check_restore_into(
+            asker.user_id, bound.volid, bound.vmid, bound.hostname, bound.identity)
+    except Exception as exc:  # noqa: BLE001 - the asker hears why, even after an approval
+        text = user_error_text(exc)
+        if text is None:
+            raise
+        await context.bot.send_message(asker.chat_id, f"❌ {text}")
+        return
+    request = dataclasses.replace(request, ctime=bound.ctime or request.ctime)
     if ct.status == "running":
-        token = secrets.token_hex(4)
-        context.application.bot_data.setdefault(_CONFIRMS, {})[token] = (actor_id, volid, vmid,
-                                                                          hostname)
+        token = svc.backups.ask_confirmation(asker.user_id, request)
         await context.bot.send_message(
-            chat_id, f"CT {vmid} {ct.hostname} is running. Stop it and overwrite it with "
-                     f"{volid}? Its current state will be lost.",
+            asker.chat_id, f"CT {ct.vmid} {ct.hostname} is running. Stop it and overwrite it "
+                           f"with {request.volid}? Its current state will be lost.",
             reply_markup=InlineKeyboardMarkup([[
                 InlineKeyboardButton("Stop and restore", callback_data=f"bk:ri:{token}:yes"),
                 InlineKeyboardButton("Cancel", callback_data=f"bk:ri:{token}:no")]]))
         return
-    live = await LiveMessage.post(context.bot, chat_id, f"⏳ Restoring {volid} into CT {vmid}…")
-    _restore_into_in_background(context, live, actor_id, volid, vmid, False, hostname)
+    live = await LiveMessage.post(context.bot, asker.chat_id,
+                                  f"⏳ Restoring {request.volid} into CT {ct.vmid}…")
+    _restore_into_in_background(context, live, asker.user_id, request, False)
 
 
 async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -147,7 +151,7 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     uid = update.effective_user.id
     chat = update.effective_chat.id
     if args.new:
-        await svc.backups.backup_of(uid, args.volid)  # refusals at once
+        await svc.backups.backup_of(uid, args.volid, "backup.restore_new")  # refusals at once
         live = await LiveMessage.post(context.bot, chat, f"⏳ Restoring {args.volid} as a new "
                                                          "container…")
 
@@ -159,47 +163,26 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
         context.application.create_task(run_reporting(live, work()))
         return
-    _backup, ct = await svc.backups.check_restore_into(uid, args.volid, args.into,
-                                                        args.hostname)
-    if svc.backups.restore_into_needs_approval(uid):
-        named = f" as {args.hostname}" if args.hostname else ""
-        await submit(update, context, "restore_into",
-                     {"volid": args.volid, "vmid": ct.vmid, "requester_id": uid,
-                      "hostname": args.hostname},
+    request, ct = await svc.backups.check_restore_into(uid, args.volid, args.into,
+                                                       args.hostname)
+    named = f" as {args.hostname}" if args.hostname else ""
+    await run_or_ask(update, context, "restore_into", request.to_payload(),
                      f"restore {args.volid} into CT {ct.vmid} {ct.hostname}{named} (overwrites "
-                     "it)")
-        return
-    await _run_or_confirm_into(context, chat, uid, args.volid, ct.vmid, args.hostname)
-
-
-@executor("restore_into")
-async def execute_restore_into(context, approval: Approval) -> None:
-    p = approval.payload
-    try:
-        await _run_or_confirm_into(context, approval.requester_chat_id, p["requester_id"],
-                                   p["volid"], p["vmid"], p.get("hostname"))
-    except Exception as exc:  # noqa: BLE001 - the requester hears why
-        await context.bot.send_message(approval.requester_chat_id, f"❌ {exc}")
+                     "it)", needs_approval=svc.backups.restore_into_needs_approval(uid))
 
 
 async def on_restore_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``bk:ri:<token>:yes|no`` - only the person who asked may confirm."""
     query = update.callback_query
     _, _, token, verdict = query.data.split(":", 3)
-    pending = context.application.bot_data.setdefault(_CONFIRMS, {})
-    entry = pending.get(token)
-    if entry is None or entry[0] != update.effective_user.id:
-        await query.answer("This button is not valid any more.", show_alert=True)
-        return
-    del pending[token]
-    actor_id, volid, vmid, hostname = entry
+    request = services(context).backups.take_confirmation(update.effective_user.id, token)
     await query.answer()
     live = LiveMessage(context.bot, query.message.chat_id, query.message.message_id)
     if verdict != "yes":
-        await live.edit(f"Cancelled: CT {vmid} is left as it was.")
+        await live.edit(f"Cancelled: CT {request.vmid} is left as it was.")
         return
-    await live.edit(f"⏳ Stopping CT {vmid}, then restoring {volid}…")
-    _restore_into_in_background(context, live, actor_id, volid, vmid, True, hostname)
+    await live.edit(f"⏳ Stopping CT {request.vmid}, then restoring {request.volid}…")
+    _restore_into_in_background(context, live, update.effective_user.id, request, True)
 
 
 # ---- schedules ---------------------------------------------------------------------------------
@@ -232,25 +215,26 @@ async def schedule_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     job_id = parse_schedule_del(command_args(update)).job_id
     svc = services(context)
     uid = update.effective_user.id
-    job = await svc.backups.job_of(uid, job_id)
-    if svc.backups.schedule_del_needs_approval(uid):
-        await submit(update, context, "schedule_del", {"job_id": job_id, "requester_id": uid},
-                     f"delete backup schedule {job_id} ('{job.schedule}')")
-        return
-    await svc.backups.delete_schedule(uid, job_id)
-    await reply(update, f"🗑 Schedule {job_id} is deleted.")
+    job = await svc.backups.job_of(uid, job_id, "schedule.delete")
+    await run_or_ask(update, context, "schedule_del",
+                     {"job_id": job_id, "schedule": job.schedule},
+                     f"delete backup schedule {job_id} ('{job.schedule}')",
+                     needs_approval=svc.backups.schedule_del_needs_approval(uid))
 
 
-@executor("schedule_del")
-async def execute_schedule_del(context, approval: Approval) -> None:
-    p = approval.payload
+@deferrable("schedule_del")
+async def run_schedule_del(context, asker: Asker, payload: dict) -> None:
+    job_id = payload["job_id"]
     try:
-        await services(context).backups.delete_schedule(p["requester_id"], p["job_id"],
-                                                        p["requester_id"])
-        text = f"🗑 Schedule {p['job_id']} is deleted."
-    except Exception as exc:  # noqa: BLE001 - the requester hears why
-        text = f"❌ {exc}"
-    await context.bot.send_message(approval.requester_chat_id, text)
+        await services(context).backups.delete_schedule(asker.user_id, job_id,
+                                                        payload.get("schedule"))
+        text = f"🗑 Schedule {job_id} is deleted."
+    except Exception as exc:  # noqa: BLE001 - the asker hears why
+        text = user_error_text(exc)
+        if text is None:
+            raise
+        text = f"❌ {text}"
+    await context.bot.send_message(asker.chat_id, text)
 
 
 # ---- the watcher -------------------------------------------------------------------------------

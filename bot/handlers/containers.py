@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
-from bot.handlers.approvals import executor, submit
+from bot.handlers.approvals import Asker, deferrable, run_or_ask
 from bot.handlers.common import (
     LiveMessage,
     command_args,
@@ -18,7 +18,6 @@ from bot.handlers.common import (
 )
 from bot.parsing import parse_ct_command, parse_list
 from bot.proxmox import Container
-from bot.store import Approval
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ async def list_containers(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     uid = update.effective_user.id
     cts = await svc.containers.visible(uid, owner_id=args.owner_id, node=args.node,
                                        status=args.status)
-    owners = svc.store.ownership.all() if svc.access.is_admin(uid) else None
+    owners = svc.containers.owners(uid) if svc.access.is_admin(uid) else None
     await reply(update, render.container_list(cts, owners))
 
 
@@ -49,13 +48,13 @@ PROGRESS_WORD = {"start": "Starting", "stop": "Stopping", "shutdown": "Shutting 
                  "reboot": "Rebooting"}
 
 
-async def power_in_background(context, actor_id: int, live: LiveMessage, vmid: int,
+async def power_in_background(context, actor_id: int, live: LiveMessage, ct: Container,
                               action: str) -> None:
     svc = services(context)
 
     async def work() -> str:
-        ct = await svc.containers.power(actor_id, vmid, action)
-        return f"✅ CT {ct.vmid} {ct.hostname} is {ct.status} on {ct.node}."
+        now = await svc.containers.power(actor_id, ct.vmid, action, ct.identity)
+        return f"✅ CT {now.vmid} {now.hostname} is {now.status} on {now.node}."
 
     context.application.create_task(run_reporting(live, work()))
 
@@ -63,10 +62,11 @@ async def power_in_background(context, actor_id: int, live: LiveMessage, vmid: i
 def power_command(action: str):
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ref = parse_ct_command(command_args(update), command=f"ct_{action}").ref
-        ct = await services(context).containers.resolve(update.effective_user.id, ref)
+        ct = await services(context).containers.resolve(update.effective_user.id, ref,
+                                                        "ct.power")
         live = await LiveMessage.post(context.bot, update.effective_chat.id,
                                       f"⏳ {PROGRESS_WORD[action]} CT {ct.vmid} {ct.hostname}…")
-        await power_in_background(context, update.effective_user.id, live, ct.vmid, action)
+        await power_in_background(context, update.effective_user.id, live, ct, action)
 
     handler.__name__ = f"ct_{action}"
     return handler
@@ -77,53 +77,47 @@ async def delete_or_ask(update: Update, context, ct: Container,
     """Delete now (admins), or post the request for approval (users). `live`: a message to
     reuse for the progress, e.g. the card whose button was pressed."""
     svc = services(context)
-    uid = update.effective_user.id
-    if svc.containers.delete_needs_approval(uid):
-        if live is not None:
-            await live.edit(f"CT {ct.vmid} {ct.hostname}: deletion sent for approval.")
-        await submit(update, context, "delete",
-                     {"vmid": ct.vmid, "hostname": ct.hostname, "requester_id": uid},
-                     f"delete CT {ct.vmid} {ct.hostname}")
-        return
-    title = f"⏳ Deleting CT {ct.vmid} {ct.hostname}…"
-    if live is None:
-        live = await LiveMessage.post(context.bot, update.effective_chat.id, title)
-    else:
-        await live.edit(title)
-    delete_in_background(context, uid, live, ct.vmid, ct.hostname)
+    await run_or_ask(update, context, "delete",
+                     {"vmid": ct.vmid, "identity": ct.identity, "hostname": ct.hostname},
+                     f"delete CT {ct.vmid} {ct.hostname}",
+                     needs_approval=svc.containers.delete_needs_approval(
+                         update.effective_user.id), live=live)
 
 
-def delete_in_background(context, actor_id: int, live: LiveMessage, vmid: int,
-                         hostname: str) -> None:
+@deferrable("delete")
+async def run_delete(context, asker: Asker, payload: dict) -> None:
+    vmid, hostname = payload["vmid"], payload["hostname"]
+    title = f"⏳ Deleting CT {vmid} {hostname}…"
+    live = asker.live or await LiveMessage.post(context.bot, asker.chat_id, title)
+    await live.edit(title)
+
     async def work() -> str:
-        await services(context).containers.delete(actor_id, vmid)
+        await services(context).containers.delete(asker.user_id, vmid, payload.get("identity"))
         return f"🗑 CT {vmid} {hostname} is deleted."
 
     context.application.create_task(run_reporting(live, work()))
 
 
-@executor("delete")
-async def execute_delete(context, approval: Approval) -> None:
-    vmid, hostname = approval.payload["vmid"], approval.payload["hostname"]
-    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
-                                  f"⏳ Deleting CT {vmid} {hostname}…")
-    delete_in_background(context, approval.payload["requester_id"], live, vmid, hostname)
-
-
 async def ct_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = parse_ct_command(command_args(update), command="ct_delete").ref
-    ct = await services(context).containers.resolve(update.effective_user.id, ref)
+    ct = await services(context).containers.resolve(update.effective_user.id, ref, "ct.delete")
     await delete_or_ask(update, context, ct)
 
 
-# ---- the card's buttons: ct:<vmid>:<action> ---------------------------------------------------
+# ---- the card's buttons: ct:<vmid>:<action>[:<identity>] --------------------------------------
 
 async def on_card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A card's buttons name the CT by vmid and identity: a card shown for a CT that has been
+    replaced since acts on nothing."""
     query = update.callback_query
-    _, vmid_text, action = query.data.split(":", 2)
+    _, vmid_text, action, *rest = query.data.split(":")
     svc = services(context)
     uid = update.effective_user.id
-    ct = await svc.containers.resolve(uid, int(vmid_text))  # checks the presser, not the sender
+    identity = f"stratus-{rest[0]}" if rest else None
+    use_case = {"rm": "ct.delete", "rm-yes": "ct.delete"}.get(
+        action, "ct.power" if action in PROGRESS_WORD else "ct.see")
+    # checks the presser, not the sender; and that the CT is the card's
+    ct = await svc.containers.resolve(uid, int(vmid_text), use_case, identity)
     message = query.message
     live = LiveMessage(context.bot, message.chat_id, message.message_id)
     if action == "info":
@@ -133,11 +127,11 @@ async def on_card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     elif action in PROGRESS_WORD:
         await query.answer()
         await live.edit(f"⏳ {PROGRESS_WORD[action]} CT {ct.vmid} {ct.hostname}…")
-        await power_in_background(context, uid, live, ct.vmid, action)
+        await power_in_background(context, uid, live, ct, action)
     elif action == "rm":
         await query.answer()
         await live.edit(f"Delete CT {ct.vmid} {ct.hostname}? This cannot be undone.",
-                        reply_markup=render.confirm_delete_buttons(ct.vmid))
+                        reply_markup=render.confirm_delete_buttons(ct))
     elif action == "rm-yes":
         await query.answer()
         await delete_or_ask(update, context, ct, live)

@@ -14,14 +14,13 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
-from bot.handlers.approvals import executor, submit
+from bot.handlers.approvals import Asker, deferrable, run_or_ask
 from bot.handlers.common import LiveMessage, command_args, run_reporting, services
 from bot.parsing import CreateArgs, parse_create
 from bot.proxmox import ContainerSpec
 from bot.proxmox.errors import StillRunning
 from bot.proxmox.tasks import task_vmid
 from bot.services.containers import CreatePlan, spec_from_payload, spec_to_payload
-from bot.store import Approval
 
 SIZES = {  # key: (label, cores, memory MiB, disk GiB)
     "s": ("Small · 1 core, 512 MiB, 8 GiB", 1, 512, 8),
@@ -51,7 +50,7 @@ async def create_in_background(context, owner_id: int, live: LiveMessage,
             vmid = task_vmid(exc.upid) or "?"
             note = await send_password(context, owner_id, vmid, spec.hostname, exc.password)
             raise StillRunning(f"{exc}{note}", upid=exc.upid, waited_s=exc.waited_s) from None
-        ct = await svc.px.get_container(result.vmid)
+        ct = await svc.containers.resolve(owner_id, result.vmid)
         note = ""
         if result.password:
             note = await send_password(context, owner_id, ct.vmid, ct.hostname, result.password)
@@ -74,23 +73,17 @@ async def send_password(context, owner_id: int, vmid: int, hostname: str, passwo
 
 async def submit_create(update: Update, context, plan: CreatePlan) -> None:
     spec = plan.spec
-    if plan.approval_reasons:
-        await submit(update, context, "create",
+    await run_or_ask(update, context, "create",
                      {"owner_id": update.effective_user.id, "spec": spec_to_payload(spec)},
-                     f"create {describe_spec(spec)}", plan.approval_reasons)
-        return
-    live = await LiveMessage.post(context.bot, update.effective_chat.id,
-                                  f"⏳ Creating {describe_spec(spec)}…")
-    await create_in_background(context, update.effective_user.id, live, spec)
+                     f"create {describe_spec(spec)}", needs_approval=bool(plan.approval_reasons),
+                     reasons=plan.approval_reasons)
 
 
-@executor("create")
-async def execute_create(context, approval: Approval) -> None:
-    owner_id = approval.payload["owner_id"]
-    spec = spec_from_payload(approval.payload["spec"])
-    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
-                                  f"⏳ Creating {describe_spec(spec)}…")
-    await create_in_background(context, owner_id, live, spec)
+@deferrable("create")
+async def run_create(context, asker: Asker, payload: dict) -> None:
+    spec = spec_from_payload(payload["spec"])
+    live = await LiveMessage.post(context.bot, asker.chat_id, f"⏳ Creating {describe_spec(spec)}…")
+    await create_in_background(context, payload["owner_id"], live, spec)
 
 
 async def create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -116,7 +109,7 @@ def _keyboard(rows: list[tuple[str, str]], uid: int, nonce: str) -> InlineKeyboa
 
 
 async def _templates(context) -> list[str]:
-    return sorted(t.volid for t in await services(context).px.templates())
+    return await services(context).containers.template_names()
 
 
 def _networks(context) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.approvals import executor, submit
+from bot.handlers.approvals import Asker, deferrable, run_or_ask
 from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
 from bot.parsing_network import (
     parse_bridge_add,
@@ -20,7 +20,6 @@ from bot.parsing_network import (
 )
 from bot.proxmox.network import NodeNetwork
 from bot.services.network import Overview, StaleChanges, changes_token
-from bot.store import Approval
 
 _DIFF_MAX = 2500
 
@@ -119,22 +118,21 @@ async def on_network_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 async def bridge_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_bridge_del(command_args(update))
-    node = await services(context).network.check_bridge_delete(
-        update.effective_user.id, args.name, args.node)
-    await submit(update, context, "bridge_del",
-                 {"name": args.name, "node": node, "requester_id": update.effective_user.id},
-                 f"delete bridge {args.name} on {node}")
+    svc = services(context)
+    uid = update.effective_user.id
+    node = await svc.network.check_bridge_delete(uid, args.name, args.node)
+    await run_or_ask(update, context, "bridge_del", {"name": args.name, "node": node},
+                     f"delete bridge {args.name} on {node}",
+                     needs_approval=svc.network.delete_needs_approval(uid))
 
 
-@executor("bridge_del")
-async def execute_bridge_del(context, approval: Approval) -> None:
-    name, node = approval.payload["name"], approval.payload["node"]
-    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
-                                  f"⏳ Deleting bridge {name} on {node}…")
+@deferrable("bridge_del")
+async def run_bridge_del(context, asker: Asker, payload: dict) -> None:
+    name, node = payload["name"], payload["node"]
+    live = await LiveMessage.post(context.bot, asker.chat_id, f"⏳ Deleting bridge {name} on {node}…")
 
     async def work() -> str:
-        await services(context).network.delete_bridge(approval.payload["requester_id"], name,
-                                                      node)
+        await services(context).network.delete_bridge(asker.user_id, name, node)
         return f"🗑 Bridge {name} deleted on {node} (applied)."
 
     context.application.create_task(run_reporting(live, work()))
@@ -156,9 +154,7 @@ async def natnet_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def net(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = parse_net(command_args(update))
-    svc = services(context)
-    ct = await svc.containers.resolve(update.effective_user.id, ref)
-    info = await svc.network.nics(ct.vmid)
+    info = await services(context).network.nics(update.effective_user.id, ref)
     lines = [f"CT {info.vmid} {info.hostname} on {info.node} ({'running' if info.running else 'stopped'}):"]
     for n in info.nics:
         addr = "DHCP" if n.dhcp else (n.ip or "no address")
@@ -171,27 +167,15 @@ async def net(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def net_set(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_net_set(command_args(update))
-    svc = services(context)
-    uid = update.effective_user.id
-    ct = await svc.containers.resolve(uid, args.ref)  # owner or admin
-    change = await svc.network.set_nic(uid, ct.vmid, args)
+    change = await services(context).network.set_nic(update.effective_user.id, args.ref, args)
     when = ("CT is running: Proxmox applies it now (the interface restarts; open connections on "
             "it drop)." if change.running else "CT is stopped: it takes effect at its next start.")
-    await reply(update, f"✅ CT {ct.vmid} {change.key}: {change.after}\n{when}")
+    await reply(update, f"✅ CT {change.vmid} {change.key}: {change.after}\n{when}")
 
 
 async def netcheck(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     a, b = parse_netcheck(command_args(update))
-    svc = services(context)
-    uid = update.effective_user.id
-    ends = []
-    for end in (a, b):
-        if isinstance(end, int) or (isinstance(end, str) and end not in ("pc", "host")
-                                    and not end.startswith("host:")):
-            # only containers the asker may see; by vmid, as hostnames are not unique
-            end = (await svc.containers.resolve(uid, end)).vmid
-        ends.append(end)
-    verdict = await svc.network.netcheck(uid, *ends)
+    verdict = await services(context).network.netcheck(update.effective_user.id, a, b)
     await reply(update, f"{a} -> {b}: {verdict.text()}")
 
 

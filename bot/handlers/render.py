@@ -58,21 +58,28 @@ def container_card(ct: Container, owner: int | None) -> str:
     )
 
 
+def ct_data(ct: Container, action: str) -> str:
+    """``ct:<vmid>:<action>[:<marker>]``: a card's button names the CT by its identity too, so
+    a card left over from a CT since replaced (its vmid reused) acts on nothing."""
+    marker = ct.identity.removeprefix("stratus-") if ct.identity else None
+    return f"ct:{ct.vmid}:{action}" + (f":{marker}" if marker else "")
+
+
 def card_buttons(ct: Container) -> InlineKeyboardMarkup:
     """Power buttons that make sense in the current state, plus delete."""
     actions = [("Stop", "stop"), ("Reboot", "reboot")] if ct.status == "running" else [
         ("Start", "start")]
-    row = [InlineKeyboardButton(label, callback_data=f"ct:{ct.vmid}:{action}")
+    row = [InlineKeyboardButton(label, callback_data=ct_data(ct, action))
            for label, action in actions]
-    row.append(InlineKeyboardButton("Delete", callback_data=f"ct:{ct.vmid}:rm"))
+    row.append(InlineKeyboardButton("Delete", callback_data=ct_data(ct, "rm")))
     return InlineKeyboardMarkup([row, [
-        InlineKeyboardButton("Refresh", callback_data=f"ct:{ct.vmid}:info")]])
+        InlineKeyboardButton("Refresh", callback_data=ct_data(ct, "info"))]])
 
 
-def confirm_delete_buttons(vmid: int) -> InlineKeyboardMarkup:
+def confirm_delete_buttons(ct: Container) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Yes, delete", callback_data=f"ct:{vmid}:rm-yes"),
-        InlineKeyboardButton("Cancel", callback_data=f"ct:{vmid}:info"),
+        InlineKeyboardButton("Yes, delete", callback_data=ct_data(ct, "rm-yes")),
+        InlineKeyboardButton("Cancel", callback_data=ct_data(ct, "info")),
     ]])
 
 

@@ -8,7 +8,7 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.approvals import executor, submit
+from bot.handlers.approvals import Asker, deferrable, run_or_ask
 from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
 from bot.parsing_scaling import (
     CHART_WINDOWS,
@@ -19,7 +19,6 @@ from bot.parsing_scaling import (
     parse_scale_set,
 )
 from bot.scaler.notify import percent
-from bot.store import Approval
 from bot.store.scaling import ScalingGroup
 
 ELASTICITY_HELP = """\
@@ -94,7 +93,7 @@ async def scale_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     cards = []
     for group in groups:
-        samples = await asyncio.to_thread(svc.store.scaling_history.since, group.name)
+        samples = await svc.scaling.history(uid, group.name)
         cards.append(group_card(group, samples[-1] if samples else None))
     await reply(update, "\n\n".join(cards))
 
@@ -122,7 +121,7 @@ def pause_command(paused: bool):
 
 async def scale_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     name = parse_group_command(command_args(update), "scale_delete")
-    group = services(context).scaling.get(update.effective_user.id, name)
+    group = services(context).scaling.get(update.effective_user.id, name, "group.delete")
     count = len(group.members) + len(group.spares)
     await reply(update, f"Delete scaling group {group.name}? It has {count} replica(s).",
                 reply_markup=InlineKeyboardMarkup([
@@ -139,7 +138,7 @@ async def on_delete_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     name = parse_group(raw_name)
     svc = services(context)
     uid = update.effective_user.id
-    group = svc.scaling.get(uid, name)
+    group = svc.scaling.get(uid, name, "group.delete")
     if choice == "cancel":
         await query.answer("Nothing deleted.")
         await query.edit_message_text(f"Scaling group {name} is kept.")
@@ -148,39 +147,30 @@ async def on_delete_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     what = "destroying" if destroy else "keeping"
     await query.answer()
     await query.edit_message_text(f"Delete scaling group {name}, {what} its replicas.")
-    if svc.scaling.delete_needs_approval(uid):
-        await submit(update, context, "scale_delete",
-                     {"group": group.name, "destroy": destroy, "requester_id": uid},
-                     f"delete scaling group {group.name}, {what} its replicas")
-        return
-    live = await LiveMessage.post(context.bot, update.effective_chat.id,
-                                  f"⏳ Deleting scaling group {name}…")
-    _delete_in_background(context, uid, live, name, destroy)
+    await run_or_ask(update, context, "scale_delete",
+                     {"group": group.name, "created_at": group.created_at, "destroy": destroy},
+                     f"delete scaling group {group.name}, {what} its replicas",
+                     needs_approval=svc.scaling.delete_needs_approval(uid))
 
 
-def _delete_in_background(context, actor_id: int, live: LiveMessage, name: str,
-                          destroy: bool) -> None:
+@deferrable("scale_delete")
+async def run_scale_delete(context, asker: Asker, payload: dict) -> None:
+    name, destroy = payload["group"], payload["destroy"]
+    live = await LiveMessage.post(context.bot, asker.chat_id, f"⏳ Deleting scaling group {name}…")
+
     async def work() -> str:
         async with context.bot_data["scaler"].between_ticks():
-            gone = await services(context).scaling.delete(actor_id, name, destroy)
+            gone = await services(context).scaling.delete(asker.user_id, name, destroy,
+                                                          payload.get("created_at"))
         kept = "" if destroy else " Its replicas are kept."
         return f"🗑 Scaling group {name} is deleted ({gone} replica(s) destroyed).{kept}"
 
     context.application.create_task(run_reporting(live, work()))
 
 
-@executor("scale_delete")
-async def execute_scale_delete(context, approval: Approval) -> None:
-    p = approval.payload
-    live = await LiveMessage.post(context.bot, approval.requester_chat_id,
-                                  f"⏳ Deleting scaling group {p['group']}…")
-    _delete_in_background(context, p["requester_id"], live, p["group"], p["destroy"])
-
-
-@executor("scale_out")
-async def execute_scale_out(context, approval: Approval) -> None:
+@deferrable("scale_out")
+async def run_scale_out(context, asker: Asker, payload: dict) -> None:
     """The controller reads the approval on its next period; run one now rather than later."""
-    services(context).approvals.finish(approval.id, True)
     controller = context.application.bot_data.get("scaler")
     if controller is not None:
         context.application.create_task(controller.tick())
@@ -190,8 +180,8 @@ async def scale_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     args = parse_scale_chart(command_args(update))
     svc = services(context)
     group = svc.scaling.get(update.effective_user.id, args.name)
-    samples = await asyncio.to_thread(svc.store.scaling_history.since, group.name,
-                                      time.time() - args.window_s)
+    samples = await svc.scaling.history(update.effective_user.id, group.name,
+                                        time.time() - args.window_s)
     label = next(k for k, v in CHART_WINDOWS.items() if v == args.window_s)
     # Imported here: matplotlib costs the bot ~35 MB, paid only once someone asks for a chart.
     from bot.scaler.chart import render_chart

@@ -7,6 +7,7 @@ functions here are the one place that writes and reads them.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 
 GIB = 1024**3
@@ -90,6 +91,26 @@ class Container:
     lock: str | None
     template: bool
     ostype: str | None
+
+
+    @property
+    def identity(self) -> str | None:
+        """The identity marker the bot gave this CT (see `identity_of`), or None."""
+        return identity_of(self.tags)
+
+
+# A CT the bot makes carries a tag ``stratus-<12 hex>`` set in the create/clone/restore call
+# itself. Proxmox keeps it with the CT and drops it with the CT, while a vmid is handed out
+# again: ownership, approvals and group membership name this marker, never the number alone.
+IDENTITY_TAG = re.compile(r"^stratus-[0-9a-f]{12}$")
+
+
+def new_identity() -> str:
+    return f"stratus-{secrets.token_hex(6)}"
+
+
+def identity_of(tags: tuple[str, ...] | list[str]) -> str | None:
+    return next((t for t in tags if IDENTITY_TAG.match(t)), None)
 
 
 @dataclass(frozen=True)

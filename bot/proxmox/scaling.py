@@ -22,7 +22,7 @@ class ScalingMixin:
     async def clone_replica(
         self, template_vmid: int, hostname: str, *, tags: tuple[str, ...],
         target_node: str | None = None, config: dict[str, Any] | None = None,
-        on_vmid: Callable[[int], None] | None = None,
+        on_vmid: Callable[[int], None] | None = None, description: str | None = None,
     ) -> tuple[int, str]:
         """Clone ``template_vmid`` as ``hostname`` with ``tags`` (and ``config`` keys, e.g. a
         ``net0``); returns ``(vmid, node)`` of the new, stopped CT.
@@ -34,6 +34,9 @@ class ScalingMixin:
         (a process that stops mid-clone finds it again with `finish_replica`). A clone that
         outlasts the wait (StillRunning, whose ``upid`` names it) goes on in Proxmox: nothing
         is destroyed, and the caller's record is how `finish_replica` finds it once it ends.
+        ``description`` is set in the clone call itself (PVE's clone takes no tags: they come
+        from the template until `finish_replica`), so a clone is known for the caller's from
+        its first moment.
         """
         source = await self._locate(template_vmid, refresh=True)
         source_config = await self._request(
@@ -43,7 +46,8 @@ class ScalingMixin:
         where = target_node or source
         try:
             vmid = await self._clone_once(template_vmid, source, hostname, target_node,
-                                          full=None if template else True, on_vmid=on_vmid)
+                                          full=None if template else True, on_vmid=on_vmid,
+                                          description=description)
         except errors.StillRunning:
             raise
         except errors.ProxmoxError as exc:
@@ -51,7 +55,7 @@ class ScalingMixin:
                 raise
             log.info("linked clone of CT %s not possible (%s); cloning fully", template_vmid, exc)
             vmid = await self._clone_once(template_vmid, source, hostname, target_node, full=True,
-                                          on_vmid=on_vmid)
+                                          on_vmid=on_vmid, description=description)
         self._node_of[vmid] = where
         await self.finish_replica(vmid, where, tags=tags, config=config)
         return vmid, where
@@ -70,14 +74,16 @@ class ScalingMixin:
 
     async def _clone_once(self, template_vmid: int, source: str, hostname: str,
                           target_node: str | None, *, full: bool | None,
-                          on_vmid: Callable[[int], None] | None = None) -> int:
+                          on_vmid: Callable[[int], None] | None = None,
+                          description: str | None = None) -> int:
         async def post(new: int) -> str:
             if on_vmid is not None:
                 on_vmid(new)
             return await self._request(
                 "POST", f"nodes/{source}/lxc/{template_vmid}/clone",
                 action=f"clone CT {template_vmid} to {new}", newid=new, hostname=hostname,
-                full=full, target=target_node if target_node != source else None)
+                full=full, target=target_node if target_node != source else None,
+                description=description)
 
         new = None
         try:

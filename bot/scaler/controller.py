@@ -176,15 +176,13 @@ class Controller:
         capped = max(current, allowed)
         svc = self.services
         if group.pending_approval:
-            approval = svc.store.approvals.get(group.pending_approval)
+            approval = svc.approvals.find(group.pending_approval)
             status = approval.status if approval else "expired"
             if status == "pending" and self.scaling.settings.auto_approve_s and \
                     now - (group.pending_since or now) >= self.scaling.settings.auto_approve_s:
-                decided = svc.store.approvals.decide(approval.id, "approved", None, self.clock())
+                decided = svc.approvals.auto_approve(approval.id)
                 if decided is not None:
                     status = "approved"
-                    svc.store.audit.record(None, "auto-approve", f"approval:{approval.id}",
-                                           "approved", decided.summary)
                     await self._close_cards(decided, "✅ Approved automatically (no admin "
                                                      "answered in time)")
             if status in ("approved", "done"):

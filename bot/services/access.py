@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import time
-from enum import IntEnum
 
 from bot.services.errors import Forbidden, ServiceError
-from bot.store import Store, User
-
-
-class Role(IntEnum):
-    """Ordered so that `role >= Role.USER` reads as "at least a user"."""
-
-    NONE = 0
-    USER = 1
-    ADMIN = 2
+from bot.services.policy import Policy, Role
+from bot.store import AuditEntry, Store, User
 
 
 class AccessService:
     def __init__(self, store: Store, admin_ids: tuple[int, ...]) -> None:
         self._store = store
         self._admin_ids = frozenset(admin_ids)
+        self.policy = Policy(self.role_of)  # the one policy point, shared by every service
 
     def role_of(self, user_id: int) -> Role:
         if user_id in self._admin_ids:
@@ -33,7 +26,11 @@ class AccessService:
     def is_admin(self, user_id: int) -> bool:
         return self.role_of(user_id) is Role.ADMIN
 
+    def _authorize(self, actor_id: int, use_case: str) -> None:
+        self.policy.authorize(actor_id, use_case)
+
     def grant(self, actor_id: int, user_id: int, role: str, name: str = "") -> User:
+        self._authorize(actor_id, "user.grant")
         if role not in ("user", "admin"):
             raise ServiceError(f"Unknown role {role!r}: use user or admin.")
         if user_id in self._admin_ids:
@@ -44,14 +41,26 @@ class AccessService:
         return user
 
     def revoke(self, actor_id: int, user_id: int) -> None:
+        self._authorize(actor_id, "user.revoke")
         if user_id in self._admin_ids:
             raise Forbidden(f"{user_id} is an admin by the settings; change the settings to remove them.")
         if not self._store.users.remove(user_id):
             raise ServiceError(f"{user_id} has no grant to revoke. /users lists who has one.")
         self._store.audit.record(actor_id, "revoke", f"user:{user_id}", "ok")
 
-    def users(self) -> list[tuple[int, Role, str]]:
+    def admins(self) -> list[int]:
+        """Every admin's id (for the bot's own set-up, e.g. their command menu)."""
+        granted = [u.id for u in self._store.users.all() if u.is_admin]
+        return sorted(self._admin_ids | set(granted))
+
+    def audit_trail(self, actor_id: int, n: int) -> list[AuditEntry]:
+        """The `n` newest entries of the audit trail, newest first."""
+        self._authorize(actor_id, "audit.read")
+        return self._store.audit.recent(n)
+
+    def users(self, actor_id: int) -> list[tuple[int, Role, str]]:
         """Admins from the settings first, then granted users, as (id, role, name)."""
+        self._authorize(actor_id, "user.list")
         rows = [(uid, Role.ADMIN, "(settings)") for uid in sorted(self._admin_ids)]
         for user in sorted(self._store.users.all(), key=lambda u: u.id):
             if user.id not in self._admin_ids:

@@ -18,6 +18,7 @@ class ApprovalService:
     ) -> None:
         self._store = store
         self._access = access
+        self._policy = access.policy
         self._ttl_s = ttl_s
         self._clock = clock
 
@@ -41,10 +42,14 @@ class ApprovalService:
             raise NotFound(f"No approval request {approval_id!r}.")
         return approval
 
+    def find(self, approval_id: str) -> Approval | None:
+        return self._store.approvals.get(approval_id)
+
     def decide(self, approval_id: str, approve: bool, admin_id: int) -> Approval:
         """Decide once. Whoever comes second (click, admin, re-delivered update) gets Conflict."""
         if not self._access.is_admin(admin_id):
             raise Forbidden("Only admins can approve or reject requests.")
+        self._policy.authorize(admin_id, "approval.decide")
         self.get(approval_id)
         status = "approved" if approve else "rejected"
         decided = self._store.approvals.decide(approval_id, status, by=admin_id, now=self._clock())
@@ -55,6 +60,15 @@ class ApprovalService:
             raise Conflict(f"This request is already {describe_status(current)}.")
         self._store.audit.record(admin_id, "approve" if approve else "reject",
                                  f"approval:{approval_id}", status, decided.summary)
+        return decided
+
+    def auto_approve(self, approval_id: str) -> Approval | None:
+        """Grant a request nobody decided in time (a group's scale-out, by its setting);
+        None if it was decided meanwhile. Audited as decided by no one."""
+        decided = self._store.approvals.decide(approval_id, "approved", None, self._clock())
+        if decided is not None:
+            self._store.audit.record(None, "auto-approve", f"approval:{approval_id}",
+                                     "approved", decided.summary)
         return decided
 
     def finish(self, approval_id: str, ok: bool) -> None:
@@ -69,7 +83,10 @@ class ApprovalService:
                                      "interrupted", approval.summary)
         return interrupted
 
-    def pending(self) -> list[Approval]:
+    def pending(self, actor_id: int | None = None) -> list[Approval]:
+        """Open requests; with `actor_id`, for an admin asking (the policy checks)."""
+        if actor_id is not None:
+            self._policy.authorize(actor_id, "approval.list")
         now = self._clock()
         return [a for a in self._store.approvals.pending() if a.expires_at > now]
 

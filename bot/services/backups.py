@@ -6,6 +6,8 @@ written in the job's comment, so Proxmox holds that truth too.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -28,7 +30,14 @@ from bot.proxmox.backups import (
     parse_vzdump_log,
     settled,
 )
-from bot.proxmox.models import Container, parse_property_string, size_to_gb
+from bot.proxmox.models import (
+    Container,
+    identity_of,
+    new_identity,
+    parse_property_string,
+    size_to_gb,
+    split_tags,
+)
 from bot.proxmox.tasks import duration_text, is_success, task_vmid
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
@@ -49,6 +58,27 @@ class RestorePlan:
 
 
 @dataclass(frozen=True)
+class RestoreInto:
+    """A restore into an existing CT, bound to the target's identity (and the backup's
+    ctime): whatever waits before it runs (an approval, a confirmation), it overwrites that
+    CT with that backup, or nothing."""
+
+    volid: str
+    vmid: int
+    identity: str | None
+    hostname: str | None  # the copy's, when restoring into another CT
+    ctime: int = 0
+
+    def to_payload(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> RestoreInto:
+        return cls(payload["volid"], payload["vmid"], payload.get("identity"),
+                   payload.get("hostname"), payload.get("ctime", 0))
+
+
+@dataclass(frozen=True)
 class RestoreResult:
     vmid: int
     node: str
@@ -66,6 +96,13 @@ class Report:
     ok: bool
     text: str
     notify: bool = False  # the notification chat gets it too
+
+
+def tags_with(config: dict[str, str], identity: str) -> str:
+    """A backed-up config's tags with `identity` as the CT's marker instead of the one the
+    backup carries (the original's): a restore sets it in its own call."""
+    kept = [t for t in split_tags(config.get("tags")) if identity_of([t]) is None]
+    return ";".join([*kept, identity])
 
 
 def owner_in(comment: str) -> int | None:
@@ -107,32 +144,60 @@ class BackupService:
         # Backups this process is following (their result goes to the live message). In memory
         # on purpose: after a crash nobody follows them, so the watcher reports them instead.
         self._following: dict[str, str] = {}  # upid -> the storage it writes to
+        self._identities: dict[str, str | None] = {}  # volid -> identity in its config
+        # "Stop, then restore" requests waiting for their asker's confirmation (in memory: a
+        # restart asks again), each bound to the target CT's identity.
+        self._confirmations: dict[str, RestoreInto] = {}
+        self._confirm_owner: dict[str, int] = {}  # token -> who may confirm it
 
     # ---- seeing -------------------------------------------------------------------------------
 
-    def _may_see(self, actor_id: int, backup: BackupInfo) -> bool:
-        """A backup is its container's owner's at the time it was taken: a vmid reused by
-        someone else later does not hand them the old backups."""
-        return self._access.is_admin(actor_id) or (
-            backup.vmid is not None
-            and self._store.ownership.owner_at(backup.vmid, backup.ctime) == actor_id)
+    async def owner_of_backup(self, backup: BackupInfo) -> int | None:
+        """A backup is the owner's of the CT it was taken of, found by the identity marker in
+        its config (so a vmid deleted outside the bot and handed to someone else does not
+        hand them the old owner's backups, nor the old owner theirs); backups of CTs made
+        before markers go by who owned the vmid when it was taken."""
+        identity = await self._identity_in(backup)
+        if identity is not None:
+            return self._store.ownership.owner_of_identity(identity)
+        if backup.vmid is None:
+            return None
+        # No marker: a CT the bot did not make, unless it was owned before markers existed.
+        period = self._store.ownership.period_at(backup.vmid, backup.ctime)
+        return period["owner_id"] if period and period.get("identity") is None else None
+
+    async def _identity_in(self, backup: BackupInfo) -> str | None:
+        if backup.volid not in self._identities:  # an archive never changes: asked once
+            config = await self._px.extract_config(backup)
+            self._identities[backup.volid] = identity_of(split_tags(config.get("tags")))
+        return self._identities[backup.volid]
+
+    async def _may_see(self, actor_id: int, backup: BackupInfo) -> bool:
+        if self._access.is_admin(actor_id):
+            return True
+        # Cheap first: a backup of a vmid the asker never owned is not theirs.
+        if backup.vmid is None or backup.vmid not in self._store.ownership.vmids_ever(actor_id):
+            return False
+        return await self.owner_of_backup(backup) == actor_id
 
     async def visible(self, actor_id: int, ref: int | str | None = None) -> list[BackupInfo]:
+        self._containers.policy.authorize(actor_id, "backup.list")
         vmid = None
         if ref is not None:
-            vmid = (await self._containers.resolve(actor_id, ref)).vmid if isinstance(ref, str) \
-                else ref
-            if not self._access.is_admin(actor_id) and self._store.ownership.owner(vmid) != actor_id:
-                raise Forbidden(f"CT {vmid} is not yours: you see only your own backups.")
-        return [b for b in await self._px.list_backups(vmid) if self._may_see(actor_id, b)]
+            vmid = (await self._containers.resolve(actor_id, ref, "backup.list")).vmid
+        backups = await self._px.list_backups(vmid)
+        mine = await asyncio.gather(*(self._may_see(actor_id, b) for b in backups))
+        return [b for b, ok in zip(backups, mine, strict=True) if ok]
 
-    async def backup_of(self, actor_id: int, volid: str) -> BackupInfo:
+    async def backup_of(self, actor_id: int, volid: str,
+                        use_case: str = "backup.list") -> BackupInfo:
         """A backup the asker may use; the same answer for unknown and others' (no probing)."""
+        self._containers.policy.authorize(actor_id, use_case)
         try:
             backup = await self._px.get_backup(volid)
         except errors.NotFound:
             raise NotFound(f"There is no backup {volid}. /backups lists yours.") from None
-        if not self._may_see(actor_id, backup):
+        if not await self._may_see(actor_id, backup):
             raise Forbidden(f"Backup {volid} is of a container that is not yours.")
         return backup
 
@@ -140,7 +205,7 @@ class BackupService:
 
     async def start(self, actor_id: int, args: BackupArgs) -> tuple[int, str, str]:
         """Start vzdump for a CT the asker may act on; returns (vmid, node, upid)."""
-        ct = await self._containers.resolve(actor_id, args.ref)
+        ct = await self._containers.resolve(actor_id, args.ref, "backup.create")
         storage = args.storage or self.default_storage
         node, upid = await self._px.start_backup(
             ct.vmid, storage=storage, mode=args.mode,
@@ -182,30 +247,34 @@ class BackupService:
     # ---- deleting ---------------------------------------------------------------------------
 
     def delete_needs_approval(self, actor_id: int) -> bool:
-        return not self._access.is_admin(actor_id)
+        return self._containers.policy.needs_approval(actor_id, "backup.delete")
 
     async def check_deletable(self, actor_id: int, volid: str) -> BackupInfo:
-        backup = await self.backup_of(actor_id, volid)
+        backup = await self.backup_of(actor_id, volid, "backup.delete")
         if backup.protected:
             raise Conflict(f"Backup {volid} is protected, so it cannot be deleted (PVE refuses "
                            "to remove protected backups). An admin can lift the protection "
                            "first.")
         return backup
 
-    async def delete(self, actor_id: int, volid: str, requester_id: int | None = None) -> None:
-        who = requester_id if requester_id is not None else actor_id
-        backup = await self.check_deletable(who, volid)
+    async def delete(self, actor_id: int, volid: str, ctime: int | None = None) -> None:
+        """Delete a backup; with `ctime` (a deferred request's), only the very backup the
+        request was about."""
+        backup = await self.check_deletable(actor_id, volid)
+        if ctime is not None and backup.ctime != ctime:
+            raise Conflict(f"Backup {volid} is not the one this request was about (it was "
+                           "replaced since): nothing was deleted.")
         try:
             await self._px.delete_backup(backup)
         except errors.ProxmoxError as exc:
-            self._store.audit.record(who, "backup_del", volid, "failed", str(exc))
+            self._store.audit.record(actor_id, "backup_del", volid, "failed", str(exc))
             raise
-        self._store.audit.record(who, "backup_del", volid, "ok")
+        self._store.audit.record(actor_id, "backup_del", volid, "ok")
 
     # ---- restoring --------------------------------------------------------------------------
 
     async def plan_restore(self, actor_id: int, volid: str) -> RestorePlan:
-        backup = await self.backup_of(actor_id, volid)
+        backup = await self.backup_of(actor_id, volid, "backup.restore_new")
         return RestorePlan(backup, await self._px.extract_config(backup))
 
     async def _storage_for(self, node: str, wanted: str | None) -> str:
@@ -300,15 +369,17 @@ class BackupService:
             node = args.node or plan.backup.node
             storage = await self._storage_for(node, args.storage)
             nics, notes, leases = await self._copy_nics(config, hostname, source)
+            identity = new_identity()  # a new CT: its own marker, never the original's
             try:
                 vmid, where = await self._px.restore(plan.backup, storage=storage, node=node,
-                                                     unique=True, hostname=hostname, **nics)
+                                                     unique=True, hostname=hostname,
+                                                     tags=tags_with(config, identity), **nics)
             except errors.StillRunning as exc:
                 # The copy exists in Proxmox and may yet come up with its addresses: it is
                 # the asker's meanwhile, and its leases stay taken.
                 vmid = task_vmid(exc.upid)
                 if vmid is not None:
-                    self._store.ownership.set(vmid, actor_id, hostname)
+                    self._store.ownership.set(vmid, actor_id, hostname, identity=identity)
                 self._store.audit.record(actor_id, "restore", args.volid, "still running",
                                          exc.upid)
                 raise
@@ -318,18 +389,19 @@ class BackupService:
                     self._store.audit.record(actor_id, "restore", args.volid, "failed",
                                              str(exc))
                 raise
-            self._store.ownership.set(vmid, actor_id, hostname)
+            self._store.ownership.set(vmid, actor_id, hostname, identity=identity)
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
                                  f"{args.volid} as a new CT")
         return RestoreResult(vmid, where, hostname, tuple(notes))
 
     def restore_into_needs_approval(self, actor_id: int) -> bool:
-        return not self._access.is_admin(actor_id)
+        return self._containers.policy.needs_approval(actor_id, "backup.restore_into")
 
     async def _restore_into_targets(self, actor_id: int, volid: str, ref: int | str,
-                                    hostname: str | None) -> tuple[BackupInfo, Container]:
-        backup = await self.backup_of(actor_id, volid)
-        ct = await self._containers.resolve(actor_id, ref)
+                                    hostname: str | None, identity: str | None = None,
+                                    ) -> tuple[BackupInfo, Container]:
+        backup = await self.backup_of(actor_id, volid, "backup.restore_into")
+        ct = await self._containers.resolve(actor_id, ref, "backup.restore_into", identity)
         if hostname and backup.vmid == ct.vmid:
             raise ServiceError(f"{volid} is CT {ct.vmid}'s own backup: restoring it in place "
                                "keeps its hostname and network as they were. --hostname is for "
@@ -346,28 +418,53 @@ class BackupService:
                                    f"it {size_text(then)} (now {size_text(now)}).")
 
     async def check_restore_into(self, actor_id: int, volid: str, ref: int | str,
-                                 hostname: str | None = None):
-        """(backup, target CT) after checking the asker may use both and, for a non-admin,
-        that their quota has room for what the target grows by. Restoring a CT from its own
-        backup (in place) keeps its name: `hostname` is for restoring into another CT."""
-        backup, ct = await self._restore_into_targets(actor_id, volid, ref, hostname)
+                                 hostname: str | None = None, identity: str | None = None,
+                                 ) -> tuple[RestoreInto, Container]:
+        """The request, bound to the target's identity, and the target CT, after checking the
+        asker may use both and, for a non-admin, that their quota has room for what the
+        target grows by. Restoring a CT from its own backup (in place) keeps its name:
+        `hostname` is for restoring into another CT. `identity`: a deferred request's."""
+        backup, ct = await self._restore_into_targets(actor_id, volid, ref, hostname, identity)
         if not self._access.is_admin(actor_id):
             grows, context = self._growth_into(volid, ct, await self._px.extract_config(backup))
             await self._containers.check_quota(actor_id, grows, context)
-        return backup, ct
+        return RestoreInto(volid, ct.vmid, ct.identity, hostname, backup.ctime), ct
 
-    async def restore_into(self, actor_id: int, volid: str, vmid: int,
-                           stop_first: bool = False, hostname: str | None = None,
-                           ) -> RestoreResult:
-        """Overwrite CT `vmid` with the backup, which gives it the backup's size: what it grows
-        by is held against the asker's quota (admins have none) while the restore runs. In
-        place (its own backup) everything is as it was; into another CT, PVE would copy the
-        original's hostname, MAC and static address (a clash while the original runs), so the
-        copy gets `hostname` (else ``<original>-restore``), new MACs and free addresses (pool,
-        else DHCP) instead."""
-        backup, ct = await self._restore_into_targets(actor_id, volid, vmid, hostname)
+    def ask_confirmation(self, actor_id: int, request: RestoreInto) -> str:
+        """File a "stop, then restore" that waits for its asker's confirmation; its token."""
+        token = secrets.token_hex(4)
+        self._confirmations[token] = dataclasses.replace(request)
+        self._confirm_owner[token] = actor_id
+        return token
+
+    def take_confirmation(self, actor_id: int, token: str) -> RestoreInto:
+        """The request behind a confirmation button, once, and only for whoever asked."""
+        self._containers.policy.authorize(actor_id, "backup.restore_into")
+        if self._confirm_owner.get(token) != actor_id:
+            raise Conflict("This button is not valid any more.")
+        del self._confirm_owner[token]
+        return self._confirmations.pop(token)
+
+    async def restore_into(self, actor_id: int, request: RestoreInto,
+                           stop_first: bool = False) -> RestoreResult:
+        """Overwrite the CT of `request` (bound to its identity) with the backup, which gives
+        it the backup's size: what it grows by is held against the asker's quota (admins have
+        none) while the restore runs. In place (its own backup) everything is as it was; into
+        another CT, PVE would copy the original's hostname, MAC and static address (a clash
+        while the original runs), so the copy gets `hostname` (else ``<original>-restore``),
+        new MACs and free addresses (pool, else DHCP) instead. Either way the CT keeps its
+        own identity marker (the backup's config carries the original's)."""
+        volid, vmid, hostname = request.volid, request.vmid, request.hostname
+        backup, ct = await self._restore_into_targets(actor_id, volid, vmid, hostname,
+                                                       request.identity)
+        if request.ctime and backup.ctime != request.ctime:
+            raise Conflict(f"Backup {volid} is not the one this request was about (it was "
+                           "replaced since): nothing was restored.")
         original = await self._px.extract_config(backup)
         grows, context = self._growth_into(volid, ct, original)
+        # The CT keeps its own marker; one made outside the bot (none) gets one, never the
+        # backup's, which would make it pass for the original.
+        identity = ct.identity or new_identity()
         async with self._containers.reserving(actor_id, grows, context):
             copy: dict[str, str] = {}
             notes: list[str] = []
@@ -390,7 +487,8 @@ class BackupService:
                 storage = str(config.get("rootfs", "")).split(":", 1)[0] or \
                     await self._storage_for(ct.node, None)
                 await self._px.restore(backup, storage=storage, vmid=vmid, node=ct.node,
-                                       force=True, unique=bool(copy), **copy)
+                                       force=True, unique=bool(copy), **copy,
+                                       tags=tags_with(original, identity))
             except errors.StillRunning as exc:
                 # The restore goes on and gives the copy its addresses when it ends (its config
                 # shows them only then): their leases stay taken, or they could go twice.
@@ -410,9 +508,9 @@ class BackupService:
                                              str(exc))
                 raise
         name = copy.get("hostname", ct.hostname)
-        owner = self._store.ownership.owner(vmid)
-        if copy and owner is not None:
-            self._store.ownership.set(vmid, owner, name)
+        owner = self._store.ownership.get(vmid)
+        if owner is not None and (copy or owner.identity != identity):
+            self._store.ownership.set(vmid, owner.owner_id, name, identity=identity)
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
                                  f"{volid} in place" if not copy else f"{volid} as {name}")
         return RestoreResult(vmid, ct.node, name, tuple(notes))
@@ -430,13 +528,16 @@ class BackupService:
                 from None
 
     async def create_schedule(self, actor_id: int, args: ScheduleArgs) -> tuple[BackupJob, list[int]]:
+        self._containers.policy.authorize(actor_id, "schedule.create")
         runs = await self.check_calendar(args.calendar)  # before anything is created
         if args.target == ALL_MINE:
-            vmids = tuple(self._store.ownership.by_owner(actor_id))
+            vmids = tuple(sorted(ct.vmid for ct in
+                                 await self._containers.owned_containers(actor_id)))
             if not vmids:
                 raise ServiceError("You own no containers yet, so there is nothing to schedule.")
         else:
-            vmids = ((await self._containers.resolve(actor_id, args.target)).vmid,)
+            vmids = ((await self._containers.resolve(actor_id, args.target,
+                                                     "schedule.create")).vmid,)
         job_id = f"stratus-{secrets.token_hex(4)}"
         await self._px.create_backup_job(
             job_id, schedule=args.calendar, vmids=vmids,
@@ -453,9 +554,12 @@ class BackupService:
         return owner_in(job.comment) == actor_id
 
     async def schedules(self, actor_id: int) -> list[BackupJob]:
+        self._containers.policy.authorize(actor_id, "schedule.list")
         return [j for j in await self._px.list_backup_jobs() if self._may_see_job(actor_id, j)]
 
-    async def job_of(self, actor_id: int, job_id: str) -> BackupJob:
+    async def job_of(self, actor_id: int, job_id: str,
+                     use_case: str = "schedule.list") -> BackupJob:
+        self._containers.policy.authorize(actor_id, use_case)
         for job in await self._px.list_backup_jobs():
             if job.id == job_id:
                 if not self._may_see_job(actor_id, job):
@@ -464,13 +568,18 @@ class BackupService:
         raise NotFound(f"There is no schedule {job_id}. /schedules lists yours.")
 
     def schedule_del_needs_approval(self, actor_id: int) -> bool:
-        return not self._access.is_admin(actor_id)
+        return self._containers.policy.needs_approval(actor_id, "schedule.delete")
 
-    async def delete_schedule(self, actor_id: int, job_id: str, requester_id: int | None = None):
-        who = requester_id if requester_id is not None else actor_id
-        await self.job_of(who, job_id)
+    async def delete_schedule(self, actor_id: int, job_id: str,
+                              schedule: str | None = None) -> None:
+        """Delete a backup job; with `schedule` (a deferred request's), only if the job is
+        still the one the request was about."""
+        job = await self.job_of(actor_id, job_id, "schedule.delete")
+        if schedule is not None and job.schedule != schedule:
+            raise Conflict(f"Schedule {job_id} changed since this request ('{job.schedule}', "
+                           f"was '{schedule}'): nothing was deleted.")
         await self._px.delete_backup_job(job_id)
-        self._store.audit.record(who, "schedule_del", job_id, "ok")
+        self._store.audit.record(actor_id, "schedule_del", job_id, "ok")
 
     # ---- reports of scheduled runs ----------------------------------------------------------
 

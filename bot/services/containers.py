@@ -15,11 +15,12 @@ from typing import Any, Protocol
 
 from bot.parsing import CreateArgs
 from bot.proxmox import Container, ContainerSpec, CreateResult, NicSpec, Proxmox, errors
+from bot.proxmox.models import new_identity
 from bot.proxmox.tasks import task_vmid
-from bot.services.access import AccessService
-from bot.services.errors import Forbidden, NotFound, QuotaExceeded, ServiceError
+from bot.services.access import AccessService, Role
+from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
 from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons, quota_problems
-from bot.store import Quota, Store
+from bot.store import Ownership, Quota, Store
 
 Progress = Callable[[str], Awaitable[None]] | None
 
@@ -80,6 +81,7 @@ class ContainerService:
         self._px = px
         self._store = store
         self._access = access
+        self.policy = access.policy
         self._default_quota = default_quota
         self._thresholds = thresholds
         self.defaults = defaults
@@ -91,35 +93,126 @@ class ContainerService:
         self._quota_locks: dict[int, asyncio.Lock] = {}
         self._in_flight: dict[int, list[Size]] = {}
 
-    # ---- seeing -------------------------------------------------------------------------------
+    # ---- seeing, and who owns what ------------------------------------------------------------
 
     async def visible(
         self, actor_id: int, owner_id: int | None = None, node: str | None = None,
         status: str | None = None,
     ) -> list[Container]:
         """The asker's containers; an admin sees all, optionally filtered by owner/node/status."""
-        admin = self._access.is_admin(actor_id)
+        role = self.policy.authorize(actor_id, "ct.list")
+        admin = role is Role.ADMIN
         if owner_id is not None and not admin and owner_id != actor_id:
             raise Forbidden("Only admins can list other users' containers.")
         if not admin:
             owner_id = actor_id
-        mine = None if owner_id is None else set(self._store.ownership.by_owner(owner_id))
-        cts = [ct for ct in await self._px.list_containers(node, vmids=mine) if not ct.template]
+        if owner_id is None:
+            cts = await self._px.list_containers(node)
+            self.reconcile(cts, complete=node is None)
+        else:
+            cts = await self.owned_containers(owner_id)
+        cts = [ct for ct in cts if not ct.template]
         if node is not None:
             cts = [ct for ct in cts if ct.node == node]
         if status is not None:
             cts = [ct for ct in cts if ct.status == status]
         return sorted(cts, key=lambda ct: ct.vmid)
 
+    def owners(self, actor_id: int) -> dict[int, int]:
+        """vmid -> owner of every container the bot gave someone (admins only)."""
+        self.policy.authorize(actor_id, "ct.list", owner_id=None, what="The owners' list")
+        if not self.policy.is_admin(actor_id):
+            raise Forbidden("Only admins can see who owns which container.")
+        return {o.vmid: o.owner_id for o in self._store.ownership.entries()}
+
+    async def all_containers(self) -> list[Container]:
+        """Every CT of the cluster (for the bot's own checks, not for a person)."""
+        return await self._px.list_containers()
+
+    async def template_names(self) -> list[str]:
+        """The volids of the cluster's OS templates, for the guided create."""
+        return sorted(t.volid for t in await self._px.templates())
+
     def owner_of(self, vmid: int) -> int | None:
         return self._store.ownership.owner(vmid)
 
-    async def resolve(self, actor_id: int, ref: int | str) -> Container:
-        """A container by vmid or hostname, if the asker may act on it."""
+    async def owned_containers(self, owner_id: int, *, exclude: set[int] = frozenset(),
+                               also: set[int] = frozenset()) -> list[Container]:
+        """The CTs that are `owner_id`'s by identity (records whose CT is gone or replaced are
+        forgotten on the way), without `exclude`; plus the CTs of `also`, whoever's."""
+        mine = set(self._store.ownership.by_owner(owner_id)) - exclude
+        cts = await self._px.list_containers(vmids=mine | also)
+        self.reconcile([ct for ct in cts if ct.vmid in mine], complete=True, among=mine)
+        valid = set(self._store.ownership.by_owner(owner_id))
+        return [ct for ct in cts if ct.vmid in valid or (ct.vmid in also and ct.vmid not in mine)]
+
+    def reconcile(self, cts: list[Container], *, complete: bool,
+                  among: set[int] | None = None) -> list[Ownership]:
+        """Forget the ownership records whose CT is gone (absent from a `complete` listing of
+        the vmids `among`, default all) or now carries another identity (deleted outside the
+        bot, its vmid handed out again): that CT is no longer anyone's. A CT under a lock
+        with no marker (a restore rewrites the config last) is not judged. Returns the
+        records forgotten."""
+        by_vmid = {ct.vmid: ct for ct in cts}
+        forgotten = []
+        for record in self._store.ownership.entries():
+            if among is not None and record.vmid not in among:
+                continue
+            ct = by_vmid.get(record.vmid)
+            if ct is None and not complete:
+                continue
+            if ct is not None and self._still_holds(record, ct):
+                continue
+            self._store.ownership.remove(record.vmid)
+            why = "gone from Proxmox" if ct is None else f"CT {ct.vmid} is another container now"
+            self._store.audit.record(None, "disown", f"ct:{record.vmid}", "forgotten",
+                                     f"owner {record.owner_id}: {why}")
+            forgotten.append(record)
+        return forgotten
+
+    @staticmethod
+    def _still_holds(record: Ownership, ct: Container) -> bool:
+        if record.identity is None:  # recorded before markers: adopted at start (`adopt_legacy`)
+            return ct.identity is None
+        if ct.identity is None and ct.lock:
+            return True  # being created or restored: its config is not written yet
+        return ct.identity == record.identity
+
+    async def adopt_legacy(self) -> int:
+        """At start: records made before identity markers get one (a tag on their CT), so
+        that from now on they are bound to the CT, not to its number. Returns how many."""
+        legacy = [o for o in self._store.ownership.entries() if o.identity is None]
+        if not legacy:
+            return 0
+        cts = {ct.vmid: ct for ct in await self._px.list_containers()}
+        self.reconcile(list(cts.values()), complete=True, among={o.vmid for o in legacy})
+        adopted = 0
+        for record in legacy:
+            ct = cts.get(record.vmid)
+            if ct is None or self._store.ownership.get(record.vmid) is None:
+                continue
+            identity = new_identity()
+            await self._px.set_config(record.vmid, tags=";".join((*ct.tags, identity)))
+            self._store.ownership.set(record.vmid, record.owner_id, record.hostname,
+                                      identity=identity)
+            adopted += 1
+        return adopted
+
+    async def resolve(self, actor_id: int, ref: int | str, use_case: str = "ct.see",
+                      identity: str | None = None) -> Container:
+        """A container by vmid or hostname, if the asker may do `use_case` on it. With
+        `identity` (a deferred request's), the CT must still be the one it was about."""
+        self.policy.authorize(actor_id, use_case)
         if isinstance(ref, int):
             # Ownership first: to a user, someone else's vmid and a missing one look alike.
-            self.check_may_act(actor_id, ref)
+            record = self._store.ownership.get(ref)
+            if not self.policy.is_admin(actor_id) and (record is None
+                                                      or record.owner_id != actor_id):
+                raise Forbidden(f"CT {ref} is not yours: you can act only on your own "
+                                "containers.")
             ct = await self._px.get_container(ref)  # errors.NotFound maps to a clear message
+            if record is not None and not self._still_holds(record, ct):
+                self.reconcile([ct], complete=False, among={ct.vmid})
         else:
             matches = [ct for ct in await self.visible(actor_id) if ct.hostname == ref]
             if not matches:
@@ -128,23 +221,33 @@ class ContainerService:
                 ids = ", ".join(str(ct.vmid) for ct in matches)
                 raise ServiceError(f"Several containers are named {ref!r} ({ids}): use the vmid.")
             ct = matches[0]
-        self.check_may_act(actor_id, ct.vmid)
+        self.policy.authorize(actor_id, use_case, owner_id=self.owner_of(ct.vmid),
+                              what=f"CT {ct.vmid}")
+        if identity is not None and ct.identity != identity:
+            raise Conflict(f"CT {ct.vmid} is no longer the container this request was about "
+                           "(that one was deleted or replaced since): nothing was done.")
         return ct
-
-    def check_may_act(self, actor_id: int, vmid: int) -> None:
-        if self._access.is_admin(actor_id):
-            return
-        if self._store.ownership.owner(vmid) != actor_id:
-            raise Forbidden(f"CT {vmid} is not yours: you can act only on your own containers.")
 
     # ---- quota and approval -------------------------------------------------------------------
 
     def quota_of(self, user_id: int) -> Quota:
         return self._store.quotas.get(user_id) or self._default_quota
 
+    async def quota_report(self, actor_id: int, user_id: int,
+                           changes: dict[str, int] | None = None) -> tuple[Quota, Usage]:
+        """A user's quota (changed first by `changes`, if any) and what they use."""
+        self.policy.authorize(actor_id, "quota.manage")
+        quota = self.quota_of(user_id)
+        if changes:
+            quota = dataclasses.replace(quota, **changes)
+            self._store.quotas.put(user_id, quota)
+            self._store.audit.record(actor_id, "quota", f"user:{user_id}", "ok",
+                                     f"{quota.containers} containers, {quota.cores} cores, "
+                                     f"{quota.memory_mb} MiB memory, {quota.disk_gb} GiB disk")
+        return quota, await self.usage_of(user_id)
+
     async def usage_of(self, user_id: int) -> Usage:
-        mine = set(self._store.ownership.by_owner(user_id))
-        cts = await self._px.list_containers(vmids=mine)
+        cts = await self.owned_containers(user_id)
         return Usage.of((ct.cores, ct.memory_mb, ct.disk_gb) for ct in cts)
 
     def quota_lock(self, owner_id: int) -> asyncio.Lock:
@@ -165,7 +268,8 @@ class ContainerService:
         # given back) would otherwise be counted neither as a CT nor as a hold.
         held = list(self._in_flight.get(owner_id, []))
         templates = {g.template_vmid for g in counted}
-        cts = {ct.vmid: ct for ct in await self._px.list_containers(vmids=mine | templates)}
+        listed = await self.owned_containers(owner_id, exclude=in_groups, also=templates)
+        cts = {ct.vmid: ct for ct in listed}  # records found stale on the way are left out
         sizes = [(cts[v].cores, cts[v].memory_mb, cts[v].disk_gb) for v in mine if v in cts]
         for g in counted:
             t = cts.get(g.template_vmid)
@@ -205,6 +309,7 @@ class ContainerService:
             held.remove(size)
 
     async def plan_create(self, actor_id: int, args: CreateArgs) -> CreatePlan:
+        role = self.policy.authorize(actor_id, "ct.create")
         d = self.defaults
         bridge, ip, gw = args.bridge or d.bridge, args.ip, args.gw
         lease = None
@@ -221,7 +326,7 @@ class ContainerService:
             tags=("stratus",), start=True,
         )
         plan = CreatePlan(spec, ())
-        if self._access.is_admin(actor_id):
+        if role is Role.ADMIN:
             return plan
         try:
             await self.check_quota(actor_id, plan.size)
@@ -236,33 +341,51 @@ class ContainerService:
 
     async def create(self, owner_id: int, spec: ContainerSpec,
                      progress: Progress = None) -> CreateResult:
-        """Create for `owner_id` and record ownership. The quota is checked again here, as
-        the create's own reservation: the owner may have asked for more since the request was
-        planned (another create, a scaling group, a wait for approval)."""
+        """Create for `owner_id` and record ownership of the CT by its identity marker, set
+        in the create call. The quota is checked again here, as the create's own reservation:
+        the owner may have asked for more since the request was planned (another create, a
+        scaling group, a wait for approval)."""
+        self.policy.authorize(owner_id, "ct.create")
+        identity = new_identity()
+        spec = dataclasses.replace(spec, tags=(*[t for t in spec.tags if t != identity],
+                                               identity))
         async with self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
             try:
                 result = await self._px.create_container(spec, progress=progress)
-            except errors.StillRunning as exc:
-                # The CT exists in Proxmox and may yet come up: the owner's meanwhile (their
-                # /list shows it, their quota counts it), not an orphan only admins see.
-                vmid = task_vmid(exc.upid)
-                if vmid is not None:
-                    self._store.ownership.set(vmid, owner_id, spec.hostname)
-                self._store.audit.record(owner_id, "create", f"ct:{vmid}", "still running",
-                                         exc.upid)
-                raise
             except Exception as exc:
-                self._store.audit.record(owner_id, "create", spec.hostname, "failed", str(exc))
+                # Whatever failed after Proxmox made the CT (its start, a wait given up), the
+                # CT is the owner's from its first moment: their /list shows it, their quota
+                # counts it; not an orphan only admins see.
+                vmid = await self._adopt_made(owner_id, spec.hostname, identity, exc)
+                outcome = "still running" if isinstance(exc, errors.StillRunning) else "failed"
+                self._store.audit.record(owner_id, "create", f"ct:{vmid}" if vmid else
+                                         spec.hostname, outcome, str(exc))
                 raise
-            self._store.ownership.set(result.vmid, owner_id, spec.hostname)
+            self._store.ownership.set(result.vmid, owner_id, spec.hostname, identity=identity)
         self._store.audit.record(owner_id, "create", f"ct:{result.vmid}", "ok",
                                  f"{spec.hostname} on {result.node}")
         return result
 
-    async def power(self, actor_id: int, vmid: int, action: str) -> Container:
+    async def _adopt_made(self, owner_id: int, hostname: str, identity: str,
+                          exc: BaseException) -> int | None:
+        """The vmid of the CT carrying `identity` if Proxmox made it (recorded as the
+        owner's), else None."""
+        vmid = task_vmid(exc.upid) if isinstance(exc, errors.StillRunning) else None
+        if vmid is None:
+            try:
+                made = [ct for ct in await self._px.list_containers() if ct.identity == identity]
+            except errors.ProxmoxError:
+                made = []
+            vmid = made[0].vmid if made else None
+        if vmid is not None:
+            self._store.ownership.set(vmid, owner_id, hostname, identity=identity)
+        return vmid
+
+    async def power(self, actor_id: int, vmid: int, action: str,
+                    identity: str | None = None) -> Container:
         if action not in POWER_ACTIONS:
             raise ServiceError(f"Unknown action {action!r}: use one of {', '.join(POWER_ACTIONS)}.")
-        self.check_may_act(actor_id, vmid)
+        await self.resolve(actor_id, vmid, "ct.power", identity)
         try:
             await getattr(self._px, action)(vmid)
         except Exception as exc:
@@ -272,11 +395,12 @@ class ContainerService:
         return await self._px.get_container(vmid)
 
     def delete_needs_approval(self, actor_id: int) -> bool:
-        return not self._access.is_admin(actor_id)
+        return self.policy.needs_approval(actor_id, "ct.delete")
 
-    async def delete(self, actor_id: int, vmid: int) -> None:
-        self.check_may_act(actor_id, vmid)
-        ct = await self._px.get_container(vmid)
+    async def delete(self, actor_id: int, vmid: int, identity: str | None = None) -> None:
+        """Delete CT `vmid`; with `identity` (an approved or confirmed request's), only if it
+        is still the CT the request was about."""
+        ct = await self.resolve(actor_id, vmid, "ct.delete", identity)
         try:
             if ct.status == "running":
                 await self._px.stop(vmid)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from bot.proxmox import Proxmox, errors
 from bot.services.access import AccessService
-from bot.services.errors import Forbidden
 
 # Privileges Stratus uses, and why (on "/", i.e. everywhere).
 NEEDED_PRIVILEGES: dict[str, str] = {
@@ -49,8 +48,7 @@ class DoctorService:
         self._access = access
 
     async def run(self, actor_id: int) -> list[Check]:
-        if not self._access.is_admin(actor_id):
-            raise Forbidden("This is for admins only.")
+        self._access.policy.authorize(actor_id, "doctor")
         s = self._px.settings
         where = f"{s.host}:{s.port}"
         out: list[Check] = []

@@ -19,7 +19,8 @@ from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
 from bot.proxmox.tasks import TASK_TIMEOUTS_S
 from bot.services import netcheck
 from bot.services.access import AccessService
-from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from bot.services.containers import ContainerService
+from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.store import Store
 
 NAT_ZONE = "stratus"  # the SDN simple zone that holds every NAT network Stratus makes
@@ -75,12 +76,12 @@ class NetworkService:
         self._px = px
         self._store = store
         self._access = access
+        self.containers: ContainerService | None = None  # wired by build_services
         self.facts = facts or netcheck.Facts()
         self._settings_pools = {name: (first, last) for name, first, last in pools}
 
-    def _admin(self, actor_id: int) -> None:
-        if not self._access.is_admin(actor_id):
-            raise Forbidden("This is for admins only.")
+    def _admin(self, actor_id: int, use_case: str) -> None:
+        self._access.policy.authorize(actor_id, use_case)
 
     async def _node(self, node: str | None) -> str:
         online = await self._px.online_nodes()
@@ -95,7 +96,7 @@ class NetworkService:
     # ---- seeing -------------------------------------------------------------------------------
 
     async def overview(self, actor_id: int, node: str | None = None) -> Overview:
-        self._admin(actor_id)
+        self._admin(actor_id, "bridge.see")
         nodes = [await self._node(node)] if node else await self._px.online_nodes()
         networks = tuple([await self._px.node_network(n) for n in nodes])
         vnets = tuple(await self._px.list_vnets())
@@ -127,7 +128,7 @@ class NetworkService:
     # ---- bridges (admins) ---------------------------------------------------------------------
 
     async def stage_bridge(self, actor_id: int, args: BridgeAddArgs) -> NodeNetwork:
-        self._admin(actor_id)
+        self._admin(actor_id, "bridge.add")
         node = await self._node(args.node)
         current = await self._px.node_network(node)
         if any(b.name == args.name for b in current.bridges):
@@ -151,14 +152,14 @@ class NetworkService:
 
     async def apply(self, actor_id: int, node: str, token: str) -> NodeNetwork:
         """Apply the node's pending changes, if they are still those the admin was shown."""
-        self._admin(actor_id)
+        self._admin(actor_id, "bridge.apply")
         await self._as_shown(node, token)
         await self._px.apply_network(node)
         self._store.audit.record(actor_id, "network_apply", node, "ok")
         return await self._px.node_network(node)
 
     async def discard(self, actor_id: int, node: str, token: str) -> None:
-        self._admin(actor_id)
+        self._admin(actor_id, "bridge.apply")
         staged_new = [b.name for b in (await self._as_shown(node, token)).bridges
                       if b.pending and not b.active]
         await self._px.revert_network(node)
@@ -169,7 +170,7 @@ class NetworkService:
     async def check_bridge_delete(self, actor_id: int, name: str, node: str | None) -> str:
         """The node of a bridge that may be deleted (it exists, no CT uses it, it is not the one
         carrying the node's default gateway)."""
-        self._admin(actor_id)
+        self._admin(actor_id, "bridge.delete")
         node = await self._node(node)
         network = await self._px.node_network(node)
         bridge = next((b for b in network.bridges if b.name == name), None)
@@ -192,6 +193,9 @@ class NetworkService:
                            "(/net_set <ct> net0 --bridge ...).")
         return node
 
+    def delete_needs_approval(self, actor_id: int) -> bool:
+        return self._access.policy.needs_approval(actor_id, "bridge.delete")
+
     async def delete_bridge(self, actor_id: int, name: str, node: str) -> NodeNetwork:
         node = await self.check_bridge_delete(actor_id, name, node)
         await self._px.stage_iface_delete(node, name)
@@ -203,7 +207,7 @@ class NetworkService:
     # ---- NAT networks (admins) ----------------------------------------------------------------
 
     async def add_natnet(self, actor_id: int, args: NatNetArgs) -> VNetInfo:
-        self._admin(actor_id)
+        self._admin(actor_id, "natnet.add")
         vnets = await self._px.list_vnets()
         if any(v.name == args.name for v in vnets):
             raise Conflict(f"A network named {args.name} already exists.")
@@ -270,10 +274,12 @@ class NetworkService:
 
     # ---- container NICs -----------------------------------------------------------------------
 
-    async def nics(self, vmid: int) -> CtNetwork:
-        return await self._px.container_network(vmid)
+    async def nics(self, actor_id: int, ref: int | str) -> CtNetwork:
+        ct = await self.containers.resolve(actor_id, ref, "net.see")
+        return await self._px.container_network(ct.vmid)
 
-    async def set_nic(self, actor_id: int, vmid: int, args: NetSetArgs) -> NicChange:
+    async def set_nic(self, actor_id: int, ref: int | str, args: NetSetArgs) -> NicChange:
+        vmid = (await self.containers.resolve(actor_id, ref, "net.set")).vmid
         ct = await self._px.container_network(vmid)
         current = next((n for n in ct.nics if n.key == args.key), None)
         props = parse_property_string(current.raw) if current else {
@@ -336,7 +342,16 @@ class NetworkService:
         return netcheck.NetworkSnapshot(tuple(bridges), tuple(vnets), tuple(guests))
 
     async def netcheck(self, actor_id: int, a: int | str, b: int | str) -> netcheck.Verdict:
-        return netcheck.check(a, b, await self.snapshot(), self.facts)
+        """Can `a` reach `b`? Containers (by vmid or hostname) must be ones the asker may
+        see; `pc`, `host` and `host:<node>` are the lab's fixed ends."""
+        self._access.policy.authorize(actor_id, "net.check")
+        ends = []
+        for end in (a, b):
+            if isinstance(end, int) or end not in ("pc", "host") and not end.startswith("host:"):
+                # by vmid, as hostnames are not unique
+                end = (await self.containers.resolve(actor_id, end, "net.check")).vmid
+            ends.append(end)
+        return netcheck.check(*ends, await self.snapshot(), self.facts)
 
 
 __all__ = ["NetworkService", "Lease", "Overview", "NicChange", "nic_from_pve"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from bot.parsing_scaling import GroupOptions, ScaleCreateArgs
 from bot.proxmox import Container, Proxmox
 from bot.proxmox import errors as px_errors
+from bot.proxmox.models import new_identity
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
@@ -66,10 +66,10 @@ class GroupView:
     group: ScalingGroup
     replicas: tuple[Replica, ...]
     vanished: tuple[Member, ...] = ()  # in the store, gone from Proxmox (deleted by hand)
-    adopted: tuple[Member, ...] = ()  # tagged in Proxmox, unknown to the store
+    adopted: tuple[Member, ...] = ()  # new members: clones the bot began, finished now
     cloning: tuple[Member, ...] = ()  # clones Proxmox still runs (after a restart, or a wait
     # given up): each counts as booting
-    joined: tuple[Member, ...] = ()  # of `adopted`: such clones, finished and tagged now
+    joined: tuple[Member, ...] = ()  # the same (kept for the controller's wording)
 
     @property
     def ready(self) -> tuple[Replica, ...]:
@@ -85,6 +85,7 @@ class Added:
     hostname: str
     node: str
     vmid: int
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,23 @@ class ScalingService:
 
     # ---- seeing -------------------------------------------------------------------------------
 
-    def get(self, actor_id: int, name: str) -> ScalingGroup:
+    def get(self, actor_id: int, name: str, use_case: str = "group.see") -> ScalingGroup:
+        self._containers.policy.authorize(actor_id, use_case)
         group = self._store.scaling.get(name)
         if group is None or not self._may_see(actor_id, group):
             raise NotFound(f"No scaling group {name!r} among yours. /scale_status lists them.")
+        self._containers.policy.authorize(actor_id, use_case, owner_id=group.owner_id,
+                                          what=f"Scaling group {name}")
         return group
 
     def visible(self, actor_id: int) -> list[ScalingGroup]:
+        self._containers.policy.authorize(actor_id, "group.see")
         return [g for g in self._store.scaling.all() if self._may_see(actor_id, g)]
+
+    async def history(self, actor_id: int, name: str, since: float = 0.0) -> list:
+        """A group's samples since `since` (read in a worker thread: a day of them)."""
+        group = self.get(actor_id, name)
+        return await asyncio.to_thread(self._store.scaling_history.since, group.name, since)
 
     def _may_see(self, actor_id: int, group: ScalingGroup) -> bool:
         return self._access.is_admin(actor_id) or group.owner_id == actor_id
@@ -134,12 +144,14 @@ class ScalingService:
     # ---- creating and changing ----------------------------------------------------------------
 
     async def create(self, actor_id: int, chat_id: int, args: ScaleCreateArgs) -> ScalingGroup:
+        self._containers.policy.authorize(actor_id, "group.create")
         opts = args.options
         if self._store.scaling.get(args.name) is not None:
             raise Conflict(f"A scaling group {args.name!r} exists already.")
         template = await self._template(actor_id, opts.template)
         group = ScalingGroup(
             name=args.name, owner_id=actor_id, template_vmid=template.vmid,
+            template_identity=template.identity,
             min_replicas=opts.min_replicas, max_replicas=opts.max_replicas,
             target_cpu=opts.target_cpu / 100, notify_chat_id=chat_id, bridge=opts.bridge,
             node_spread=bool(opts.node_spread),
@@ -157,7 +169,7 @@ class ScalingService:
         return group
 
     async def change(self, actor_id: int, name: str, opts: GroupOptions) -> ScalingGroup:
-        group = self.get(actor_id, name)
+        group = self.get(actor_id, name, "group.change")
         changes: dict[str, object] = {}
         for key in ("min_replicas", "max_replicas", "bridge", "node_spread", "warm_spares"):
             if getattr(opts, key) is not None:
@@ -182,19 +194,25 @@ class ScalingService:
         return stored
 
     def set_paused(self, actor_id: int, name: str, paused: bool) -> ScalingGroup:
-        self.get(actor_id, name)
+        self.get(actor_id, name, "group.change")
         group = self._store.scaling.update(name, paused=paused)
         self._store.audit.record(actor_id, "scale_pause" if paused else "scale_resume",
                                  f"group:{name}", "ok")
         return group
 
     def delete_needs_approval(self, actor_id: int) -> bool:
-        return not self._access.is_admin(actor_id)
+        return self._containers.policy.needs_approval(actor_id, "group.delete")
 
-    async def delete(self, actor_id: int, name: str, destroy: bool) -> int:
+    async def delete(self, actor_id: int, name: str, destroy: bool,
+                     created_at: float | None = None) -> int:
         """Forget the group; destroy its replicas (and spares) or keep them, untagged as
-        members but still owned. Returns how many CTs were destroyed."""
-        group = self.get(actor_id, name)
+        members but still owned. Returns how many CTs were destroyed. With `created_at` (a
+        deferred request's), only the very group the request was about: not another one
+        made since under the same name."""
+        group = self.get(actor_id, name, "group.delete")
+        if created_at is not None and group.created_at != created_at:
+            raise Conflict(f"Scaling group {name} is not the one this request was about (it "
+                           "was deleted and made again since): nothing was deleted.")
         self._store.scaling.update(name, paused=True)  # the controller leaves it alone now
         view = await self.observe(group)
         if destroy and view.cloning:
@@ -218,7 +236,7 @@ class ScalingService:
                 self._store.ownership.remove(vmid)
                 destroyed += 1
         for c in view.cloning:  # kept: the CT Proxmox is still cloning is the owner's too
-            self._store.ownership.set(c.vmid, group.owner_id, c.hostname)
+            self._store.ownership.set(c.vmid, group.owner_id, c.hostname, identity=c.identity)
         self._store.scaling.remove(name)
         self._store.scaling_history.remove(name)
         self._store.audit.record(actor_id, "scale_delete", f"group:{name}", "ok",
@@ -227,7 +245,7 @@ class ScalingService:
 
     async def _template(self, actor_id: int, ref: int | str) -> Container:
         try:
-            ct = await self._containers.resolve(actor_id, ref)
+            ct = await self._containers.resolve(actor_id, ref, "group.create")
         except px_errors.NotFound:
             raise NotFound(f"There is no container {ref} to use as a template.") from None
         return ct
@@ -257,61 +275,64 @@ class ScalingService:
     # ---- the controller's side ----------------------------------------------------------------
 
     async def observe(self, group: ScalingGroup) -> GroupView:
-        """The members Proxmox shows (tag + hostname ``<group>-<n>``), reconciled with the
-        store: members gone from Proxmox are dropped, tagged CTs unknown to it adopted."""
-        pattern = re.compile(rf"^{re.escape(group.name)}-(\d+)$")
-        cts = await self._px.list_containers()
-        owners = self._store.ownership.all()
-        # Another user's container is never taken in, whatever its tag and hostname say.
-        seen = {ct.vmid: ct for ct in cts
-                if group.name in ct.tags and not ct.template and pattern.match(ct.hostname)
-                and owners.get(ct.vmid, group.owner_id) == group.owner_id}
-        cloning, finished = await self._settle_clones(group, {ct.vmid: ct for ct in cts}, seen)
+        """The members Proxmox shows, reconciled with the store. A member is only a replica
+        the bot cloned for this group: the CT at its vmid must carry the marker given in its
+        clone (never matched by tag and name: anyone can tag a CT). Members gone from
+        Proxmox, or whose vmid now holds another CT, are dropped; clones the bot began are
+        finished and join."""
+        cts = {ct.vmid: ct for ct in await self._px.list_containers()}
+        seen = {m.vmid: cts[m.vmid] for m in group.members + group.spares
+                if self._is_replica(group, m, cts.get(m.vmid))}
+        cloning, finished = await self._settle_clones(group, cts, seen)
         spare_ids = {s.vmid for s in group.spares}
-        known = {m.vmid: m for m in group.members}
+        known = {m.vmid for m in group.members}
         vanished = tuple(m for m in group.members if m.vmid not in seen)
-        adopted = tuple(Member(ct.vmid, ct.hostname, ct.node, self.clock())
-                        for v, ct in sorted(seen.items())
-                        if v not in known and v not in spare_ids)
+        joined = tuple(m for m in finished if m.vmid not in known and m.vmid not in spare_ids)
         spares = tuple(s for s in group.spares if s.vmid in seen)
-        if vanished or adopted or len(spares) != len(group.spares):
-            highest = max((int(pattern.match(ct.hostname).group(1)) for ct in seen.values()),
-                          default=0)
-            members = tuple(m for m in group.members if m.vmid in seen) + adopted
-            group = self._store.scaling.update(
-                group.name, members=members, spares=spares,
-                next_index=max(group.next_index, highest + 1)) or group
-            for m in vanished:
-                self._store.ownership.remove(m.vmid)
-            for m in adopted:
-                self._store.ownership.set(m.vmid, group.owner_id, m.hostname)
+        if vanished or joined or len(spares) != len(group.spares):
+            members = tuple(m for m in group.members if m.vmid in seen) + joined
+            group = self._store.scaling.update(group.name, members=members, spares=spares) \
+                or group
+            for m in vanished + tuple(s for s in group.spares if s.vmid not in seen):
+                self._store.ownership.forget(m.vmid, m.identity)
+            for m in joined:
+                self._store.ownership.set(m.vmid, group.owner_id, m.hostname,
+                                          identity=m.identity)
         replicas = tuple(self._replica(seen[m.vmid]) for m in group.members if m.vmid in seen)
-        joined = tuple(m for m in adopted if m.vmid in finished)
-        return GroupView(group, replicas, vanished, adopted, cloning, joined)
+        return GroupView(group, replicas, vanished, joined, cloning, joined)
+
+    def _is_replica(self, group: ScalingGroup, member: Member, ct: Container | None) -> bool:
+        if ct is None or ct.template:
+            return False
+        if member.identity is not None:
+            return ct.identity == member.identity
+        # Recorded before markers existed: still the group's tag and a replica's name.
+        return group.name in ct.tags and ct.hostname == member.hostname
 
     async def _settle_clones(self, group: ScalingGroup, cts: dict[int, Container],
-                             seen: dict[int, Container]) -> tuple[tuple[Member, ...], set[int]]:
+                             seen: dict[int, Container]) -> tuple[tuple[Member, ...],
+                                                                  tuple[Member, ...]]:
         """Clones recorded as begun but not finished (the bot stopped mid-clone, or stopped
         waiting for it): one Proxmox still runs (locked) is returned, to count as a booting
-        replica rather than be cloned again; one it finished is tagged now (added to ``seen``,
-        so adopted, and to the vmids returned) or destroyed; one that never came to be is
-        forgotten."""
+        replica rather than be cloned again; one it finished, and that carries the marker of
+        its clone call (in its description), is tagged now (added to ``seen``, and to the
+        members returned); one that never came to be is forgotten."""
         still: list[Member] = []
         settled: set[int] = set()
-        finished: set[int] = set()
+        finished: list[Member] = []
         for c in group.cloning:
             ct = cts.get(c.vmid)
             if ct is not None and ct.vmid not in seen and ct.lock:
                 still.append(c)  # PVE writes the clone's config (hostname) only at the end
                 continue
             settled.add(c.vmid)
-            if ct is None or ct.vmid in seen or ct.hostname != c.hostname or ct.template:
+            if ct is None or ct.vmid in seen or ct.template or not await self._made_by(c, ct):
                 continue
             try:
-                await self._px.finish_replica(ct.vmid, ct.node, tags=(REPLICA_TAG, group.name),
+                await self._px.finish_replica(ct.vmid, ct.node, tags=self._tags(group, c),
                                               config=self._replica_config(group))
                 seen[ct.vmid] = ct
-                finished.add(ct.vmid)
+                finished.append(dataclasses.replace(c, node=ct.node, added_at=self.clock()))
             except px_errors.ProxmoxError as exc:  # finish_replica destroyed it
                 log.warning("group %s: could not finish clone CT %s: %s", group.name, ct.vmid,
                             exc)
@@ -320,15 +341,31 @@ class ScalingService:
             if current is not None:
                 self._store.scaling.update(group.name, cloning=tuple(
                     c for c in current.cloning if c.vmid not in settled))
-        return tuple(still), finished
+        return tuple(still), tuple(finished)
 
-    def _begin_clone(self, name: str, hostname: str, vmid: int, node: str | None) -> None:
+    async def _made_by(self, clone: Member, ct: Container) -> bool:
+        """Is `ct` the clone recorded as `clone`: its marker (tag, or the description set in
+        the clone call), else (recorded before markers) its hostname."""
+        if clone.identity is None:
+            return ct.hostname == clone.hostname
+        if ct.identity == clone.identity:
+            return True
+        try:
+            config = await self._px.get_config(ct.vmid)
+        except px_errors.ProxmoxError:
+            return False
+        return clone.identity in str(config.get("description", ""))
+
+    @staticmethod
+    def _tags(group: ScalingGroup, member: Member) -> tuple[str, ...]:
+        return (REPLICA_TAG, group.name) + ((member.identity,) if member.identity else ())
+
+    def _begin_clone(self, name: str, clone: Member) -> None:
         """Record, before the clone request, the CT that may exist from then on."""
         current = self._store.scaling.get(name)
         if current is not None:
             self._store.scaling.update(name, cloning=tuple(
-                c for c in current.cloning if c.hostname != hostname)
-                + (Member(vmid, hostname, node or "", self.clock()),))
+                c for c in current.cloning if c.hostname != clone.hostname) + (clone,))
 
     def _end_clone(self, name: str, hostname: str) -> None:
         current = self._store.scaling.get(name)
@@ -360,37 +397,59 @@ class ScalingService:
         group = self._store.scaling.update(group.name, next_index=first + len(names)) or group
         nodes = await self._spread_targets(group, len(names)) if group.node_spread else \
             [None] * len(names)
+        template_problem = await self._template_problem(group) if names else None
         results = await asyncio.gather(
             *(self._wake(s) for s in spares),
-            *(self._clone(group, name, node) for name, node in zip(names, nodes, strict=True)))
+            *(self._clone(group, name, node) if template_problem is None
+              else _failed(Failed(name, template_problem))
+              for name, node in zip(names, nodes, strict=True)))
         added = [r for r in results if isinstance(r, Added)]
         woken = {s.vmid for s in spares} & {a.vmid for a in added}
         if added:
             now = self.clock()
             current = self._store.scaling.get(group.name) or group
+            made = {a.vmid for a in added}
             self._store.scaling.update(
                 group.name,
-                members=current.members + tuple(Member(a.vmid, a.hostname, a.node, now)
-                                                for a in added),
-                spares=tuple(s for s in current.spares if s.vmid not in woken))
+                members=current.members + tuple(Member(a.vmid, a.hostname, a.node, now,
+                                                       a.identity) for a in added),
+                spares=tuple(s for s in current.spares if s.vmid not in woken),
+                cloning=tuple(c for c in current.cloning if c.vmid not in made))
             for a in added:
-                self._store.ownership.set(a.vmid, group.owner_id, a.hostname)
+                self._store.ownership.set(a.vmid, group.owner_id, a.hostname,
+                                          identity=a.identity)
         return results
+
+    async def _template_problem(self, group: ScalingGroup) -> str | None:
+        """Why the group's template may not be cloned now (None: it may): it must still be
+        the CT the group was made from, never whatever holds its vmid since."""
+        try:
+            template = await self._px.get_container(group.template_vmid)
+        except px_errors.NotFound:
+            return f"its template CT {group.template_vmid} is gone"
+        if group.template_identity is not None and template.identity != group.template_identity:
+            return (f"CT {group.template_vmid} is no longer the group's template (deleted "
+                    "and replaced since); set a new group up from a template of yours")
+        return None
 
     async def _wake(self, spare: Member) -> Added | Failed:
         try:
             await self._px.start(spare.vmid)
         except px_errors.ProxmoxError as exc:
             return Failed(spare.hostname, f"start of warm spare CT {spare.vmid} failed: {exc}")
-        return Added(spare.hostname, spare.node, spare.vmid)
+        return Added(spare.hostname, spare.node, spare.vmid, spare.identity)
 
     async def _clone(self, group: ScalingGroup, hostname: str,
                      node: str | None) -> Added | Failed | StillCloning:
+        identity = new_identity()
         try:
             vmid, where = await self._px.clone_replica(
-                group.template_vmid, hostname, tags=(REPLICA_TAG, group.name),
+                group.template_vmid, hostname,
+                tags=self._tags(group, Member(0, hostname, "", 0.0, identity)),
                 target_node=node, config=self._replica_config(group),
-                on_vmid=lambda v: self._begin_clone(group.name, hostname, v, node))
+                description=f"Stratus replica {hostname} of group {group.name} ({identity})",
+                on_vmid=lambda v: self._begin_clone(
+                    group.name, Member(v, hostname, node or "", self.clock(), identity)))
         except px_errors.StillRunning as exc:
             # Proxmox goes on with the clone: its record (from _begin_clone) stays, so it counts
             # as booting, is not cloned again, and observe tags it as a member once it ends.
@@ -403,15 +462,15 @@ class ScalingService:
         except px_errors.ProxmoxError as exc:
             self._end_clone(group.name, hostname)  # clone_replica left nothing behind
             return Failed(hostname, f"clone of CT {group.template_vmid} failed: {exc}")
-        # Tagged now: a restart from here on finds it by its tag. (Not in a finally: a stop
-        # mid-clone must leave the record for the next process.)
-        self._end_clone(group.name, hostname)
+        # Its clone record stays until add_replicas records it as a member: a stop in between
+        # leaves the record, by which the next process finds it (its marker) and lets it join.
         try:
             await self._px.start(vmid)
         except px_errors.ProxmoxError as exc:
             await self._px.discard(vmid)
+            self._end_clone(group.name, hostname)
             return Failed(hostname, f"start of CT {vmid} failed: {exc}")
-        return Added(hostname, where, vmid)
+        return Added(hostname, where, vmid, identity)
 
     async def _spread_targets(self, group: ScalingGroup, count: int) -> list[str | None]:
         """Nodes for ``count`` new replicas: each to the online node with fewest members."""
@@ -479,3 +538,7 @@ class ScalingService:
     def check_owner_or_admin(self, actor_id: int, group: ScalingGroup) -> None:
         if not self._may_see(actor_id, group):
             raise Forbidden(f"Scaling group {group.name} is not yours.")
+
+
+async def _failed(failure: Failed) -> Failed:
+    return failure

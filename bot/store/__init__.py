@@ -1,6 +1,6 @@
 """tinydb repositories for the chat layer's state. No Telegram here."""
 
-from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Quota, User
+from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Ownership, Quota, User
 from .storage import AtomicJSONStorage
 from .store import Store
 
@@ -10,6 +10,7 @@ __all__ = [
     "Approval",
     "AtomicJSONStorage",
     "AuditEntry",
+    "Ownership",
     "Quota",
     "Store",
     "User",

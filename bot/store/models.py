@@ -25,6 +25,21 @@ class User:
 
 
 @dataclass(frozen=True)
+class Ownership:
+    """Who owns the CT at `vmid` that carries `identity` (its marker in Proxmox). The record
+    holds only while the CT there carries that marker: a vmid is handed out again."""
+
+    vmid: int
+    owner_id: int
+    hostname: str = ""
+    identity: str | None = None  # None: recorded before markers existed (adopted at start)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Ownership:
+        return cls(doc["vmid"], doc["owner_id"], doc.get("hostname", ""), doc.get("identity"))
+
+
+@dataclass(frozen=True)
 class Quota:
     containers: int
     cores: int

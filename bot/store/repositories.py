@@ -14,7 +14,7 @@ import time
 from tinydb import Query
 from tinydb.table import Table
 
-from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Quota, User
+from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Ownership, Quota, User
 
 _q = Query()
 
@@ -66,14 +66,44 @@ class OwnershipRepository(_Repository):
         super().__init__(table, lock)
         self._history = history
 
-    def set(self, vmid: int, owner_id: int, hostname: str = "", at: float | None = None) -> None:
+    def set(self, vmid: int, owner_id: int, hostname: str = "", at: float | None = None,
+            identity: str | None = None) -> None:
+        """Record that `owner_id` owns the CT at `vmid` that carries `identity` (its marker
+        in Proxmox; None only for records made before markers existed)."""
         at = time.time() if at is None else at
         with self._lock:
             self._table.upsert(
-                {"vmid": vmid, "owner_id": owner_id, "hostname": hostname}, _q.vmid == vmid
+                {"vmid": vmid, "owner_id": owner_id, "hostname": hostname, "identity": identity},
+                _q.vmid == vmid,
             )
             self._close_period(vmid, at)
-            self._history.insert({"vmid": vmid, "owner_id": owner_id, "since": at, "until": None})
+            self._history.insert({"vmid": vmid, "owner_id": owner_id, "since": at, "until": None,
+                                  "identity": identity})
+
+    def get(self, vmid: int) -> Ownership | None:
+        with self._lock:
+            doc = self._table.get(_q.vmid == vmid)
+        return Ownership.from_doc(doc) if doc else None
+
+    def entries(self) -> list[Ownership]:
+        with self._lock:
+            docs = self._table.all()
+        return sorted((Ownership.from_doc(d) for d in docs), key=lambda o: o.vmid)
+
+    def vmids_ever(self, owner_id: int) -> set[int]:
+        """Every vmid `owner_id` owned at some time (history and present)."""
+        with self._lock:
+            docs = self._history.search(_q.owner_id == owner_id) + self._table.search(
+                _q.owner_id == owner_id)
+        return {doc["vmid"] for doc in docs}
+
+    def owner_of_identity(self, identity: str) -> int | None:
+        """Who was given the CT that carries (or carried) `identity`: the owner of a backup
+        taken of it, whatever holds its vmid now."""
+        with self._lock:
+            doc = self._table.get(_q.identity == identity) or next(
+                iter(self._history.search(_q.identity == identity)), None)
+        return doc["owner_id"] if doc else None
 
     def owner(self, vmid: int) -> int | None:
         with self._lock:
@@ -82,18 +112,23 @@ class OwnershipRepository(_Repository):
 
     def owner_at(self, vmid: int, at: float) -> int | None:
         """Who owned `vmid` at time `at` (None: nobody through the bot, or no record)."""
+        period = self.period_at(vmid, at)
+        return period["owner_id"] if period else None
+
+    def period_at(self, vmid: int, at: float) -> dict | None:
+        """The ownership period of `vmid` at time `at`: owner_id, since, until, identity."""
         with self._lock:
             periods = sorted(self._history.search(_q.vmid == vmid), key=lambda p: p["since"])
             if not periods:  # owned before periods were recorded: only the present is known
                 doc = self._table.get(_q.vmid == vmid)
-                return doc["owner_id"] if doc else None
+                return dict(doc) if doc else None
         for p in periods:
             if p["since"] <= at and (p["until"] is None or at <= p["until"]):
-                return p["owner_id"]
+                return dict(p)
         for before, p in zip([None, *periods], periods, strict=False):
             ended = before is None or (before["until"] is not None and at > before["until"])
             if ended and p["since"] - self.CLOCK_SKEW_S <= at < p["since"]:
-                return p["owner_id"]
+                return dict(p)
         return None
 
     def hostname(self, vmid: int) -> str | None:
@@ -111,6 +146,15 @@ class OwnershipRepository(_Repository):
         with self._lock:
             docs = self._table.all()
         return {doc["vmid"]: doc["owner_id"] for doc in docs}
+
+    def forget(self, vmid: int, identity: str | None) -> bool:
+        """Remove the record of `vmid` only if it is about the CT that carries `identity`
+        (a vmid handed out again may be recorded for its new owner by now)."""
+        with self._lock:
+            doc = self._table.get(_q.vmid == vmid)
+            if doc is None or doc.get("identity") != identity:
+                return False
+            return self.remove(vmid)
 
     def remove(self, vmid: int, at: float | None = None) -> bool:
         with self._lock:

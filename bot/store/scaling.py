@@ -27,6 +27,9 @@ class Member:
     hostname: str
     node: str
     added_at: float
+    #: The marker the bot gave this replica in its clone (None: recorded before markers):
+    #: the CT at `vmid` is this member only while it carries it.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class ScalingGroup:
     pending_since: float | None = None
     rejected_at: float | None = None
     last_failure: str | None = None  # the failure last reported (reported once)
+    #: The template CT's marker: a vmid reused by someone else's CT is never cloned.
+    template_identity: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

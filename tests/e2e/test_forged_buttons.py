@@ -12,6 +12,7 @@ import pytest
 from e2e_harness import BOB_ID
 
 from bot.commands import BUTTONS
+from bot.services.backups import RestoreInto
 from bot.store.scaling import ScalingGroup
 
 
@@ -56,14 +57,14 @@ async def case_approval(h):
 
 async def case_restore_confirm(h):
     vmid = await bobs_container(h)
-    # What /restore --into on a running CT leaves for Bob to confirm (bot.handlers.backups).
-    confirms = h.app.bot_data.setdefault("backup_confirms", {})
-    confirms["ab12cd34"] = (BOB_ID, "local:backup/vzdump-lxc-100-x.tar.zst", vmid)
+    # What /restore --into on a running CT leaves for Bob to confirm (bot.services.backups).
+    token = h.services.backups.ask_confirmation(
+        BOB_ID, RestoreInto("local:backup/vzdump-lxc-100-x.tar.zst", vmid, None, None))
 
     def unchanged():
-        return state(h, vmid) == "running" and "ab12cd34" in confirms
+        return state(h, vmid) == "running" and token in h.services.backups._confirmations
 
-    return ["bk:ri:ab12cd34:yes", "bk:ri:ab12cd34:no"], ("not valid",), unchanged
+    return [f"bk:ri:{token}:yes", f"bk:ri:{token}:no"], ("not valid",), unchanged
 
 
 async def case_network(h):
@@ -86,7 +87,7 @@ async def case_scaling_group(h):
 
 
 CASES = {
-    r"^ct:\d+:[a-z-]+$": case_card,
+    r"^ct:\d+:[a-z-]+(:[0-9a-f]{12})?$": case_card,
     r"^cw:": case_wizard,
     r"^ap:[0-9a-f]+:(yes|no)$": case_approval,
     r"^bk:ri:[0-9a-f]+:(yes|no)$": case_restore_confirm,

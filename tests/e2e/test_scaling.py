@@ -122,17 +122,19 @@ async def test_clone_failure_reported_once_leaves_nothing_and_is_retried(harness
     assert sorted(m.hostname for m in members) == replicas(sim)
 
 
-async def test_restart_and_hand_deletion_reconcile_from_tags(harness):
+async def test_restart_and_hand_deletion_reconcile_from_identity(harness):
     h, sim, clock = harness, harness.sim, Clock()
     await create_group(h, minimum=3)
     await clock.ticks(h, 1)
     assert len(replicas(sim)) == 3
-    # The store lost its members (as if the bot stopped between clone and save).
-    h.services.store.scaling.update("web", members=())
+    # The bot stopped between the clones and saving them as members: their clone records
+    # (made before each clone request, with the marker given in the clone) are all it has.
+    group = h.services.store.scaling.get("web")
+    h.services.store.scaling.update("web", members=(), cloning=group.members)
     await clock.ticks(h, 1)
     assert len(replicas(sim)) == 3  # no duplicate clones
     assert len(h.services.store.scaling.get("web").members) == 3
-    assert sum(n.count("carries the group's tag") for n in notices(h.tg)) == 3
+    assert sum(n.count("finished its clone") for n in notices(h.tg)) == 3
     # Someone deletes a replica by hand.
     victim = next(g for g in sim.cluster.guests.values() if g.name == "web-2")
     del sim.cluster.guests[victim.vmid]

@@ -25,6 +25,7 @@ class Command:
     role: Role
     summary: str
     handler: Handler
+    use_case: str | None  # its entry in bot.services.policy.RULES (None: no object, no data)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Button:
     role: Role
     handler: Handler
     example: str
+    use_case: str  # what a press asks of the policy first (bot.services.policy.RULES)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -70,63 +72,63 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 COMMANDS: list[Command] = [
-    Command("start", Role.USER, "introduction", start),
-    Command("help", Role.USER, "what you can do; /help <command> for its usage", help_command),
-    Command("create", Role.USER, "create a container (alone: a guided menu)", create.create),
+    Command("start", Role.USER, "introduction", start, None),
+    Command("help", Role.USER, "what you can do; /help <command> for its usage", help_command, None),
+    Command("create", Role.USER, "create a container (alone: a guided menu)", create.create, "ct.create"),
     Command("list", Role.USER, "your containers (admins: all, with filters)",
-            containers.list_containers),
-    Command("info", Role.USER, "a container's card with its buttons", containers.info),
-    Command("ct_start", Role.USER, "start a container", containers.power_command("start")),
-    Command("ct_stop", Role.USER, "stop a container", containers.power_command("stop")),
-    Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot")),
+            containers.list_containers, "ct.list"),
+    Command("info", Role.USER, "a container's card with its buttons", containers.info, "ct.see"),
+    Command("ct_start", Role.USER, "start a container", containers.power_command("start"), "ct.power"),
+    Command("ct_stop", Role.USER, "stop a container", containers.power_command("stop"), "ct.power"),
+    Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot"), "ct.power"),
     Command("ct_delete", Role.USER, "delete a container (users: with approval)",
-            containers.ct_delete),
-    Command("grant", Role.ADMIN, "let a user in, or make them admin", admin.grant),
-    Command("revoke", Role.ADMIN, "take a user's access away", admin.revoke),
-    Command("users", Role.ADMIN, "who has access", admin.users),
-    Command("quota", Role.ADMIN, "show or set a user's quota", admin.quota),
-    Command("pending", Role.ADMIN, "requests waiting for approval", approvals.pending),
-    Command("audit", Role.ADMIN, "the latest entries of the audit trail", admin.audit),
-    Command("backup", Role.USER, "back up a container (live progress)", bk.backup),
-    Command("backups", Role.USER, "your backups, or a container's", bk.backups),
-    Command("backup_del", Role.USER, "delete a backup (users: with approval)", bk.backup_del),
+            containers.ct_delete, "ct.delete"),
+    Command("grant", Role.ADMIN, "let a user in, or make them admin", admin.grant, "user.grant"),
+    Command("revoke", Role.ADMIN, "take a user's access away", admin.revoke, "user.revoke"),
+    Command("users", Role.ADMIN, "who has access", admin.users, "user.list"),
+    Command("quota", Role.ADMIN, "show or set a user's quota", admin.quota, "quota.manage"),
+    Command("pending", Role.ADMIN, "requests waiting for approval", approvals.pending, "approval.list"),
+    Command("audit", Role.ADMIN, "the latest entries of the audit trail", admin.audit, "audit.read"),
+    Command("backup", Role.USER, "back up a container (live progress)", bk.backup, "backup.create"),
+    Command("backups", Role.USER, "your backups, or a container's", bk.backups, "backup.list"),
+    Command("backup_del", Role.USER, "delete a backup (users: with approval)", bk.backup_del, "backup.delete"),
     Command("restore", Role.USER, "restore a backup as a new container or into one",
-            bk.restore),
+            bk.restore, "backup.restore_new"),
     Command("schedule_backup", Role.USER, "back up on a calendar, with retention",
-            bk.schedule_backup),
-    Command("schedules", Role.USER, "backup schedules with their next run", bk.schedules),
+            bk.schedule_backup, "schedule.create"),
+    Command("schedules", Role.USER, "backup schedules with their next run", bk.schedules, "schedule.list"),
     Command("schedule_del", Role.USER, "delete a backup schedule (users: with approval)",
-            bk.schedule_del),
-    Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net),
-    Command("net_set", Role.USER, "change a container's NIC", net.net_set),
-    Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck),
-    Command("bridges", Role.ADMIN, "bridges and NAT networks, with pending changes", net.bridges),
-    Command("bridge_add", Role.ADMIN, "stage a Linux bridge (then Apply)", net.bridge_add),
-    Command("bridge_del", Role.ADMIN, "delete a bridge (with approval)", net.bridge_del),
-    Command("natnet_add", Role.ADMIN, "create a NAT network (SDN, SNAT)", net.natnet_add),
-    Command("doctor", Role.ADMIN, "check Stratus's Proxmox set-up", net.doctor),
+            bk.schedule_del, "schedule.delete"),
+    Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net, "net.see"),
+    Command("net_set", Role.USER, "change a container's NIC", net.net_set, "net.set"),
+    Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck, "net.check"),
+    Command("bridges", Role.ADMIN, "bridges and NAT networks, with pending changes", net.bridges, "bridge.see"),
+    Command("bridge_add", Role.ADMIN, "stage a Linux bridge (then Apply)", net.bridge_add, "bridge.add"),
+    Command("bridge_del", Role.ADMIN, "delete a bridge (with approval)", net.bridge_del, "bridge.delete"),
+    Command("natnet_add", Role.ADMIN, "create a NAT network (SDN, SNAT)", net.natnet_add, "natnet.add"),
+    Command("doctor", Role.ADMIN, "check Stratus's Proxmox set-up", net.doctor, "doctor"),
     Command("scale_create", Role.USER, "create a scaling group of replicas (/help elasticity)",
-            scaling.scale_create),
+            scaling.scale_create, "group.create"),
     Command("scale_status", Role.USER, "your scaling groups and their replicas",
-            scaling.scale_status),
-    Command("scale_set", Role.USER, "change a scaling group's limits or target", scaling.scale_set),
-    Command("scale_pause", Role.USER, "stop a group's scaling for now", scaling.pause_command(True)),
+            scaling.scale_status, "group.see"),
+    Command("scale_set", Role.USER, "change a scaling group's limits or target", scaling.scale_set, "group.change"),
+    Command("scale_pause", Role.USER, "stop a group's scaling for now", scaling.pause_command(True), "group.change"),
     Command("scale_resume", Role.USER, "let a paused group scale again",
-            scaling.pause_command(False)),
+            scaling.pause_command(False), "group.change"),
     Command("scale_delete", Role.USER, "delete a scaling group (destroy or keep its replicas)",
-            scaling.scale_delete),
+            scaling.scale_delete, "group.delete"),
     Command("scale_chart", Role.USER, "a chart of a group's load and replicas",
-            scaling.scale_chart),
+            scaling.scale_chart, "group.see"),
 ]
 
 BUTTONS: list[Button] = [
     Button(r"^ct:\d+:[a-z-]+(:[0-9a-f]{12})?$", Role.USER, containers.on_card_button,
-           "ct:100:start:0123456789ab"),
-    Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go"),
-    Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes"),
-    Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes"),
+           "ct:100:start:0123456789ab", "ct.power"),
+    Button(r"^cw:", Role.USER, create.on_wizard_button, "cw:1:ab12:0:s:0:go", "ct.create"),
+    Button(r"^ap:[0-9a-f]+:(yes|no)$", Role.ADMIN, approvals.on_decision, "ap:deadbeef:yes", "approval.decide"),
+    Button(r"^bk:ri:[0-9a-f]+:(yes|no)$", Role.USER, bk.on_restore_confirm, "bk:ri:ab12cd34:yes", "backup.restore_into"),
     Button(r"^nw:[A-Za-z0-9-]+:(apply|discard):[0-9a-f]{12}$", Role.ADMIN,
-           net.on_network_button, "nw:pve1:apply:0123456789ab"),
+           net.on_network_button, "nw:pve1:apply:0123456789ab", "bridge.apply"),
     Button(r"^sg:[a-z0-9-]+:(destroy|keep|cancel)$", Role.USER, scaling.on_delete_button,
-           "sg:web:keep"),
+           "sg:web:keep", "group.delete"),
 ]

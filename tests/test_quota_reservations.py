@@ -12,7 +12,7 @@ from bot.services.access import AccessService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.errors import QuotaExceeded
 from bot.services.quota import ApprovalThresholds, Size
-from bot.store import Quota, Store
+from bot.store import Quota, Store, User
 
 OWNER = 7
 
@@ -37,7 +37,7 @@ class PacedProxmox:
         await self.create_gate.wait()
         self.cts[101] = {"vmid": 101, "node": "pve1", "type": "lxc", "name": spec.hostname,
                          "maxcpu": spec.cores, "maxmem": spec.memory_mb * MIB,
-                         "maxdisk": spec.disk_gb * GIB}
+                         "maxdisk": spec.disk_gb * GIB, "tags": ";".join(spec.tags)}
         return CreateResult(101, "pve1")
 
 
@@ -51,6 +51,7 @@ async def test_a_create_ending_while_another_check_reads_proxmox_still_counts(tm
     waiting for the cluster listing counts in that check, as its CT or as its hold."""
     px = PacedProxmox()
     with Store(tmp_path / "s.json") as store:
+        store.users.put(User(OWNER, "user"))
         store.quotas.put(OWNER, Quota(containers=1, cores=8, memory_mb=8192, disk_gb=64))
         svc = ContainerService(px, store, AccessService(store, ()), Quota(1, 8, 8192, 64),
                                ApprovalThresholds(), CreateDefaults())

@@ -50,10 +50,9 @@ def deferrable(action: str) -> Callable[[Run], Run]:
 async def run_or_ask(update: Update, context: ContextTypes.DEFAULT_TYPE, action: str,
                      payload: dict, summary: str, *, needs_approval: bool,
                      reasons: tuple[str, ...] = (), live: LiveMessage | None = None) -> None:
-    """Carry `action` out now, or file it for an admin (the service said which)."""
+    """Carry `action` out now, or file it for an admin (the service said which). `live`: a
+    message the run may reuse for its progress."""
     if needs_approval:
-        if live is not None:
-            await live.edit(f"{summary[:1].upper()}{summary[1:]}: sent for approval.")
         await submit(update, context, action, payload, summary, reasons)
         return
     asker = Asker(update.effective_user.id, update.effective_chat.id, live)

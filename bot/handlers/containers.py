@@ -77,11 +77,13 @@ async def delete_or_ask(update: Update, context, ct: Container,
     """Delete now (admins), or post the request for approval (users). `live`: a message to
     reuse for the progress, e.g. the card whose button was pressed."""
     svc = services(context)
+    needs_approval = svc.containers.delete_needs_approval(update.effective_user.id)
+    if needs_approval and live is not None:
+        await live.edit(f"CT {ct.vmid} {ct.hostname}: deletion sent for approval.")
     await run_or_ask(update, context, "delete",
                      {"vmid": ct.vmid, "identity": ct.identity, "hostname": ct.hostname},
-                     f"delete CT {ct.vmid} {ct.hostname}",
-                     needs_approval=svc.containers.delete_needs_approval(
-                         update.effective_user.id), live=live)
+                     f"delete CT {ct.vmid} {ct.hostname}", needs_approval=needs_approval,
+                     live=live)
 
 
 @deferrable("delete")

@@ -108,8 +108,8 @@ def _keyboard(rows: list[tuple[str, str]], uid: int, nonce: str) -> InlineKeyboa
     return InlineKeyboardMarkup(buttons)
 
 
-async def _templates(context) -> list[str]:
-    return await services(context).containers.template_names()
+async def _templates(context, uid: int) -> list[str]:
+    return await services(context).containers.template_names(uid)
 
 
 def _networks(context) -> list[str]:
@@ -124,7 +124,7 @@ async def start_wizard(update: Update, context) -> None:
 
 
 async def _wizard_step(context, uid: int, nonce: str, t: str, s: str, n: str):
-    templates = await _templates(context)
+    templates = await _templates(context, uid)
     if t == "-":
         rows = [(v.split("/")[-1], _data(uid, nonce, str(i))) for i, v in enumerate(templates)]
         return "New container · step 1 of 3: choose a template.", _keyboard(rows, uid, nonce)
@@ -175,7 +175,7 @@ async def on_wizard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             await query.answer()
             await query.edit_message_text(text, reply_markup=markup)
             return
-        args = _wizard_args(await _templates(context), _networks(context), nonce, t, s, n)
+        args = _wizard_args(await _templates(context, uid), _networks(context), nonce, t, s, n)
     except (IndexError, KeyError, ValueError):
         await query.answer("This menu is out of date: send /create again.", show_alert=True)
         return

@@ -129,8 +129,9 @@ class ContainerService:
         """Every CT of the cluster (for the bot's own checks, not for a person)."""
         return await self._px.list_containers()
 
-    async def template_names(self) -> list[str]:
+    async def template_names(self, actor_id: int) -> list[str]:
         """The volids of the cluster's OS templates, for the guided create."""
+        self.policy.authorize(actor_id, "ct.create")
         return sorted(t.volid for t in await self._px.templates())
 
     def owner_of(self, vmid: int) -> int | None:

@@ -179,3 +179,18 @@ async def test_an_approved_group_delete_does_not_delete_a_group_made_again_since
     told = await h.tg.wait_for(lambda m: m.content.startswith(("❌", "🗑")), chat_id=BOB_ID)
     assert "not the one this request was about" in told.content, told.content
     assert h.services.store.scaling.get("web") is not None
+
+
+async def test_an_approved_schedule_delete_does_not_delete_a_changed_schedule(harness):
+    h, sim = harness, harness.sim
+    alpha = await create(h, h.bob, "alpha")
+    made = await h.ask(h.bob, f"/schedule_backup {alpha} 02:00 --keep-last 3")
+    job_id = made.content.split()[2].rstrip(":")
+    await h.ask(h.bob, f"/schedule_del {job_id}", lambda m: "Waiting" in m.content)
+    card = await h.tg.wait_for(lambda m: job_id in m.content and m.flat_buttons,
+                               chat_id=APPROVAL_CHAT)
+    sim.cluster.backup_jobs[job_id]["config"]["schedule"] = "sat 03:00"  # changed in the GUI
+    await h.admin.press(card, "Approve")
+    told = await h.tg.wait_for(lambda m: m.content.startswith(("❌", "🗑")), chat_id=BOB_ID)
+    assert "changed since this request" in told.content, told.content
+    assert job_id in sim.cluster.backup_jobs

@@ -194,3 +194,19 @@ async def test_an_approved_schedule_delete_does_not_delete_a_changed_schedule(ha
     told = await h.tg.wait_for(lambda m: m.content.startswith(("❌", "🗑")), chat_id=BOB_ID)
     assert "changed since this request" in told.content, told.content
     assert job_id in sim.cluster.backup_jobs
+
+
+async def test_containers_owned_before_markers_get_one_at_start(sim, tg, tmp_path, policy):
+    """An upgrade: records made before identity markers are bound to their CT at start."""
+    store_path = tmp_path / "s.json"
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
+        store.ownership.set(300, BOB_ID, "old-box")  # no identity: an older Stratus made it
+    sim.cluster.add_guest(300, "pve1", hostname="old-box", tags="stratus")
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        await tg.wait_until(lambda: services.store.ownership.get(300).identity)
+        marker = services.store.ownership.get(300).identity
+        assert marker in sim.cluster.guests[300].config["tags"].split(";")
+        h = Harness(sim, tg, services, app, str(store_path))
+        listing = await h.ask(h.bob, "/list")
+        assert "old-box" in listing.content

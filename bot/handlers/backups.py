@@ -4,6 +4,7 @@ reports finished scheduled backups (a JobQueue job)."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 
@@ -12,7 +13,14 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers.approvals import executor, submit
-from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
+from bot.handlers.common import (
+    LiveMessage,
+    button_fields,
+    command_args,
+    reply,
+    run_reporting,
+    services,
+)
 from bot.parsing_backups import (
     parse_backup,
     parse_backup_del,
@@ -179,13 +187,18 @@ async def execute_restore_into(context, approval: Approval) -> None:
         await _run_or_confirm_into(context, approval.requester_chat_id, p["requester_id"],
                                    p["volid"], p["vmid"], p.get("hostname"))
     except Exception as exc:  # noqa: BLE001 - the requester hears why
-        await context.bot.send_message(approval.requester_chat_id, f"❌ {exc}")
+        await context.bot.send_message(approval.requester_chat_id, services(context).access
+                                       .shown_to(approval.requester_chat_id, f"❌ {exc}"))
+
+
+# _run_or_confirm_into; its tokens are token_hex(4).
+_RESTORE_CONFIRM_BUTTON = re.compile(r"bk:ri:([0-9a-f]{8}):(yes|no)")
 
 
 async def on_restore_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``bk:ri:<token>:yes|no`` - only the person who asked may confirm."""
     query = update.callback_query
-    _, _, token, verdict = query.data.split(":", 3)
+    token, verdict = button_fields(update, _RESTORE_CONFIRM_BUTTON)
     pending = context.application.bot_data.setdefault(_CONFIRMS, {})
     entry = pending.get(token)
     if entry is None or entry[0] != update.effective_user.id:
@@ -250,7 +263,9 @@ async def execute_schedule_del(context, approval: Approval) -> None:
         text = f"🗑 Schedule {p['job_id']} is deleted."
     except Exception as exc:  # noqa: BLE001 - the requester hears why
         text = f"❌ {exc}"
-    await context.bot.send_message(approval.requester_chat_id, text)
+    await context.bot.send_message(approval.requester_chat_id,
+                                   services(context).access.shown_to(approval.requester_chat_id,
+                                                                     text))
 
 
 # ---- the watcher -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -11,6 +12,7 @@ from bot.handlers import render
 from bot.handlers.approvals import executor, submit
 from bot.handlers.common import (
     LiveMessage,
+    button_fields,
     command_args,
     reply,
     run_reporting,
@@ -118,9 +120,14 @@ async def ct_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 # ---- the card's buttons: ct:<vmid>:<action> ---------------------------------------------------
 
+# What render.card_buttons and confirm_delete_buttons write: a vmid in PVE's range, an action.
+_CARD_BUTTON = re.compile(
+    r"ct:([1-9][0-9]{2,8}):(info|start|stop|shutdown|reboot|rm|rm-yes)")
+
+
 async def on_card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    _, vmid_text, action = query.data.split(":", 2)
+    vmid_text, action = button_fields(update, _CARD_BUTTON)
     svc = services(context)
     uid = update.effective_user.id
     ct = await svc.containers.resolve(uid, int(vmid_text))  # checks the presser, not the sender

@@ -22,7 +22,7 @@ from telegram.ext import (
 from bot.commands import BUTTONS, COMMANDS
 from bot.handlers.approvals import expire_job, report_interrupted
 from bot.handlers.backups import backup_watch_job
-from bot.handlers.common import guarded, new_ref, reply
+from bot.handlers.common import STALE_BUTTON, guarded, new_ref, reply
 from bot.proxmox.errors import ProxmoxError
 from bot.scaler.controller import install as install_scaler
 from bot.services import Role, Services
@@ -41,7 +41,7 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.callback_query.answer("This button is not valid any more.", show_alert=True)
+    await update.callback_query.answer(STALE_BUTTON, show_alert=True)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

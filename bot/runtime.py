@@ -43,7 +43,7 @@ class ChatPolicy:
 
 
 def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
-    access = AccessService(store, policy.admin_ids)
+    access = AccessService(store, policy.admin_ids, hide=px.hide_location)
     containers = ContainerService(px, store, access, policy.default_quota, policy.thresholds,
                                   policy.defaults)
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)

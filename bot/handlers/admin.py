@@ -7,8 +7,10 @@ import time
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.handlers.approvals import report_cancelled
 from bot.handlers.common import command_args, reply, services
 from bot.parsing import parse_audit, parse_grant, parse_quota, parse_revoke
+from bot.parsing_backups import parse_no_args
 from bot.store import Quota
 
 
@@ -20,11 +22,14 @@ async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_revoke(command_args(update))
-    services(context).access.revoke(update.effective_user.id, args.user_id)
-    await reply(update, f"✅ {args.user_id} no longer has access. Their containers stay.")
+    cancelled = services(context).access.revoke(update.effective_user.id, args.user_id)
+    await report_cancelled(context, cancelled)
+    pending = f" {len(cancelled)} pending request(s) of theirs cancelled." if cancelled else ""
+    await reply(update, f"✅ {args.user_id} no longer has access. Their containers stay.{pending}")
 
 
 async def users(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parse_no_args(command_args(update), "users")
     rows = services(context).access.users(update.effective_user.id)
     lines = [f"{uid} · {role.name.lower()}" + (f" · {name}" if name else "")
              for uid, role, name in rows]

@@ -9,6 +9,7 @@ is approved is what was asked for, or nothing. This module knows nothing of cont
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -17,7 +18,16 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
-from bot.handlers.common import WATCH, BackgroundWatch, LiveMessage, reply, services
+from bot.handlers.common import (
+    WATCH,
+    BackgroundWatch,
+    LiveMessage,
+    button_fields,
+    command_args,
+    reply,
+    services,
+)
+from bot.parsing_backups import parse_no_args
 from bot.store import Approval
 
 log = logging.getLogger(__name__)
@@ -98,13 +108,14 @@ async def _tell_requester(context, approval: Approval, text: str) -> None:
         log.warning("could not tell requester of %s: %s", approval.id, exc)
 
 
+# render.approval_buttons; approval ids are token_hex(4).
+_DECISION_BUTTON = re.compile(r"ap:([0-9a-f]{8}):(yes|no)")
+
+
 async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`ap:<id>:yes|no`. The store's compare-and-set makes the first decision the only one."""
     query = update.callback_query
-    _, approval_id, verdict = query.data.split(":", 2)
-    if verdict not in ("yes", "no"):
-        await query.answer("This button is not valid.", show_alert=True)
-        return
+    approval_id, verdict = button_fields(update, _DECISION_BUTTON)
     svc = services(context)
     admin = update.effective_user
     approval = svc.approvals.decide(approval_id, verdict == "yes", admin.id)  # Conflict -> alert
@@ -138,6 +149,7 @@ async def run_executor(context, approval: Approval) -> None:
 
 
 async def pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parse_no_args(command_args(update), "pending")
     items = services(context).approvals.pending(update.effective_user.id)
     if not items:
         await reply(update, "No requests are waiting for approval.")
@@ -154,6 +166,16 @@ async def expire_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await _tell_requester(context, approval,
                               f"Your request {approval.id} ({approval.summary}) expired without "
                               f"a decision. Ask again if you still need it.")
+
+
+async def report_cancelled(context, cancelled: list[Approval]) -> None:
+    """Requests cancelled because their requester's access was revoked: their cards say so
+    (nobody can approve them any more) and the requester is told."""
+    for approval in cancelled:
+        await _close_cards(context, approval, "🚫 Cancelled: requester's access revoked")
+        await _tell_requester(context, approval,
+                              f"Your request {approval.id} ({approval.summary}) was cancelled: "
+                              f"your access to this bot was revoked.")
 
 
 async def report_interrupted(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,11 +15,12 @@ from telegram.ext import ContextTypes
 from bot.handlers.approvals import Asker, deferrable, run_or_ask
 from bot.handlers.common import (
     LiveMessage,
+    button_fields,
     command_args,
+    error_text_for,
     reply,
     run_reporting,
     services,
-    user_error_text,
 )
 from bot.parsing_backups import (
     parse_backup,
@@ -125,7 +127,7 @@ async def run_restore_into(context, asker: Asker, payload: dict) -> None:
         request, ct = await svc.backups.check_restore_into(
             asker.user_id, bound.volid, bound.vmid, bound.hostname, bound.identity)
     except Exception as exc:  # noqa: BLE001 - the asker hears why, even after an approval
-        text = user_error_text(exc)
+        text = error_text_for(exc, asker.chat_id, svc.access)
         if text is None:
             raise
         await context.bot.send_message(asker.chat_id, f"❌ {text}")
@@ -171,10 +173,14 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                      "it)", needs_approval=svc.backups.restore_into_needs_approval(uid))
 
 
+# ask_confirmation's tokens are token_hex(4).
+_RESTORE_CONFIRM_BUTTON = re.compile(r"bk:ri:([0-9a-f]{8}):(yes|no)")
+
+
 async def on_restore_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``bk:ri:<token>:yes|no`` - only the person who asked may confirm."""
     query = update.callback_query
-    _, _, token, verdict = query.data.split(":", 3)
+    token, verdict = button_fields(update, _RESTORE_CONFIRM_BUTTON)
     request = services(context).backups.take_confirmation(update.effective_user.id, token)
     await query.answer()
     live = LiveMessage(context.bot, query.message.chat_id, query.message.message_id)
@@ -230,7 +236,7 @@ async def run_schedule_del(context, asker: Asker, payload: dict) -> None:
                                                         payload.get("schedule"))
         text = f"🗑 Schedule {job_id} is deleted."
     except Exception as exc:  # noqa: BLE001 - the asker hears why
-        text = user_error_text(exc)
+        text = error_text_for(exc, asker.chat_id, services(context).access)
         if text is None:
             raise
         text = f"❌ {text}"

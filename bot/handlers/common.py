@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -24,6 +25,7 @@ from bot.parsing import UsageError
 from bot.proxmox.errors import ProxmoxError
 from bot.scaler.notify import merge
 from bot.services import Role, Services
+from bot.services.access import AccessService
 from bot.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,53 @@ def new_ref() -> str:
     return secrets.token_hex(3).upper()
 
 
+STALE_BUTTON = "This button is not valid any more."
+# Telegram's limit on callback_data: longer data comes from no button of ours.
+CALLBACK_DATA_MAX_BYTES = 64
+
+
+class StaleButton(Exception):
+    """Callback data that no current button of ours carries: forged, cut short, or from an
+    older version of the bot. The presser is told so; nothing is logged (it is not a bug)."""
+
+    def __str__(self) -> str:
+        return STALE_BUTTON
+
+
+def button_fields(update: Update, shape: re.Pattern[str]) -> tuple[str, ...]:
+    """The groups of the pressed button's data, which must match `shape` whole (fullmatch:
+    a pattern's `$` would also let a trailing newline through), else StaleButton. Empty data
+    reaches every button handler (PTB matches no pattern against it), so each parses here."""
+    data = update.callback_query.data
+    if not isinstance(data, str) or len(data.encode("utf-8", "replace")) > CALLBACK_DATA_MAX_BYTES:
+        raise StaleButton
+    match = shape.fullmatch(data)
+    if match is None:
+        raise StaleButton
+    return match.groups()
+
+
 def user_error_text(exc: BaseException) -> str | None:
     """The message a person sees for an error we expect, or None for a bug."""
-    if isinstance(exc, UsageError | ServiceError | ProxmoxError):
+    if isinstance(exc, UsageError | ServiceError | ProxmoxError | StaleButton):
         return str(exc)
     return None
+
+
+# Set by `guarded` around each handler, so that background work the handler starts (which
+# copies the context) words its errors for whoever reads them: see `error_text_for`.
+ACCESS: ContextVar[AccessService | None] = ContextVar("stratus_access", default=None)
+
+
+def error_text_for(exc: BaseException, reader_id: int | None,
+                   access: AccessService | None = None) -> str | None:
+    """`user_error_text`, as `reader_id` (a user, or a chat) may read it: only admins see
+    where Proxmox is and the bot's token id (AccessService.shown_to)."""
+    text = user_error_text(exc)
+    access = access or ACCESS.get()
+    if text is None or access is None:
+        return text
+    return access.shown_to(reader_id, text)
 
 
 async def reply(update: Update, text: str, **kwargs) -> None:
@@ -107,15 +151,21 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
             if role < required:
                 await reply(update, "This is for admins only. /help lists what you can do.")
                 return
+            access = services(context).access
+            token = ACCESS.set(access)
+            chat = update.effective_chat
             try:
-                chat = update.effective_chat
                 with TIMINGS.measure(handler.__name__, chat.id if chat else None):
                     await handler(update, context)
             except Exception as exc:  # noqa: BLE001 - every error gets an answer
-                text = user_error_text(exc)
+                # The reader is the chat: the answer may land there (an alert falls back to
+                # a message), and a group is read by users.
+                text = error_text_for(exc, chat.id if chat else None, access)
                 if text is None:
                     raise  # the application's error handler logs it under a ref
                 await reply(update, text)
+            finally:
+                ACCESS.reset(token)
 
         run.required_role = required  # read by /help and by tests
         return run
@@ -207,7 +257,7 @@ async def _report(live: LiveMessage, work: Awaitable[str], watch: BackgroundWatc
         try:
             final = await work
         except Exception as exc:  # noqa: BLE001 - background work must always end with a message
-            text = user_error_text(exc)
+            text = error_text_for(exc, live.chat_id)
             if text is None:
                 ref = new_ref()
                 log.exception("background work failed (ref %s)", ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -11,6 +12,7 @@ from bot.handlers import render
 from bot.handlers.approvals import Asker, deferrable, run_or_ask
 from bot.handlers.common import (
     LiveMessage,
+    button_fields,
     command_args,
     reply,
     run_reporting,
@@ -108,14 +110,20 @@ async def ct_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 # ---- the card's buttons: ct:<vmid>:<action>[:<identity>] --------------------------------------
 
+# What render.card_buttons and confirm_delete_buttons write: a vmid in PVE's range, an action,
+# and the CT's identity marker (none for a CT the bot did not make).
+_CARD_BUTTON = re.compile(
+    r"ct:([1-9][0-9]{2,8}):(info|start|stop|shutdown|reboot|rm|rm-yes)(?::([0-9a-f]{12}))?")
+
+
 async def on_card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A card's buttons name the CT by vmid and identity: a card shown for a CT that has been
     replaced since acts on nothing."""
     query = update.callback_query
-    _, vmid_text, action, *rest = query.data.split(":")
+    vmid_text, action, marker = button_fields(update, _CARD_BUTTON)
     svc = services(context)
     uid = update.effective_user.id
-    identity = f"stratus-{rest[0]}" if rest else None
+    identity = f"stratus-{marker}" if marker else None
     use_case = {"rm": "ct.delete", "rm-yes": "ct.delete"}.get(
         action, "ct.power" if action in PROGRESS_WORD else "ct.see")
     # checks the presser, not the sender; and that the CT is the card's

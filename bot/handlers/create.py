@@ -7,6 +7,7 @@ press its buttons.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -15,8 +16,16 @@ from telegram.ext import ContextTypes
 
 from bot.handlers import render
 from bot.handlers.approvals import Asker, deferrable, run_or_ask
-from bot.handlers.common import LiveMessage, command_args, run_reporting, services
-from bot.parsing import CreateArgs, parse_create
+from bot.handlers.common import (
+    STALE_BUTTON,
+    LiveMessage,
+    StaleButton,
+    button_fields,
+    command_args,
+    run_reporting,
+    services,
+)
+from bot.parsing import CreateArgs, UsageError, parse_create, parse_hostname
 from bot.proxmox import ContainerSpec
 from bot.proxmox.errors import StillRunning
 from bot.proxmox.tasks import task_vmid
@@ -125,6 +134,7 @@ async def start_wizard(update: Update, context) -> None:
 
 async def _wizard_step(context, uid: int, nonce: str, t: str, s: str, n: str):
     templates = await _templates(context, uid)
+    _check_choices(templates, _networks(context), t, s, n)
     if t == "-":
         rows = [(v.split("/")[-1], _data(uid, nonce, str(i))) for i, v in enumerate(templates)]
         return "New container · step 1 of 3: choose a template.", _keyboard(rows, uid, nonce)
@@ -147,28 +157,64 @@ async def _wizard_step(context, uid: int, nonce: str, t: str, s: str, n: str):
 def _wizard_args(templates: list[str], networks: list[str], nonce: str, t: str, s: str,
                  n: str) -> CreateArgs:
     """Raises IndexError/KeyError/ValueError on stale or forged data; the caller says so."""
-    template = templates[int(t)]
+    template = _chosen(templates, t)
     _label, cores, memory, disk = SIZES[s]
-    os_name = template.split("/")[-1].split("-")[0].split("_")[0].lower()
-    return CreateArgs(hostname=f"{os_name}-{nonce}", template=template, cores=cores,
-                      memory_mb=memory, disk_gb=disk, bridge=networks[int(n)], dhcp=True)
+    return CreateArgs(hostname=_hostname(template, nonce), template=template, cores=cores,
+                      memory_mb=memory, disk_gb=disk, bridge=_chosen(networks, n), dhcp=True)
+
+
+def _hostname(template: str, nonce: str) -> str:
+    """The template's OS and the menu's nonce, e.g. debian-1a2b. The nonce comes back in the
+    callback data, so the name is checked as a typed one would be (ValueError if invalid)."""
+    os_name = re.match(r"[a-z0-9]*", template.split("/")[-1].lower()).group() or "ct"
+    try:
+        return parse_hostname(f"{os_name}-{nonce}")
+    except UsageError as error:
+        raise ValueError(error.problem) from None
+
+
+_INDEX = re.compile(r"[0-9]{1,3}")
+
+
+def _chosen(items: list[str], index: str) -> str:
+    """The item a menu button names by its index, as `_wizard_step` wrote it: int() would also
+    take "-1" (the last item), " 1", "1_0" or "١"."""
+    if not _INDEX.fullmatch(index):
+        raise ValueError(f"not a menu index: {index[:8]!r}")
+    return items[int(index)]  # IndexError: the list changed since the menu was shown
+
+
+# `_data` and `_keyboard` write `cw:<uid>:<nonce>:<t>:<s>:<n>[:go]` and `cw:<uid>:<nonce>:x`.
+_WIZARD_OWNER = re.compile(r"cw:([0-9]{1,20}):(.*)")
+_WIZARD_STEP = re.compile(r"([0-9a-f]{4}):(?:(x)|([0-9-]{1,3}):([a-z-]):([0-9-]{1,3})(:go)?)")
+
+
+def _check_choices(templates: list[str], networks: list[str], t: str, s: str, n: str) -> None:
+    """Every choice made so far ("-": not yet) names an item of its menu, before the next
+    step is shown: else IndexError/KeyError/ValueError, as `_wizard_args`."""
+    for items, index in ((templates, t), (networks, n)):
+        if index != "-":
+            _chosen(items, index)
+    if s != "-" and s not in SIZES:
+        raise KeyError(s)
 
 
 async def on_wizard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    parts = query.data.split(":")
+    owner, rest = button_fields(update, _WIZARD_OWNER)
     uid = update.effective_user.id
-    if len(parts) < 4 or parts[1] != str(uid):
+    if owner != str(uid):
         await query.answer("This menu belongs to someone else: send /create to start your own.",
                            show_alert=True)
         return
-    nonce = parts[2]
-    if parts[3] == "x":
+    step = _WIZARD_STEP.fullmatch(rest)
+    if step is None:
+        raise StaleButton
+    nonce, cancel, t, s, n, go = step.groups()
+    if cancel:
         await query.answer()
         await query.edit_message_text("Cancelled. Nothing was created.")
         return
-    t, s, n = (parts[3:6] + ["-", "-", "-"])[:3]
-    go = len(parts) > 6 and parts[6] == "go"
     try:
         if not go:
             text, markup = await _wizard_step(context, uid, nonce, t, s, n)
@@ -177,7 +223,8 @@ async def on_wizard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             return
         args = _wizard_args(await _templates(context, uid), _networks(context), nonce, t, s, n)
     except (IndexError, KeyError, ValueError):
-        await query.answer("This menu is out of date: send /create again.", show_alert=True)
+        await query.answer(f"{STALE_BUTTON.rstrip('.')}: the menu is out of date. Send /create "
+                           "again.", show_alert=True)
         return
     plan = await services(context).containers.plan_create(uid, args)  # quota errors -> alert
     await query.answer()

@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.approvals import Asker, deferrable, run_or_ask
-from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
+from bot.handlers.common import (
+    LiveMessage,
+    button_fields,
+    command_args,
+    reply,
+    run_reporting,
+    services,
+)
 from bot.parsing_network import (
     parse_bridge_add,
     parse_bridge_del,
@@ -87,10 +96,15 @@ async def bridge_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                                               reply_markup=_changes_markup(net))
 
 
+# _changes_markup: a node name (PVE's pve-node format), the action, the diff's changes_token.
+_NETWORK_BUTTON = re.compile(
+    r"nw:([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?):(apply|discard):([0-9a-f]{12})")
+
+
 async def on_network_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`nw:<node>:apply|discard:<token>` under a pending diff (the token is the diff's)."""
     query = update.callback_query
-    _, node, action, token = query.data.split(":", 3)
+    node, action, token = button_fields(update, _NETWORK_BUTTON)
     svc = services(context)
     uid = update.effective_user.id
     try:

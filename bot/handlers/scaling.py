@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.approvals import Asker, deferrable, run_or_ask
-from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
+from bot.handlers.common import (
+    LiveMessage,
+    StaleButton,
+    button_fields,
+    command_args,
+    reply,
+    run_reporting,
+    services,
+)
+from bot.parsing import UsageError
 from bot.parsing_scaling import (
     CHART_WINDOWS,
     parse_group,
@@ -131,11 +141,17 @@ async def scale_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                     [InlineKeyboardButton("Cancel", callback_data=f"sg:{name}:cancel")]]))
 
 
+_DELETE_BUTTON = re.compile(r"sg:([a-z0-9-]{1,20}):(destroy|keep|cancel)")  # scale_delete
+
+
 async def on_delete_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``sg:<group>:destroy|keep|cancel``: the presser must own the group (or be an admin)."""
     query = update.callback_query
-    _, raw_name, choice = query.data.split(":", 2)
-    name = parse_group(raw_name)
+    raw_name, choice = button_fields(update, _DELETE_BUTTON)
+    try:
+        name = parse_group(raw_name)
+    except UsageError:
+        raise StaleButton from None
     svc = services(context)
     uid = update.effective_user.id
     group = svc.scaling.get(uid, name, "group.delete")

@@ -95,6 +95,14 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
     def __repr__(self) -> str:
         return f"Proxmox({self.settings!r})"
 
+    def hide_location(self, text: str) -> str:
+        """`text` as a person who is not an admin may read it: without this cluster's URL,
+        host and port, nor the token id or user the bot calls it with."""
+        s = self.settings
+        token_user = (s.token_id or "").partition("!")[0]
+        return errors.hide_location(text, base_url=s.base_url, host=s.host, port=s.port,
+                                    identities=(s.token_id, token_user, s.user))
+
     async def __aenter__(self) -> Proxmox:
         return self
 

@@ -193,6 +193,28 @@ def _from_resource(exc: ResourceException, *, target: str, action: str) -> Proxm
     return ProxmoxError(f"Could not {action}: {reason} (HTTP {code})")
 
 
+# What only admins read in our messages (AccessService.shown_to): where Proxmox is and the
+# identity the bot has there. A task id carries that identity as its user field:
+# UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>: (PVE::Tools::upid_encode).
+HIDDEN = "(hidden)"
+_UPID_USER = re.compile(r"(UPID:(?:[^:\s]*:){6})[^:\s]+:")
+_POOL_ADDRESS = re.compile(r"\(host=[^)]*\)")  # urllib3's "HTTPSConnectionPool(host='h', port=p)"
+
+
+def hide_location(text: str, *, base_url: str, host: str, port: int,
+                  identities: tuple[str | None, ...] = ()) -> str:
+    """`text` without the Proxmox URL, host and port (they read "Proxmox") nor the bot's
+    identities there, token id and user, also inside task ids (they read "(hidden)")."""
+    text = _UPID_USER.sub(rf"\1{HIDDEN}:", text)
+    text = _POOL_ADDRESS.sub("", text)
+    for where in (f"Proxmox at {base_url}", base_url, f"{host}:{port}"):
+        text = text.replace(where, "Proxmox")
+    for name in sorted({host, *identities} - {None, ""}, key=len, reverse=True):
+        # Whole names only: a host "pve" must not turn "pveproxy" or "pve1" into noise.
+        text = re.sub(rf"(?<![\w.@!-]){re.escape(name)}(?![\w@!-]|\.\w)", HIDDEN, text)
+    return text
+
+
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -57,7 +57,9 @@ class Controller:
             await self.notifier.flush()
 
     def _tell(self, group: ScalingGroup, text: str) -> None:
-        self.notifier.notify(group.notify_chat_id, text)
+        # Failures quote Proxmox's errors: the group's chat reads them as its reader may.
+        self.notifier.notify(group.notify_chat_id,
+                             self.services.access.shown_to(group.notify_chat_id, text))
 
     async def _run_group(self, group: ScalingGroup, now: float) -> None:
         view = await self.scaling.observe(group)

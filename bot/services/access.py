@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from bot.services.errors import Forbidden, ServiceError
 from bot.services.policy import Policy, Role
-from bot.store import AuditEntry, Store, User
+from bot.store import Approval, AuditEntry, Store, User
 
 
 class AccessService:
-    def __init__(self, store: Store, admin_ids: tuple[int, ...]) -> None:
+    def __init__(self, store: Store, admin_ids: tuple[int, ...],
+                 hide: Callable[[str], str] = lambda text: text) -> None:
+        """`hide`: removes from a text what only admins may read (where Proxmox is, the
+        identity the bot has there); see `shown_to`."""
         self._store = store
         self._admin_ids = frozenset(admin_ids)
         self.policy = Policy(self.role_of)  # the one policy point, shared by every service
+        self._hide = hide
 
     def role_of(self, user_id: int) -> Role:
         if user_id in self._admin_ids:
@@ -40,13 +45,29 @@ class AccessService:
         self._store.audit.record(actor_id, "grant", f"user:{user_id}", "ok", role)
         return user
 
-    def revoke(self, actor_id: int, user_id: int) -> None:
+    def revoke(self, actor_id: int, user_id: int) -> list[Approval]:
+        """Take the grant away, and cancel what the user still waits for (an admin must not
+        carry out, later, a request of someone who no longer has access). Returns the
+        cancelled requests, for their cards and their requester to be told."""
         self._authorize(actor_id, "user.revoke")
         if user_id in self._admin_ids:
             raise Forbidden(f"{user_id} is an admin by the settings; change the settings to remove them.")
         if not self._store.users.remove(user_id):
             raise ServiceError(f"{user_id} has no grant to revoke. /users lists who has one.")
         self._store.audit.record(actor_id, "revoke", f"user:{user_id}", "ok")
+        cancelled = self._store.approvals.cancel_pending_of(user_id, time.time())
+        for approval in cancelled:
+            self._store.audit.record(actor_id, "cancel", f"approval:{approval.id}", "cancelled",
+                                     f"access of {user_id} revoked: {approval.summary}")
+        return cancelled
+
+    def shown_to(self, reader_id: int | None, text: str) -> str:
+        """`text` as `reader_id` may read it: an admin whole; anyone else without where
+        Proxmox is (URL, host, port) or the identity the bot has there (token id). A group
+        chat's id is negative, never an admin's: a group reads what a user reads."""
+        if reader_id is not None and self.is_admin(reader_id):
+            return text
+        return self._hide(text)
 
     def admins(self) -> list[int]:
         """Every admin's id (for the bot's own set-up, e.g. their command menu)."""

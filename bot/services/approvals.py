@@ -108,4 +108,5 @@ def describe_status(approval: Approval) -> str:
         "done": f"approved{who} and carried out",
         "failed": f"approved{who}, but it failed",
         "interrupted": f"approved{who}, but not carried out (the bot restarted)",
+        "cancelled": "cancelled (the requester's access was revoked)",
     }.get(approval.status, approval.status)

@@ -8,7 +8,9 @@ from typing import Any
 
 ROLES = ("user", "admin")
 # "interrupted": approved, but the bot stopped before the action ended; reported, never re-run.
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "done", "failed", "interrupted")
+# "cancelled": still pending when the requester's access was revoked; no admin can approve it.
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "done", "failed", "interrupted",
+                     "cancelled")
 
 
 @dataclass(frozen=True)

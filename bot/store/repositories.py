@@ -257,6 +257,17 @@ class ApprovalRepository(_Repository):
             refs = [list(ref) for ref in current.message_refs] + [[chat_id, message_id]]
             self._table.update({"message_refs": refs}, _q.id == approval_id)
 
+    def cancel_pending_of(self, requester_id: int, now: float) -> list[Approval]:
+        """Mark as "cancelled" the pending approvals ``requester_id`` asked for; return those.
+        The same compare-and-set as ``decide``: an admin deciding at this moment wins or loses
+        as a whole, never both."""
+        with self._lock:
+            due = [a for a in self.pending() if a.requester_id == requester_id]
+            for approval in due:
+                self._table.update({"status": "cancelled", "decided_at": now},
+                                   _q.id == approval.id)
+        return [dataclasses.replace(a, status="cancelled", decided_at=now) for a in due]
+
     def expire_due(self, now: float) -> list[Approval]:
         """Mark pending approvals whose ``expires_at`` has passed as expired; return those."""
         with self._lock:

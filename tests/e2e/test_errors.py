@@ -62,7 +62,9 @@ async def test_a_create_whose_task_never_ends_says_so_and_stays_its_owners(harne
     assert task.status == "running"
     text = final.content
     assert text.startswith("❌ Proxmox task vzcreate"), text
-    assert f"still running on {task.node}" in text and upid in text and "task log" in text
+    # Bob is a user: the UPID's user field (the bot's token id) is hidden from him (issue 10).
+    shown_upid = upid.replace(h.sim.token_id, "(hidden)")
+    assert f"still running on {task.node}" in text and shown_upid in text and "task log" in text
     assert "Traceback" not in text and "went wrong" not in text
     vmid = int(task.id)
     assert h.services.store.ownership.owner(vmid) == BOB_ID

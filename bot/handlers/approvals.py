@@ -80,6 +80,7 @@ async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     svc = services(context)
     admin = update.effective_user
     approval = svc.approvals.decide(approval_id, verdict == "yes", admin.id)  # Conflict -> alert
+    svc.network.release_unrun(approval)  # a rejected request's addresses go back at once
     word = "approved" if verdict == "yes" else "rejected"
     await query.answer(f"Request {word}.")
     await _close_cards(context, approval, f"{'✅' if verdict == 'yes' else '🚫'} {word.capitalize()} "
@@ -121,6 +122,7 @@ async def pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def expire_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """JobQueue: close requests past their deadline and tell the requesters."""
     for approval in services(context).approvals.expire_due():
+        services(context).network.release_unrun(approval)  # its addresses go back at once
         await _close_cards(context, approval, "⌛ Expired without a decision.")
         await _tell_requester(context, approval,
                               f"Your request {approval.id} ({approval.summary}) expired without "

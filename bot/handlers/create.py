@@ -38,12 +38,13 @@ def describe_spec(spec: ContainerSpec) -> str:
 
 
 async def create_in_background(context, owner_id: int, live: LiveMessage,
-                               spec: ContainerSpec) -> None:
+                               spec: ContainerSpec, lease_holder: str | None = None) -> None:
     svc = services(context)
 
     async def work() -> str:
         try:
-            result = await svc.containers.create(owner_id, spec, progress=live)
+            result = await svc.containers.create(owner_id, spec, progress=live,
+                                                 lease_holder=lease_holder)
         except StillRunning as exc:
             if not exc.password:
                 raise
@@ -76,12 +77,13 @@ async def submit_create(update: Update, context, plan: CreatePlan) -> None:
     spec = plan.spec
     if plan.approval_reasons:
         await submit(update, context, "create",
-                     {"owner_id": update.effective_user.id, "spec": spec_to_payload(spec)},
+                     {"owner_id": update.effective_user.id, "spec": spec_to_payload(spec),
+                      "lease_holder": plan.lease_holder},
                      f"create {describe_spec(spec)}", plan.approval_reasons)
         return
     live = await LiveMessage.post(context.bot, update.effective_chat.id,
                                   f"⏳ Creating {describe_spec(spec)}…")
-    await create_in_background(context, update.effective_user.id, live, spec)
+    await create_in_background(context, update.effective_user.id, live, spec, plan.lease_holder)
 
 
 @executor("create")
@@ -90,7 +92,8 @@ async def execute_create(context, approval: Approval) -> None:
     spec = spec_from_payload(approval.payload["spec"])
     live = await LiveMessage.post(context.bot, approval.requester_chat_id,
                                   f"⏳ Creating {describe_spec(spec)}…")
-    await create_in_background(context, owner_id, live, spec)
+    await create_in_background(context, owner_id, live, spec,
+                               approval.payload.get("lease_holder"))
 
 
 async def create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

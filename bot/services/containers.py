@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +28,12 @@ Progress = Callable[[str], Awaitable[None]] | None
 class AddressSource(Protocol):
     async def lease(self, network: str, holder: str) -> Any: ...  # .cidr, .gateway, or None
 
+    async def claim(self, actor_id: int, network: str, cidr: str, holder: str,
+                    vmid: int | None = None) -> Any: ...  # checks a named address; as lease
+
     def release(self, lease: Any) -> None: ...
+
+    def release_holder(self, holder: str) -> None: ...
 
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
 
@@ -47,6 +53,9 @@ class CreatePlan:
 
     spec: ContainerSpec
     approval_reasons: tuple[str, ...]
+    # Who holds the pool address leased for it (None: none was): kept with the request, so
+    # that a create that fails, is rejected or expires gives it back at once.
+    lease_holder: str | None = None
 
     @property
     def size(self) -> Size:
@@ -207,10 +216,15 @@ class ContainerService:
     async def plan_create(self, actor_id: int, args: CreateArgs) -> CreatePlan:
         d = self.defaults
         bridge, ip, gw = args.bridge or d.bridge, args.ip, args.gw
-        lease = None
-        if ip is None and not args.dhcp and self.addresses is not None:
+        lease, holder = None, f"create:{secrets.token_hex(6)}"
+        if ip is not None and self.addresses is not None:
+            # An address the asker named: free, theirs to take (a user's: of the pool), leased.
+            lease = await self.addresses.claim(actor_id, bridge, ip, holder)
+            if lease is not None:
+                gw = gw or lease.gateway
+        elif ip is None and not args.dhcp and self.addresses is not None:
             # A network with an address pool: its next free address and its gateway.
-            lease = await self.addresses.lease(bridge, args.hostname)
+            lease = await self.addresses.lease(bridge, holder)
             if lease is not None:
                 ip, gw = lease.cidr, lease.gateway
         nic = NicSpec(name="net0", bridge=bridge, ip=ip, gw=gw, dhcp=args.dhcp or ip is None)
@@ -220,7 +234,7 @@ class ContainerService:
             disk_gb=args.disk_gb or d.disk_gb, nics=(nic,), node=args.node,
             tags=("stratus",), start=True,
         )
-        plan = CreatePlan(spec, ())
+        plan = CreatePlan(spec, (), holder if lease is not None else None)
         if self._access.is_admin(actor_id):
             return plan
         try:
@@ -235,11 +249,13 @@ class ContainerService:
     # ---- acting -------------------------------------------------------------------------------
 
     async def create(self, owner_id: int, spec: ContainerSpec,
-                     progress: Progress = None) -> CreateResult:
+                     progress: Progress = None, lease_holder: str | None = None) -> CreateResult:
         """Create for `owner_id` and record ownership. The quota is checked again here, as
         the create's own reservation: the owner may have asked for more since the request was
-        planned (another create, a scaling group, a wait for approval)."""
-        async with self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
+        planned (another create, a scaling group, a wait for approval). `lease_holder` is the
+        plan's: its addresses go back if the create fails."""
+        async with self._leases_back_on_failure(lease_holder), \
+                self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
             try:
                 result = await self._px.create_container(spec, progress=progress)
             except errors.StillRunning as exc:
@@ -258,6 +274,20 @@ class ContainerService:
         self._store.audit.record(owner_id, "create", f"ct:{result.vmid}", "ok",
                                  f"{spec.hostname} on {result.node}")
         return result
+
+    @asynccontextmanager
+    async def _leases_back_on_failure(self, holder: str | None) -> AsyncIterator[None]:
+        """A create that fails (refused before Proxmox's task or failed in it, or over quota
+        by now) gives its leased addresses back at once: no CT holds them. One still running
+        keeps them: its CT may yet come up with them."""
+        try:
+            yield
+        except errors.StillRunning:
+            raise
+        except BaseException:
+            if holder and self.addresses is not None:
+                self.addresses.release_holder(holder)
+            raise
 
     async def power(self, actor_id: int, vmid: int, action: str) -> Container:
         if action not in POWER_ACTIONS:

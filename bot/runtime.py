@@ -49,13 +49,16 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
     containers.addresses = network
     network.containers = containers
+    approvals = ApprovalService(store, access, policy.approval_ttl_s)
+    approvals.on_close.append(network.release_unrun)  # a closed create's addresses go back
+    access.on_close = approvals.on_close
     return Services(
         store=store,
         px=px,
         access=access,
         containers=containers,
         scaling=ScalingService(px, store, access, containers, policy.scaling),
-        approvals=ApprovalService(store, access, policy.approval_ttl_s),
+        approvals=approvals,
         backups=BackupService(px, store, access, containers, policy.backup_storage,
                               policy.backup_watch_s, policy.backup_follow_timeout_s),
         network=network,

@@ -46,12 +46,13 @@ def describe_spec(spec: ContainerSpec) -> str:
 
 
 async def create_in_background(context, owner_id: int, live: LiveMessage,
-                               spec: ContainerSpec) -> None:
+                               spec: ContainerSpec, lease_holder: str | None = None) -> None:
     svc = services(context)
 
     async def work() -> str:
         try:
-            result = await svc.containers.create(owner_id, spec, progress=live)
+            result = await svc.containers.create(owner_id, spec, progress=live,
+                                                 lease_holder=lease_holder)
         except StillRunning as exc:
             if not exc.password:
                 raise
@@ -83,7 +84,8 @@ async def send_password(context, owner_id: int, vmid: int, hostname: str, passwo
 async def submit_create(update: Update, context, plan: CreatePlan) -> None:
     spec = plan.spec
     await run_or_ask(update, context, "create",
-                     {"owner_id": update.effective_user.id, "spec": spec_to_payload(spec)},
+                     {"owner_id": update.effective_user.id, "spec": spec_to_payload(spec),
+                      "lease_holder": plan.lease_holder},
                      f"create {describe_spec(spec)}", needs_approval=bool(plan.approval_reasons),
                      reasons=plan.approval_reasons)
 
@@ -92,7 +94,8 @@ async def submit_create(update: Update, context, plan: CreatePlan) -> None:
 async def run_create(context, asker: Asker, payload: dict) -> None:
     spec = spec_from_payload(payload["spec"])
     live = await LiveMessage.post(context.bot, asker.chat_id, f"⏳ Creating {describe_spec(spec)}…")
-    await create_in_background(context, payload["owner_id"], live, spec)
+    await create_in_background(context, payload["owner_id"], live, spec,
+                               payload.get("lease_holder"))
 
 
 async def create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

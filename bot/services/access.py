@@ -18,6 +18,9 @@ class AccessService:
         self._store = store
         self._admin_ids = frozenset(admin_ids)
         self.policy = Policy(self.role_of)  # the one policy point, shared by every service
+        # Called with the requests a revocation cancels (ApprovalService.on_close, wired by
+        # build_services): what they hold goes back.
+        self.on_close: list[Callable[[Approval], None]] = []
         self._hide = hide
 
     def role_of(self, user_id: int) -> Role:
@@ -57,6 +60,8 @@ class AccessService:
         self._store.audit.record(actor_id, "revoke", f"user:{user_id}", "ok")
         cancelled = self._store.approvals.cancel_pending_of(user_id, time.time())
         for approval in cancelled:
+            for hook in self.on_close:
+                hook(approval)
             self._store.audit.record(actor_id, "cancel", f"approval:{approval.id}", "cancelled",
                                      f"access of {user_id} revoked: {approval.summary}")
         return cancelled

@@ -21,6 +21,9 @@ class ApprovalService:
         self._policy = access.policy
         self._ttl_s = ttl_s
         self._clock = clock
+        # Called with each request closed without being carried out (rejected, expired,
+        # cancelled): what it holds (a create's leased addresses) goes back at once.
+        self.on_close: list[Callable[[Approval], None]] = []
 
     def request(
         self, action: str, payload: dict, requester_id: int, requester_chat_id: int, summary: str,
@@ -58,6 +61,8 @@ class ApprovalService:
             raise Conflict(f"This request is already {describe_status(current)}.")
         self._store.audit.record(admin_id, "approve" if approve else "reject",
                                  f"approval:{approval_id}", status, decided.summary)
+        if not approve:
+            self.closed([decided])
         return decided
 
     def auto_approve(self, approval_id: str) -> Approval | None:
@@ -68,6 +73,11 @@ class ApprovalService:
             self._store.audit.record(None, "auto-approve", f"approval:{approval_id}",
                                      "approved", decided.summary)
         return decided
+
+    def closed(self, approvals: list[Approval]) -> None:
+        for approval in approvals:
+            for hook in self.on_close:
+                hook(approval)
 
     def finish(self, approval_id: str, ok: bool) -> None:
         self._store.approvals.set_status(approval_id, "done" if ok else "failed")
@@ -93,6 +103,7 @@ class ApprovalService:
         for approval in expired:
             self._store.audit.record(None, "expire", f"approval:{approval.id}", "expired",
                                      approval.summary)
+        self.closed(expired)
         return expired
 
     def add_card(self, approval_id: str, chat_id: int, message_id: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,7 +29,12 @@ Progress = Callable[[str], Awaitable[None]] | None
 class AddressSource(Protocol):
     async def lease(self, network: str, holder: str) -> Any: ...  # .cidr, .gateway, or None
 
+    async def claim(self, actor_id: int, network: str, cidr: str, holder: str,
+                    vmid: int | None = None) -> Any: ...  # checks a named address; as lease
+
     def release(self, lease: Any) -> None: ...
+
+    def release_holder(self, holder: str) -> None: ...
 
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
 
@@ -48,6 +54,9 @@ class CreatePlan:
 
     spec: ContainerSpec
     approval_reasons: tuple[str, ...]
+    # Who holds the pool address leased for it (None: none was): kept with the request, so
+    # that a create that fails, is rejected or expires gives it back at once.
+    lease_holder: str | None = None
 
     @property
     def size(self) -> Size:
@@ -313,10 +322,15 @@ class ContainerService:
         role = self.policy.authorize(actor_id, "ct.create")
         d = self.defaults
         bridge, ip, gw = args.bridge or d.bridge, args.ip, args.gw
-        lease = None
-        if ip is None and not args.dhcp and self.addresses is not None:
+        lease, holder = None, f"create:{secrets.token_hex(6)}"
+        if ip is not None and self.addresses is not None:
+            # An address the asker named: free, theirs to take (a user's: of the pool), leased.
+            lease = await self.addresses.claim(actor_id, bridge, ip, holder)
+            if lease is not None:
+                gw = gw or lease.gateway
+        elif ip is None and not args.dhcp and self.addresses is not None:
             # A network with an address pool: its next free address and its gateway.
-            lease = await self.addresses.lease(bridge, args.hostname)
+            lease = await self.addresses.lease(bridge, holder)
             if lease is not None:
                 ip, gw = lease.cidr, lease.gateway
         nic = NicSpec(name="net0", bridge=bridge, ip=ip, gw=gw, dhcp=args.dhcp or ip is None)
@@ -326,7 +340,7 @@ class ContainerService:
             disk_gb=args.disk_gb or d.disk_gb, nics=(nic,), node=args.node,
             tags=("stratus",), start=True,
         )
-        plan = CreatePlan(spec, ())
+        plan = CreatePlan(spec, (), holder if lease is not None else None)
         if role is Role.ADMIN:
             return plan
         try:
@@ -341,28 +355,37 @@ class ContainerService:
     # ---- acting -------------------------------------------------------------------------------
 
     async def create(self, owner_id: int, spec: ContainerSpec,
-                     progress: Progress = None) -> CreateResult:
+                     progress: Progress = None, lease_holder: str | None = None) -> CreateResult:
         """Create for `owner_id` and record ownership of the CT by its identity marker, set
         in the create call. The quota is checked again here, as the create's own reservation:
         the owner may have asked for more since the request was planned (another create, a
-        scaling group, a wait for approval)."""
+        scaling group, a wait for approval). `lease_holder` is the plan's: its addresses go
+        back at once if no CT was made (a CT that was made, or may yet be, holds them)."""
         self.policy.authorize(owner_id, "ct.create")
         identity = new_identity()
         spec = dataclasses.replace(spec, tags=(*[t for t in spec.tags if t != identity],
                                                identity))
-        async with self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
-            try:
-                result = await self._px.create_container(spec, progress=progress)
-            except Exception as exc:
-                # Whatever failed after Proxmox made the CT (its start, a wait given up), the
-                # CT is the owner's from its first moment: their /list shows it, their quota
-                # counts it; not an orphan only admins see.
-                vmid = await self._adopt_made(owner_id, spec.hostname, identity, exc)
-                outcome = "still running" if isinstance(exc, errors.StillRunning) else "failed"
-                self._store.audit.record(owner_id, "create", f"ct:{vmid}" if vmid else
-                                         spec.hostname, outcome, str(exc))
-                raise
-            self._store.ownership.set(result.vmid, owner_id, spec.hostname, identity=identity)
+        made: int | None = None
+        try:
+            async with self.reserving(owner_id, Size(spec.cores, spec.memory_mb, spec.disk_gb)):
+                try:
+                    result = await self._px.create_container(spec, progress=progress)
+                except Exception as exc:
+                    # Whatever failed after Proxmox made the CT (its start, a wait given up),
+                    # the CT is the owner's from its first moment: their /list shows it, their
+                    # quota counts it; not an orphan only admins see.
+                    made = await self._adopt_made(owner_id, spec.hostname, identity, exc)
+                    outcome = "still running" if isinstance(exc, errors.StillRunning) \
+                        else "failed"
+                    self._store.audit.record(owner_id, "create", f"ct:{made}" if made else
+                                             spec.hostname, outcome, str(exc))
+                    raise
+                self._store.ownership.set(result.vmid, owner_id, spec.hostname,
+                                          identity=identity)
+        except BaseException:
+            if made is None and lease_holder and self.addresses is not None:
+                self.addresses.release_holder(lease_holder)
+            raise
         self._store.audit.record(owner_id, "create", f"ct:{result.vmid}", "ok",
                                  f"{spec.hostname} on {result.node}")
         return result

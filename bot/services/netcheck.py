@@ -126,6 +126,9 @@ class NetworkSnapshot:
     bridges: tuple[Bridge, ...] = ()
     vnets: tuple[VNet, ...] = ()
     guests: tuple[Guest, ...] = ()
+    # vmids of guests the asker may not see (another tenant's): the verdict may say that an
+    # address clashes with one of them, never which one it is.
+    hidden: frozenset[int] = frozenset()
 
     @property
     def nodes(self) -> list[str]:
@@ -488,7 +491,7 @@ def _clash(p: _Port, net: NetworkSnapshot) -> list[Problem]:
     if p.ip is None:
         return []
     others = [
-        _who(g)
+        "another user's container" if g.vmid in net.hidden else _who(g)
         for g in net.guests
         if g.vmid != p.guest.vmid and g.node == p.guest.node
         for n in g.nics

@@ -8,8 +8,10 @@ existing one (bridge addresses on every node, SDN subnets): the clash is named.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
+import logging
 from dataclasses import dataclass
 
 from bot.parsing_network import BridgeAddArgs, NatNetArgs, NetSetArgs
@@ -20,14 +22,19 @@ from bot.proxmox.tasks import TASK_TIMEOUTS_S
 from bot.services import netcheck
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
-from bot.services.errors import Conflict, NotFound, ServiceError
-from bot.store import Store
+from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from bot.store import Approval, Store
+from bot.store.pools import PoolRecord
+
+log = logging.getLogger(__name__)
 
 NAT_ZONE = "stratus"  # the SDN simple zone that holds every NAT network Stratus makes
 #: How long a leased pool address stays held for the CT it was leased for: longer than the
 #: longest task wait (a restore or clone may take hours, and a CT's config shows its address
 #: only at the end), so no address is handed out twice meanwhile.
 LEASE_HOLD_S = max(TASK_TIMEOUTS_S.values()) + 3600.0
+#: Approval statuses after which a request never runs: what it leased goes back at once.
+_NEVER_RUNS = frozenset({"rejected", "expired", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,28 @@ class StaleChanges(Conflict):
         super().__init__(f"The pending changes on {current.node} changed since this card was "
                          "shown: nothing was done. Read them again before you decide.")
         self.current = current
+
+
+def _nic_value(key: str, props: dict[str, str]) -> str:
+    """A NIC's property string, once its gateway is known to be inside its subnet."""
+    if props.get("ip") not in (None, "dhcp", "manual") and props.get("gw"):
+        try:
+            iface = ipaddress.IPv4Interface(props["ip"])
+        except ValueError:
+            raise ServiceError(f"{key} has the address {props['ip']!r}, which is not an "
+                               "IPv4 CIDR; give --ip as well.") from None
+        if ipaddress.IPv4Address(props["gw"]) not in iface.network:
+            raise ServiceError(f"The gateway {props['gw']} is not inside {iface.network}; "
+                               "give --gw with an address of that network.")
+    return ",".join(f"{k}={v}" for k, v in props.items())
+
+
+def _is_cidr(text: str) -> bool:
+    try:
+        ipaddress.IPv4Interface(text)
+    except ValueError:
+        return False
+    return True
 
 
 class NetworkService:
@@ -250,19 +279,26 @@ class NetworkService:
                     return iface.network, b.gateway or str(iface.ip)
         return None
 
-    async def lease(self, network: str, holder: str) -> Lease | None:
-        """The next free address of `network`'s pool, or None when it has no pool."""
+    def _pool(self, network: str) -> PoolRecord | None:
         pool_range = self._pools().get(network)
         if pool_range is None:
+            return None
+        return self._store.pools.get(network) or self._store.pools.put(network, *pool_range)
+
+    async def lease(self, network: str, holder: str) -> Lease | None:
+        """The next free address of `network`'s pool, or None when it has no pool."""
+        pool = self._pool(network)
+        if pool is None:
             return None
         found = await self._network_of(network)
         if found is None:
             raise NotFound(f"Network {network} has an address pool but no subnet I can see.")
         subnet, gateway = found
-        pool = self._store.pools.get(network) or self._store.pools.put(network, *pool_range)
         used = {str(ip) for ip in await self._px.used_addresses()}
         if gateway:
             used.add(gateway)
+        # A pool drawn over the gateway, a node's address or the broadcast is not handed out.
+        used |= {str(ip) for ip in await self._reserved(network)}
         ip = self._store.pools.lease(pool, used, holder, hold_s=LEASE_HOLD_S)
         if ip is None:
             raise Conflict(f"The address pool of {network} ({pool}) is exhausted: every address "
@@ -271,6 +307,123 @@ class NetworkService:
 
     def release(self, lease: Lease) -> None:
         self._store.pools.release(lease.network, lease.cidr.split("/")[0])
+
+    def release_holder(self, holder: str) -> None:
+        """Give back at once what was leased for `holder` (a create that failed: no CT holds
+        its address, and holding it for hours would exhaust a small pool)."""
+        for network, ip in self._store.pools.release_holder(holder):
+            log.info("address %s of %s given back (%s will not use it)", ip, network, holder)
+
+    def release_unrun(self, approval: Approval) -> None:
+        """Give back the addresses a request leased (its payload's ``lease_holder``) once it
+        will never run: rejected, expired or cancelled. Call it wherever a request is closed
+        so; an approved one keeps them for its execution, which gives them back if it fails."""
+        holder = approval.payload.get("lease_holder")
+        if holder and approval.status in _NEVER_RUNS:
+            self.release_holder(holder)
+
+    # ---- addresses a person names ------------------------------------------------------------
+
+    async def _reserved(self, network: str) -> dict[ipaddress.IPv4Address, str]:
+        """Addresses no container may take on `network`, each with what it is: every node's
+        own address (a CT holding one cuts the node off that subnet), the gateway of the
+        network, and the network and broadcast addresses of its subnet."""
+        out: dict[ipaddress.IPv4Address, str] = {}
+
+        def edges(subnet: ipaddress.IPv4Network) -> None:
+            if subnet.prefixlen <= 30:  # /31 and /32 have no network or broadcast address
+                out.setdefault(subnet.network_address, f"the network address of {subnet}")
+                out.setdefault(subnet.broadcast_address, f"the broadcast address of {subnet}")
+
+        for v in await self._px.list_vnets():
+            if v.gateway:
+                out.setdefault(ipaddress.IPv4Address(v.gateway), f"the gateway of {v.name}")
+            if v.name == network and v.subnet:
+                edges(ipaddress.IPv4Network(v.subnet))
+        for node in await self._px.online_nodes():
+            for b in (await self._px.node_network(node)).bridges:
+                if b.name == network and b.gateway:
+                    out.setdefault(ipaddress.IPv4Address(b.gateway), f"the gateway of {b.name}")
+                if not b.cidr:
+                    continue
+                iface = ipaddress.IPv4Interface(b.cidr)
+                if b.name == network and not b.gateway:  # its containers route through it
+                    out.setdefault(iface.ip, f"the gateway of {b.name} ({node}'s own address "
+                                             "on it)")
+                out.setdefault(iface.ip, f"{node}'s own address on {b.name}")
+                if b.name == network:
+                    edges(iface.network)
+        return out
+
+    def _free_of_pool(self, pool: PoolRecord, taken: set[ipaddress.IPv4Address],
+                      shown: int = 5) -> str:
+        """The free addresses of a pool, the first few of them, for a refusal to offer."""
+        blocked = taken | {ipaddress.IPv4Address(ip)
+                           for ip in self._store.pools.held(pool.network, LEASE_HOLD_S)}
+        first, last = (int(ipaddress.IPv4Address(a)) for a in (pool.first, pool.last))
+        free = [ip for n in range(first, last + 1)
+                if (ip := ipaddress.IPv4Address(n)) not in blocked]
+        if not free:
+            return (f"the pool of {pool.network} ({pool}) has no free address left: ask an "
+                    "admin to free one or to widen the pool")
+        more = f" and {len(free) - shown} more" if len(free) > shown else ""
+        return (f"free addresses of the {pool.network} pool: "
+                f"{', '.join(map(str, free[:shown]))}{more}")
+
+    async def claim(self, actor_id: int, network: str, cidr: str, holder: str,
+                    vmid: int | None = None) -> Lease | None:
+        """Check an address a person named for a container's NIC on `network` (`vmid`: the CT
+        being changed, whose own addresses do not count). An address of the network's pool is
+        leased to `holder` and returned (give it back if the change fails); None otherwise.
+
+        Nobody, admins included, gets an address that breaks someone else's network: the
+        network's gateway, a node's own address, the network or broadcast address, an address
+        another CT has, or one a lease holds for another request. A user gets only an address
+        of the network's pool: the pool is what an admin set aside for users (/bridge_add and
+        /natnet_add --pool, or the network.pools setting), and leasing from it keeps two
+        requests from taking the same one. Raises Conflict or Forbidden, saying what to do."""
+        try:
+            ip = ipaddress.IPv4Interface(cidr).ip
+        except ValueError:
+            raise ServiceError(f"{cidr!r} is not an IPv4 address with a prefix length "
+                               "(e.g. 10.10.20.10/24).") from None
+        admin = self._access.is_admin(actor_id)
+        pool = self._pool(network)
+        reserved = await self._reserved(network)
+        others = {ipaddress.IPv4Interface(n.ip).ip: ct
+                  for ct in await self._px.all_container_networks() if ct.vmid != vmid
+                  for n in ct.nics if n.ip and _is_cidr(n.ip)}
+        taken = set(reserved) | set(others)
+
+        def refuse(error: type[ServiceError], why: str) -> ServiceError:
+            offer = f"; {self._free_of_pool(pool, taken)}" if pool else "; choose another one"
+            return error(f"{why}{offer}.")
+
+        if ip in reserved:
+            raise refuse(Conflict, f"{ip} is {reserved[ip]}: no container may take it")
+        in_pool = pool is not None and ipaddress.IPv4Address(pool.first) <= ip <= \
+            ipaddress.IPv4Address(pool.last)
+        if not admin and pool is None:
+            raise Forbidden(f"{network} has no address pool, so only an admin can give a "
+                            f"container a fixed address on it: use DHCP (--dhcp), or ask an "
+                            f"admin to set a pool for {network}.")
+        if not admin and not in_pool:
+            raise refuse(Forbidden, f"{ip} is not in the address pool of {network} ({pool}), "
+                                    "where your addresses come from")
+        if ip in others:
+            ct = others[ip]
+            whose = (f"CT {ct.vmid} ({ct.hostname})"
+                     if admin or self._store.ownership.owner(ct.vmid) == actor_id
+                     else "another container")
+            raise refuse(Conflict, f"{ip} is already used by {whose}")
+        if not in_pool:
+            return None  # an admin's address outside the pools: checked, nothing to lease
+        found = await self._network_of(network)
+        gateway = found[1] if found else None
+        if self._store.pools.claim(pool, str(ip), holder, hold_s=LEASE_HOLD_S) is not None:
+            raise refuse(Conflict, f"{ip} is held for another request under way (a create "
+                                   "waiting for approval or running)")
+        return Lease(network, cidr, gateway)
 
     # ---- container NICs -----------------------------------------------------------------------
 
@@ -300,17 +453,12 @@ class NetworkService:
                 props["ip"] = lease.cidr
                 if lease.gateway:
                     props["gw"] = lease.gateway
-        if props.get("ip") not in (None, "dhcp", "manual") and props.get("gw"):
-            try:
-                iface = ipaddress.IPv4Interface(props["ip"])
-            except ValueError:
-                raise ServiceError(f"{args.key} has the address {props['ip']!r}, which is not an "
-                                   "IPv4 CIDR; give --ip as well.") from None
-            if ipaddress.IPv4Address(props["gw"]) not in iface.network:
-                raise ServiceError(f"The gateway {props['gw']} is not inside {iface.network}; "
-                                   "give --gw with an address of that network.")
-        value = ",".join(f"{k}={v}" for k, v in props.items())
+        moved = args.bridge and (current is None or current.bridge != args.bridge)
+        if lease is None and props.get("ip") not in (None, "dhcp", "manual") and (args.ip or moved):
+            # An address the asker named, or one they take along to another bridge.
+            lease = await self.claim(actor_id, props["bridge"], props["ip"], f"ct:{vmid}", vmid)
         try:
+            value = _nic_value(args.key, props)
             await self._px.set_container_nic(vmid, args.key, value)
         except Exception:
             if lease:
@@ -351,7 +499,12 @@ class NetworkService:
                 # by vmid, as hostnames are not unique
                 end = (await self.containers.resolve(actor_id, end, "net.check")).vmid
             ends.append(end)
-        return netcheck.check(*ends, await self.snapshot(), self.facts)
+        snapshot = await self.snapshot()
+        if not self._access.is_admin(actor_id):  # a user is not told whose address they took
+            snapshot = dataclasses.replace(snapshot, hidden=frozenset(
+                g.vmid for g in snapshot.guests
+                if self._store.ownership.owner(g.vmid) != actor_id))
+        return netcheck.check(*ends, snapshot, self.facts)
 
 
 __all__ = ["NetworkService", "Lease", "Overview", "NicChange", "nic_from_pve"]

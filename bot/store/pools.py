@@ -4,7 +4,9 @@ A pool is a range FIRST-LAST of a network's addresses; `lease` picks the lowest 
 range that no container uses and no recent lease holds, and records the lease, all under the
 store's lock, so two creates (even concurrent ones, from several threads) never get the same
 address. A lease is held for `hold_s` (long enough for an approval to be decided and the create to
-run); after that the container's own config shows the address as used.
+run); after that the container's own config shows the address as used. An address a person
+names (`claim`) is leased the same way, unless a live lease holds it for someone else; a
+request that will not run gives its leases back at once (`release_holder`).
 """
 
 from __future__ import annotations
@@ -81,6 +83,37 @@ class PoolRepository(_Repository):
                                          "at": now})
                     return ip
         return None
+
+    def claim(self, pool: PoolRecord, ip: str, holder: str, hold_s: float = DEFAULT_HOLD_S,
+              now: float | None = None) -> str | None:
+        """Lease the address `ip` of `pool`, one a person named, to `holder`. None when done;
+        the other holder when a live lease holds it for someone else (nothing is changed)."""
+        now = time.time() if now is None else now
+        at = (_q.network == pool.network) & (_q.ip == ip)
+        with self._lock:
+            self._leases.remove((_q.network == pool.network) & (_q.at < now - hold_s))
+            doc = self._leases.get(at)
+            if doc is not None and doc["holder"] != holder:
+                return doc["holder"]
+            self._leases.upsert({"network": pool.network, "ip": ip, "holder": holder, "at": now},
+                                at)
+        return None
+
+    def held(self, network: str, hold_s: float = DEFAULT_HOLD_S,
+             now: float | None = None) -> dict[str, str]:
+        """The live leases of `network`: address -> holder."""
+        now = time.time() if now is None else now
+        with self._lock:
+            docs = self._leases.search((_q.network == network) & (_q.at >= now - hold_s))
+        return {d["ip"]: d["holder"] for d in docs}
+
+    def release_holder(self, holder: str) -> list[tuple[str, str]]:
+        """Give back every lease of `holder` (a request that will not run, a create that
+        failed); returns the (network, address) pairs given back."""
+        with self._lock:
+            docs = self._leases.search(_q.holder == holder)
+            self._leases.remove(_q.holder == holder)
+        return sorted((d["network"], d["ip"]) for d in docs)
 
     def release(self, network: str, ip: str) -> None:
         with self._lock:

@@ -28,7 +28,10 @@ async def backup_of(h, user, ref, extra=""):
 async def test_lab_scenario_backup_twin_and_restore_into(harness):
     h, tg = harness, harness.tg
     bob, admin = h.bob, h.admin
-    vmid = await make_ct(h, bob, "c1", "--ip 10.0.0.5/24 --gw 10.0.0.1")
+    vmid = await make_ct(h, bob, "c1")
+    # vmbr0 has no address pool: only an admin may give Bob's CT a fixed address there
+    fixed = await h.ask(admin, f"/net_set {vmid} net0 --ip 10.0.0.5/24 --gw 10.0.0.1", final)
+    assert fixed.content.startswith(f"✅ CT {vmid} net0:"), fixed.content
     done = await backup_of(h, bob, "c1", "--note 'before upgrade'")
     assert done.content.startswith(f"✅ Backup of CT {vmid} done: local:backup/vzdump-lxc-{vmid}-")
     volid = done.content.split("done: ")[1].split()[0]

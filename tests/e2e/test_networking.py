@@ -133,7 +133,9 @@ async def test_natnet_and_pool_allocation(harness):
 async def test_net_and_net_set_owner_or_admin(harness):
     h = harness
     await make_vmbr1(h)
-    vmid = await create(h, h.bob, "/create box --node pve1 --ip 10.0.2.50/24 --gw 10.0.2.2")
+    vmid = await create(h, h.bob, "/create box --node pve1")
+    # vmbr0 has no address pool: only an admin may give a user's CT a fixed address there
+    await h.ask(h.admin, f"/net_set {vmid} net0 --ip 10.0.2.50/24 --gw 10.0.2.2", finished)
     shown = await h.ask(h.bob, f"/net {vmid}", lambda m: m.content.startswith(f"CT {vmid}"))
     assert "net0: bridge vmbr0 · MAC BC:24:11:" in shown.content
     assert "IP 10.0.2.50/24 · gw 10.0.2.2" in shown.content
@@ -273,8 +275,11 @@ async def test_netcheck_by_hostname_checks_the_askers_own_container(harness):
     """Two users may name containers alike: Bob's /netcheck web ... is about Bob's web, never
     about Carol's (whose addresses he may not see)."""
     h = harness
-    carols = await create(h, h.carol, "/create web --node pve1 --ip 10.0.2.60/24 --gw 10.0.2.99")
-    bobs = await create(h, h.bob, "/create web --node pve1 --ip 10.0.2.61/24 --gw 10.0.2.2")
+    carols = await create(h, h.carol, "/create web --node pve1")
+    bobs = await create(h, h.bob, "/create web --node pve1")
+    # vmbr0 has no address pool: only an admin may give users' CTs fixed addresses there
+    await h.ask(h.admin, f"/net_set {carols} net0 --ip 10.0.2.60/24 --gw 10.0.2.99", finished)
+    await h.ask(h.admin, f"/net_set {bobs} net0 --ip 10.0.2.61/24 --gw 10.0.2.2", finished)
     assert carols < bobs
     msg = await h.ask(h.bob, "/netcheck web pc", lambda m: m.content.startswith("web -> "))
     assert "web -> pc: reachable" in msg.content, msg.content

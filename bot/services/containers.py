@@ -251,6 +251,12 @@ class ContainerService:
                 self._store.audit.record(owner_id, "create", f"ct:{vmid}", "still running",
                                          exc.upid)
                 raise
+            except errors.StartFailed as exc:
+                # Created, then it would not start: the owner's all the same (see above).
+                self._store.ownership.set(exc.vmid, owner_id, spec.hostname)
+                self._store.audit.record(owner_id, "create", f"ct:{exc.vmid}", "not started",
+                                         str(exc.cause))
+                raise
             except Exception as exc:
                 self._store.audit.record(owner_id, "create", spec.hostname, "failed", str(exc))
                 raise

@@ -525,37 +525,47 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             f"No online node that has the container's networks has a {what} available; "
             "ask an admin.")
 
-    async def _templates_on(self, template: str, nodes: set[str],
-                            resources: list[dict]) -> dict[str, str]:
-        """The volid of `template` on each of `nodes` that has it: a volume its storage lists
-        as a template there (not a backup, whatever its name says), or, for a short name such
-        as ``debian-12``, the newest matching one.
+    async def _template_on(self, template: str, node: str, resources: list[dict],
+                           ) -> tuple[str | None, set[str]]:
+        """The volid of `template` on `node`: a volume its storage lists as a template there
+        (not a backup, whatever its name says), or, for a short name such as ``debian-12``,
+        the newest matching one; None if there is none. Also the names of the templates there,
+        for the answer when no node has it."""
+        available = await self._templates(resources, node)
+        return _match_template(template, available), {t.name for t in available}
 
-        Anything else (a guessed name, someone's backup, a missing file) gets one answer, which
-        names the templates there are: no one learns by asking what else exists.
+    async def _placement(self, spec: ContainerSpec, resources: list[dict]) -> tuple[str, str]:
+        """The node for the CT and the volid of its template there. Only a node where Proxmox
+        would create *and start* it will do: its bridges, a storage for its disk and its
+        template are there. Otherwise NotFound, saying what is missing where, before anything
+        exists (a CT whose start fails would be left behind, stopped).
+
+        A template that is not there (a guessed name, someone's backup, a missing file) gets
+        one answer, which names the templates there are: no one learns what else exists.
         """
-        order = sorted(nodes)
-        listings = await asyncio.gather(*(self._templates(resources, n) for n in order))
-        found = {n: volid for n, available in zip(order, listings, strict=True)
-                 if (volid := _match_template(template, available)) is not None}
-        if found:
-            return found
-        names = ", ".join(sorted({t.name for available in listings for t in available}))
-        where = f"node {order[0]}" if len(order) == 1 else f"nodes {', '.join(order)}"
-        raise errors.NotFound(
-            f"No template {template!r} on {where}; available: {names or 'none'}.")
-
-    async def _nodes_able_to_take(self, spec: ContainerSpec,
-                                  resources: list[dict]) -> dict[str, str]:
-        """The online nodes (the spec's node alone, when named) where Proxmox would create and
-        start the CT, each with the volid of its template there: its bridges, a storage for its
-        disk and its template are on that node. Otherwise NotFound, saying what is missing
-        where, before anything exists (a CT whose start fails would be left behind)."""
         if spec.node:
             self._place(spec, resources)  # a named node exists and is online, said first
         nodes = await self._nodes_with_bridges(spec, resources)
         nodes = self._nodes_with_disk_storage(spec, nodes, resources)
-        return await self._templates_on(spec.template, nodes, resources)
+        # Ask the node placement chooses, not every node: one listing in the usual case. The
+        # choice is made again after each wait, so that the memory promised meanwhile by
+        # concurrent creates counts (no await between the last choice and our promise).
+        volids: dict[str, str] = {}  # the nodes known to have the template: its volid there
+        lacking: set[str] = set()  # the nodes known not to
+        seen: set[str] = set()
+        while candidates := nodes - lacking:
+            node = self._place(spec, resources, candidates)
+            if node in volids:
+                return node, volids[node]
+            volid, names = await self._template_on(spec.template, node, resources)
+            seen |= names
+            if volid is None:
+                lacking.add(node)
+            else:
+                volids[node] = volid
+        where = f"node {spec.node}" if spec.node else f"nodes {', '.join(sorted(nodes))}"
+        raise errors.NotFound(f"No template {spec.template!r} on {where}; available: "
+                              f"{', '.join(sorted(seen)) or 'none'}.")
 
     def _place(self, spec: ContainerSpec, resources: list[dict],
                allowed: set[str] | None = None) -> str:
@@ -629,13 +639,12 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         say = _Reporter(progress)
         await say("Choosing a node")
         resources = await self._resources()
-        templates = await self._nodes_able_to_take(spec, resources)
-        node = self._place(spec, resources, set(templates))
+        node, ostemplate = await self._placement(spec, resources)
         # Promise the memory at once, so concurrent creates spread over the nodes.
         self._pending_mem[node] = self._pending_mem.get(node, 0) + spec.memory_mb
         vmid = None
         try:
-            params = self._create_params(spec, node, resources, templates[node])
+            params = self._create_params(spec, node, resources, ostemplate)
             generated = params["password"] if spec.password is None else None
 
             async def post(vmid: int) -> str:

@@ -75,7 +75,9 @@ async def run(sim: SimulatorThread) -> list[tuple[str, str, str, str]]:
         t0 = time.perf_counter()
         created, counts = await counted(sim, px.create_container(spec("one")))
         one_create = time.perf_counter() - t0
-        per_op("create (+ task wait)", counts, "<= 6")
+        # 7: the template is asked of its storage's listing on the node (issue 10: a backup
+        # named as a template was unpacked), no longer trusted by its name.
+        per_op("create (+ task wait)", counts, "<= 7")
         for name, op in (("start", px.start), ("stop", px.stop), ("delete", px.delete)):
             _, counts = await counted(sim, op(created.vmid))
             per_op(name, counts)

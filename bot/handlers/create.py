@@ -27,7 +27,7 @@ from bot.handlers.common import (
 )
 from bot.parsing import CreateArgs, UsageError, parse_create, parse_hostname
 from bot.proxmox import ContainerSpec
-from bot.proxmox.errors import StillRunning
+from bot.proxmox.errors import StartFailed, StillRunning
 from bot.proxmox.tasks import task_vmid
 from bot.services.containers import CreatePlan, spec_from_payload, spec_to_payload
 
@@ -60,6 +60,12 @@ async def create_in_background(context, owner_id: int, live: LiveMessage,
             vmid = task_vmid(exc.upid) or "?"
             note = await send_password(context, owner_id, vmid, spec.hostname, exc.password)
             raise StillRunning(f"{exc}{note}", upid=exc.upid, waited_s=exc.waited_s) from None
+        except StartFailed as exc:
+            if not exc.password:
+                raise
+            note = await send_password(context, owner_id, exc.vmid, spec.hostname, exc.password)
+            raise StartFailed(f"{exc}{note}", vmid=exc.vmid, node=exc.node, password=None,
+                              cause=exc.cause) from None
         ct = await svc.containers.resolve(owner_id, result.vmid)
         note = ""
         if result.password:

@@ -250,25 +250,29 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             and "vztmpl" in str(s.get("content", "")).split(",")
             and s.get("status", "available") == "available"
         ]
-        listings = await asyncio.gather(
-            *(
-                self._request(
-                    "GET",
-                    f"nodes/{n}/storage/{s}/content",
-                    action=f"list the templates of storage {s} on {n}",
-                    content="vztmpl",
-                )
-                for n, s in stores
-            )
-        )
+        listings = await asyncio.gather(*(self._storage_templates(n, s) for n, s in stores))
         seen: dict[str, Template] = {}
         for entries in listings:
             for e in entries:
+                if e.get("content") != "vztmpl":  # what the storage says, not the name
+                    continue
                 volid = e["volid"]
                 seen.setdefault(
                     volid, Template(volid, volid.split("/", 1)[-1], int(e.get("size") or 0))
                 )
         return sorted(seen.values(), key=lambda t: t.volid)
+
+    async def _storage_templates(self, node: str, storage: str) -> list[dict]:
+        """The template volumes a storage lists on a node (concurrent creates share the ask)."""
+        return await self._single_flight(
+            ("templates", node, storage),
+            lambda: self._request(
+                "GET",
+                f"nodes/{node}/storage/{storage}/content",
+                action=f"list the templates of storage {storage} on {node}",
+                content="vztmpl",
+            ),
+        )
 
     @staticmethod
     def _online_nodes(resources: list[dict]) -> list[str]:
@@ -476,26 +480,100 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         )
 
     async def _nodes_with_bridges(self, spec: ContainerSpec, resources: list[dict]) -> set[str]:
-        """The online nodes where every bridge (or SDN VNet) of the spec's NICs is applied.
+        """The online nodes (the spec's node alone, when it names one) where every bridge (or
+        SDN VNet) of the spec's NICs is applied and active.
 
-        vmbr0 is taken for granted, as the installer makes it on every node; asking about it
-        would cost each create a request per node.
+        A named node is asked too: Proxmox creates a CT on a missing bridge and fails only its
+        start, which left a stopped CT behind. vmbr0 is taken for granted, as the installer
+        makes it on every node; asking about it would cost each create a request per node.
         """
-        nodes = [r["node"] for r in resources
-                 if r.get("type") == "node" and r.get("status") == "online"]
+        nodes = [spec.node] if spec.node else self._online_nodes(resources)
         needed = {nic.bridge for nic in spec.nics} - {"vmbr0"}
-        if not needed or spec.node:
+        if not needed:
             return set(nodes)
         listings = await asyncio.gather(*(
             self._request("GET", f"nodes/{n}/network", action=f"read the network of {n}",
                           type="any_bridge") for n in nodes))
-        found = {n for n, ifaces in zip(nodes, listings, strict=True)
-                 if needed <= {i["iface"] for i in ifaces if i.get("active")}}
+        active = {n: {i["iface"] for i in ifaces if i.get("active")}
+                  for n, ifaces in zip(nodes, listings, strict=True)}
+        found = {n for n in nodes if needed <= active[n]}
+        if not found and spec.node:
+            missing = ", ".join(sorted(needed - active[spec.node]))
+            raise errors.NotFound(
+                f"Node {spec.node} has no bridge {missing} (applied and active); its networks: "
+                f"{', '.join(sorted(active[spec.node])) or 'none'}. Pick one of those, or "
+                "another node.")
         if not found:
             raise errors.NotFound(
                 f"No online node has {', '.join(sorted(needed))} applied; create or apply it "
                 "first (/bridges lists the networks), or pick another bridge.")
         return found
+
+    def _nodes_with_disk_storage(self, spec: ContainerSpec, nodes: set[str],
+                                 resources: list[dict]) -> set[str]:
+        """Those of `nodes` with a storage for the CT's disk (the spec's, or any) there,
+        available, holding container disks: what create_vm would otherwise refuse."""
+
+        def fits(node: str) -> bool:
+            storages = _disk_storages(node, resources)
+            return spec.storage in storages if spec.storage else bool(storages)
+
+        able = {n for n in nodes if fits(n)}
+        if able:
+            return able
+        what = (f"storage {spec.storage!r} for container disks" if spec.storage
+                else "storage for container disks (content 'rootdir')")
+        if spec.node:
+            others = [n for n in self._online_nodes(resources) if n != spec.node and fits(n)]
+            raise errors.NotFound(
+                f"Node {spec.node} has no {what} available; "
+                + (f"nodes that have one: {', '.join(others)}." if others
+                   else "no other node has one either: ask an admin."))
+        raise errors.NotFound(
+            f"No online node that has the container's networks has a {what} available; "
+            "ask an admin.")
+
+    async def _template_on(self, template: str, node: str, resources: list[dict],
+                           ) -> tuple[str | None, set[str]]:
+        """The volid of `template` on `node`: a volume its storage lists as a template there
+        (not a backup, whatever its name says), or, for a short name such as ``debian-12``,
+        the newest matching one; None if there is none. Also the names of the templates there,
+        for the answer when no node has it."""
+        available = await self._templates(resources, node)
+        return _match_template(template, available), {t.name for t in available}
+
+    async def _placement(self, spec: ContainerSpec, resources: list[dict]) -> tuple[str, str]:
+        """The node for the CT and the volid of its template there. Only a node where Proxmox
+        would create *and start* it will do: its bridges, a storage for its disk and its
+        template are there. Otherwise NotFound, saying what is missing where, before anything
+        exists (a CT whose start fails would be left behind, stopped).
+
+        A template that is not there (a guessed name, someone's backup, a missing file) gets
+        one answer, which names the templates there are: no one learns what else exists.
+        """
+        if spec.node:
+            self._place(spec, resources)  # a named node exists and is online, said first
+        nodes = await self._nodes_with_bridges(spec, resources)
+        nodes = self._nodes_with_disk_storage(spec, nodes, resources)
+        # Ask the node placement chooses, not every node: one listing in the usual case. The
+        # choice is made again after each wait, so that the memory promised meanwhile by
+        # concurrent creates counts (no await between the last choice and our promise).
+        volids: dict[str, str] = {}  # the nodes known to have the template: its volid there
+        lacking: set[str] = set()  # the nodes known not to
+        seen: set[str] = set()
+        while candidates := nodes - lacking:
+            node = self._place(spec, resources, candidates)
+            if node in volids:
+                return node, volids[node]
+            volid, names = await self._template_on(spec.template, node, resources)
+            seen |= names
+            if volid is None:
+                lacking.add(node)
+            else:
+                volids[node] = volid
+        where = f"node {spec.node}" if spec.node else f"nodes {', '.join(sorted(nodes))}"
+        raise errors.NotFound(f"No template {spec.template!r} on {where}; available: "
+                              f"{', '.join(sorted(seen)) or 'none'}.")
 
     def _place(self, spec: ContainerSpec, resources: list[dict],
                allowed: set[str] | None = None) -> str:
@@ -530,14 +608,7 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         """spec.storage, or the node's storage for CT disks (content rootdir) with most room."""
         if spec.storage:
             return spec.storage
-        candidates = {
-            r["storage"]: int(r.get("maxdisk") or 0) - int(r.get("disk") or 0)
-            for r in resources
-            if r.get("type") == "storage"
-            and r.get("node") == node
-            and "rootdir" in str(r.get("content", "")).split(",")
-            and r.get("status", "available") == "available"
-        }
+        candidates = _disk_storages(node, resources)
         if not candidates:
             raise errors.NotFound(
                 f"Node {node} has no storage for container disks (content 'rootdir'); "
@@ -545,22 +616,8 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             )
         return max(sorted(candidates), key=lambda s: candidates[s])
 
-    async def _resolve_template(self, template: str, node: str, resources: list[dict]) -> str:
-        """A volid as is; a short name (``debian-12``) -> the newest matching template on node."""
-        if ":" in template:
-            return template
-        available = await self._templates(resources, node)
-        pattern = re.compile(rf"^{re.escape(template)}(?:$|[-_.])")
-        matches = [t for t in available if pattern.match(t.name)]
-        if not matches:
-            names = ", ".join(t.name for t in available) or "none"
-            raise errors.NotFound(
-                f"No template named like {template!r} on node {node}; available: {names}."
-            )
-        return max(matches, key=lambda t: _natural_key(t.name)).volid
-
-    async def _create_params(
-        self, spec: ContainerSpec, node: str, resources: list[dict]
+    def _create_params(
+        self, spec: ContainerSpec, node: str, resources: list[dict], ostemplate: str
     ) -> dict[str, Any]:
         """The POST /nodes/{node}/lxc parameters for `spec` (without the vmid)."""
         storage = self._pick_storage(spec, node, resources)
@@ -568,7 +625,7 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         if password is None and not spec.ssh_public_key:
             password = generate_password()
         params: dict[str, Any] = {
-            "ostemplate": await self._resolve_template(spec.template, node, resources),
+            "ostemplate": ostemplate,
             "hostname": spec.hostname,
             "cores": spec.cores,
             "memory": spec.memory_mb,
@@ -590,12 +647,12 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         say = _Reporter(progress)
         await say("Choosing a node")
         resources = await self._resources()
-        node = self._place(spec, resources, await self._nodes_with_bridges(spec, resources))
+        node, ostemplate = await self._placement(spec, resources)
         # Promise the memory at once, so concurrent creates spread over the nodes.
         self._pending_mem[node] = self._pending_mem.get(node, 0) + spec.memory_mb
         vmid = None
         try:
-            params = await self._create_params(spec, node, resources)
+            params = self._create_params(spec, node, resources, ostemplate)
             generated = params["password"] if spec.password is None else None
 
             async def post(vmid: int) -> str:
@@ -634,6 +691,14 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
             except errors.StillRunning as exc:
                 exc.password = generated
                 raise
+            except errors.ProxmoxError as exc:
+                # The CT exists now, with `generated` as its root password: the caller must
+                # still own it and hand the password over.
+                why = exc.log_line if isinstance(exc, errors.TaskFailed) else str(exc)
+                raise errors.StartFailed(
+                    f"CT {vmid} ({spec.hostname}) was created on {node} but could not start: "
+                    f"{why}. It exists, stopped.",
+                    vmid=vmid, node=node, password=generated, cause=exc) from exc
         await say(f"CT {vmid} is ready on {node}")
         return CreateResult(vmid=vmid, node=node, password=generated)
 
@@ -711,6 +776,28 @@ class _Reporter:
             await self._progress(stage)
         except Exception:
             log.warning("progress callback failed at stage %r", stage, exc_info=True)
+
+
+def _disk_storages(node: str, resources: list[dict]) -> dict[str, int]:
+    """The storages of `node` that can hold container disks now (content rootdir, available),
+    with their free bytes."""
+    return {
+        r["storage"]: int(r.get("maxdisk") or 0) - int(r.get("disk") or 0)
+        for r in resources
+        if r.get("type") == "storage"
+        and r.get("node") == node
+        and "rootdir" in str(r.get("content", "")).split(",")
+        and r.get("status", "available") == "available"
+    }
+
+
+def _match_template(template: str, available: list[Template]) -> str | None:
+    """A volid among `available` as is; a short name (``debian-12``) -> the newest match."""
+    if ":" in template:
+        return template if any(t.volid == template for t in available) else None
+    pattern = re.compile(rf"^{re.escape(template)}(?:$|[-_.])")
+    matches = [t for t in available if pattern.match(t.name)]
+    return max(matches, key=lambda t: _natural_key(t.name)).volid if matches else None
 
 
 def _natural_key(name: str) -> list[tuple[int, int | str]]:

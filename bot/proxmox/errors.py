@@ -71,6 +71,21 @@ class StillRunning(ProxmoxError):
         self.password: str | None = None
 
 
+class StartFailed(ProxmoxError):
+    """A create made the CT but could not start it: the CT exists, stopped, on `node`. It
+    carries `vmid` (the caller records whose it is: it counts against a quota all the same),
+    the root `password` generated for it (the CT has it; this is the only copy) and `cause`,
+    the start's own error."""
+
+    def __init__(self, message: str, *, vmid: int, node: str, password: str | None,
+                 cause: ProxmoxError):
+        super().__init__(message)
+        self.vmid = vmid
+        self.node = node
+        self.password = password
+        self.cause = cause
+
+
 class Undone(ProxmoxError):
     """A change of several steps failed part-way; what it had made was deleted again, newest
     first. ``cause`` is the step's error; ``left`` names what could not be deleted (empty when

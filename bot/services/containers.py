@@ -375,8 +375,8 @@ class ContainerService:
                     # the CT is the owner's from its first moment: their /list shows it, their
                     # quota counts it; not an orphan only admins see.
                     made = await self._adopt_made(owner_id, spec.hostname, identity, exc)
-                    outcome = "still running" if isinstance(exc, errors.StillRunning) \
-                        else "failed"
+                    outcome = ("still running" if isinstance(exc, errors.StillRunning) else
+                               "not started" if isinstance(exc, errors.StartFailed) else "failed")
                     self._store.audit.record(owner_id, "create", f"ct:{made}" if made else
                                              spec.hostname, outcome, str(exc))
                     raise
@@ -394,7 +394,11 @@ class ContainerService:
                           exc: BaseException) -> int | None:
         """The vmid of the CT carrying `identity` if Proxmox made it (recorded as the
         owner's), else None."""
-        vmid = task_vmid(exc.upid) if isinstance(exc, errors.StillRunning) else None
+        vmid = None
+        if isinstance(exc, errors.StillRunning):
+            vmid = task_vmid(exc.upid)
+        elif isinstance(exc, errors.StartFailed):  # created, then it would not start
+            vmid = exc.vmid
         if vmid is None:
             try:
                 made = [ct for ct in await self._px.list_containers() if ct.identity == identity]

@@ -99,14 +99,24 @@ async def create_ct(ctx, p):
         return await restore_ct(ctx, p)
     if err := already_exists(ctx, vmid):
         raise err
-    # ostemplate: a volume id in a storage of this node that holds templates
+    # ostemplate: a template volume in a storage of this node
     ostemplate = p["ostemplate"]
-    store_id, sep, _ = ostemplate.partition(":")
-    tstore = node.storages.get(store_id) if sep else None
-    if tstore is None or ostemplate not in tstore.volumes:
-        raise fail(f"can't find file '{ostemplate}'" if tstore else
-                   f"storage '{store_id}' does not exist" if sep else
-                   f"unable to parse volume ID '{ostemplate}'")
+    store_id, sep, volname = ostemplate.partition(":")
+    if not sep:
+        raise fail(f"unable to parse volume ID '{ostemplate}'")
+    tstore = node.storages.get(store_id)
+    if tstore is None:
+        raise fail(f"storage '{store_id}' does not exist")
+    # "The OS template or backup file", says the schema, but since PVE 7.2 create_vm
+    # (PVE::API2::LXC) asks PVE::Storage::check_volume_access for content type 'vztmpl'
+    # ('backup' only with restore=1), which dies before the task starts, for root too: a
+    # backup named as a template is refused, not unpacked into a new CT (pve-container
+    # d387c0b, pve-storage 21c7b54). The type comes from the volume's name.
+    vtype = _volume_type(volname)
+    if vtype != "vztmpl":
+        raise fail(f"unable to use volume {ostemplate} - content type needs to be 'vztmpl'")
+    if ostemplate not in tstore.volumes:
+        raise fail(f"can't find file '{ostemplate}'")
     # rootfs: STORAGE:SIZE_GiB on a storage that can hold container directories
     rootfs = p.get("rootfs") or f"{p.get('storage', 'local')}:4"
     spec = parse_property_string(_CREATE.props["rootfs"].sub, rootfs)
@@ -165,6 +175,21 @@ async def create_ct(ctx, p):
     return task.upid
 
 
+_SUBDIR_TYPES = ("vztmpl", "backup", "iso", "snippets", "import")  # named by their subdirectory
+
+
+def _volume_type(volname: str) -> str:
+    """The content type PVE reads from a volume's name (PVE::Storage::Plugin::parse_volname:
+    ``vztmpl/<file>``, ``backup/<file>``...; ``<vmid>/<file>`` and ``vm-<vmid>-disk-<n>`` of
+    the LVM/ZFS plugins are ``images``)."""
+    subdir, slash, _ = volname.partition("/")
+    if slash and subdir in _SUBDIR_TYPES:
+        return subdir
+    if (slash and subdir.isdigit()) or volname.startswith(("vm-", "base-", "subvol-")):
+        return "images"
+    raise fail(f"unable to parse directory volume name '{volname}'")
+
+
 def _guess_ostype(ostemplate: str) -> str:
     name = ostemplate.rsplit("/", 1)[-1]
     for os in ("debian", "ubuntu", "alpine", "centos", "fedora", "archlinux", "devuan",
@@ -175,6 +200,10 @@ def _guess_ostype(ostemplate: str) -> str:
 
 
 def _check_bridges(ctx, guest: Guest) -> None:
+    """Inside a start task: each NIC is plugged into its bridge by pve-container's lxc network
+    hook (src/lxcnetaddbr, "bridge '<b>' does not exist"), so PVE::LXC::vm_start fails there.
+    A create never looks: create_vm writes the netN keys as given (PVE::LXC::check_bridge_access
+    checks only the SDN.Use permission), so a CT on a missing bridge is created, stopped."""
     bridges = ctx.cluster.nodes[guest.node].bridges
     for key, value in guest.config.items():
         if key.startswith("net"):

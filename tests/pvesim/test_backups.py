@@ -111,6 +111,27 @@ async def test_notes_protected_and_delete(api):
     assert status == 500 and "does not exist" in reason
 
 
+async def test_a_backup_is_no_template_without_restore(api):
+    """create_vm checks ostemplate's content type (PVE::Storage::check_volume_access): a backup,
+    existing or not, is refused at once unless restore=1; a missing template is not found."""
+    await api.create(vmid=200, hostname="web1")
+    await backup(api)
+    (vol,) = await api.ok("GET", "/nodes/pve1/storage/local/content", content="backup")
+    for volid in (vol["volid"], "local:backup/vzdump-lxc-999-2020_01_01-00_00_00.tar.zst"):
+        status, reason, _ = await api.call("POST", "/nodes/pve1/lxc", vmid=300, ostemplate=volid,
+                                           rootfs="local-lvm:8")
+        assert (status, reason) == (
+            500, f"unable to use volume {volid} - content type needs to be 'vztmpl'")
+    status, reason, _ = await api.call("POST", "/nodes/pve1/lxc", vmid=300,
+                                       ostemplate="local:iso/x.iso", rootfs="local-lvm:8")
+    assert (status, reason) == (
+        500, "unable to use volume local:iso/x.iso - content type needs to be 'vztmpl'")
+    assert 300 not in api.sim.cluster.guests
+    upid = await api.ok("POST", "/nodes/pve1/lxc", vmid=300, ostemplate=vol["volid"],
+                        restore=1, storage="local-lvm")
+    assert (await api.wait("pve1", upid))["exitstatus"] == "OK"
+
+
 async def test_restore_new_and_into_existing(api):
     await api.create(vmid=200, hostname="orig", cores=2, memory=1024,
                      net0="name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1")

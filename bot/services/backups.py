@@ -193,12 +193,15 @@ class BackupService:
                         use_case: str = "backup.list") -> BackupInfo:
         """A backup the asker may use; the same answer for unknown and others' (no probing)."""
         self._containers.policy.authorize(actor_id, use_case)
+        # One answer for a missing backup and someone else's: a name cannot be probed.
+        unknown = NotFound(f"There is no backup {volid} among yours (none by that name, or "
+                           "not yours). /backups lists yours.")
         try:
             backup = await self._px.get_backup(volid)
         except errors.NotFound:
-            raise NotFound(f"There is no backup {volid}. /backups lists yours.") from None
+            raise unknown from None
         if not await self._may_see(actor_id, backup):
-            raise Forbidden(f"Backup {volid} is of a container that is not yours.")
+            raise unknown
         return backup
 
     # ---- backing up -------------------------------------------------------------------------

@@ -210,3 +210,17 @@ async def test_containers_owned_before_markers_get_one_at_start(sim, tg, tmp_pat
         h = Harness(sim, tg, services, app, str(store_path))
         listing = await h.ask(h.bob, "/list")
         assert "old-box" in listing.content
+
+
+async def test_someone_elses_backup_and_a_missing_one_get_the_same_answer(harness):
+    h = harness
+    alpha = await create(h, h.bob, "alpha")
+    made = await h.ask(h.bob, f"/backup {alpha}", lambda m: "Backup of CT" in m.content
+                       and m.content.startswith(("✅", "❌")))
+    volid = made.content.split(": ", 1)[1].split()[0]
+    missing = volid.replace("lxc-", "lxc-9")
+    for command in ("/backup_del {}", "/restore {} --new", "/restore {} --into 999"):
+        theirs = await h.ask(h.carol, command.format(volid))
+        nothing = await h.ask(h.carol, command.format(missing))
+        assert theirs.content.replace(volid, "V") == nothing.content.replace(missing, "V"), \
+            (theirs.content, nothing.content)

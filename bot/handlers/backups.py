@@ -3,6 +3,7 @@ reports finished scheduled backups (a JobQueue job)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -14,6 +15,8 @@ from telegram.ext import ContextTypes
 from bot.handlers.approvals import executor, submit
 from bot.handlers.common import LiveMessage, command_args, reply, run_reporting, services
 from bot.parsing_backups import (
+    BackupArgs,
+    ScheduleArgs,
     parse_backup,
     parse_backup_del,
     parse_backups,
@@ -43,10 +46,34 @@ async def backup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_backup(command_args(update))
     svc = services(context)
     uid = update.effective_user.id
-    vmid, node, upid = await svc.backups.start(uid, args)
+    ct = await svc.backups.check_backup(uid, args)  # refusals (not yours, quota) at once
+    if svc.backups.backup_needs_approval(uid, args):
+        await submit(update, context, "backup",
+                     {"args": {**dataclasses.asdict(args), "ref": ct.vmid}, "requester_id": uid},
+                     f"protected backup of CT {ct.vmid} {ct.hostname} (kept until an admin lifts "
+                     "the protection)")
+        return
+    await _back_up(context, update.effective_chat.id, uid, args)
+
+
+@executor("backup")
+async def execute_backup(context, approval: Approval) -> None:
+    p = approval.payload
+    try:
+        await _back_up(context, approval.requester_chat_id, p["requester_id"],
+                       BackupArgs(**p["args"]), approved=True)
+    except Exception as exc:  # noqa: BLE001 - the requester hears why
+        await context.bot.send_message(approval.requester_chat_id, f"❌ {exc}")
+
+
+async def _back_up(context, chat_id: int, uid: int, args: BackupArgs,
+                   approved: bool = False) -> None:
+    """Start the backup and follow it in a live message in `chat_id`."""
+    svc = services(context)
+    vmid, node, upid = await svc.backups.start(uid, args, approved)
     title = f"⏳ Backing up CT {vmid} on {node}…"
     try:
-        live = await LiveMessage.post(context.bot, update.effective_chat.id, title, min_interval=0)
+        live = await LiveMessage.post(context.bot, chat_id, title, min_interval=0)
     except Exception:
         svc.backups.leave_to_watcher(upid)  # the backup runs on: its outcome must still be told
         raise
@@ -208,13 +235,41 @@ def _when(epoch: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else "never"
 
 
+def _schedule_made(job, runs: list[int]) -> str:
+    keep = f", keeping {job.prune}" if job.prune else ", keeping all"
+    return (f"🗓 Schedule {job.id}: CT {', '.join(map(str, job.vmids))} backed up at "
+            f"'{job.schedule}'{keep} on {job.storage}.\nNext runs: "
+            + ", ".join(_when(r) for r in runs[:3]))
+
+
 async def schedule_backup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_schedule_backup(command_args(update))
-    job, runs = await services(context).backups.create_schedule(update.effective_user.id, args)
-    keep = f", keeping {job.prune}" if job.prune else ", keeping all"
-    await reply(update, f"🗓 Schedule {job.id}: CT {', '.join(map(str, job.vmids))} backed up at "
-                        f"'{job.schedule}'{keep} on {job.storage}.\nNext runs: "
-                        + ", ".join(_when(r) for r in runs[:3]))
+    svc = services(context)
+    uid = update.effective_user.id
+    vmids, _runs = await svc.backups.check_schedule(uid, args)  # refusals at once
+    if svc.backups.schedule_needs_approval(uid, args):
+        target = args.target if len(vmids) > 1 else vmids[0]  # all-mine stays all-mine
+        await submit(update, context, "schedule_backup",
+                     {"args": {**dataclasses.asdict(args), "target": target},
+                      "requester_id": uid},
+                     f"backup schedule of CT {', '.join(map(str, vmids))} at "
+                     f"'{args.calendar}' keeping {args.prune}",
+                     tuple(svc.backups.schedule_approval_reasons(uid, args)))
+        return
+    job, runs = await svc.backups.create_schedule(uid, args)
+    await reply(update, _schedule_made(job, runs))
+
+
+@executor("schedule_backup")
+async def execute_schedule_backup(context, approval: Approval) -> None:
+    p = approval.payload
+    try:
+        job, runs = await services(context).backups.create_schedule(
+            p["requester_id"], ScheduleArgs(**p["args"]), approved=True)
+        text = _schedule_made(job, runs)
+    except Exception as exc:  # noqa: BLE001 - the requester hears why
+        text = f"❌ {exc}"
+    await context.bot.send_message(approval.requester_chat_id, text)
 
 
 async def schedules(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

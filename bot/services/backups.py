@@ -301,7 +301,8 @@ class BackupService:
         for job in await self._px.list_backup_jobs():
             keep = retention_of(job.prune)
             if owner_in(job.comment) != user_id or keep is None:
-                continue  # keep-all ones (made before these limits) count what they made
+                # others', and keep-all ones (older than these limits): what they made counts
+                continue
             for vmid in job.vmids:
                 where = (vmid, job.storage or self.default_storage)
                 keeps[where] = max(keeps.get(where, 0), keep)

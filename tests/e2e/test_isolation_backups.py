@@ -64,12 +64,13 @@ async def test_a_backup_beyond_the_count_quota_is_refused_before_vzdump_starts(h
     await h.ask(h.bob, f"/backup {vmid}", lambda m: m.content.startswith("⏳ Backing up"))
     (running,) = [u for u in vzdump_tasks(h) if h.sim.cluster.tasks[u].status == "running"]
     started = vzdump_tasks(h)
-    refused = await h.ask(h.bob, f"/backup {vmid}", lambda m: "quota" in m.content)
-    assert "3 backups > quota 2" in refused.content, refused.content
-    assert "/backup_del" in refused.content and "admin" in refused.content, refused.content
-    assert vzdump_tasks(h) == started
-
-    h.sim.cluster.release_task(running)
+    try:
+        refused = await h.ask(h.bob, f"/backup {vmid}", lambda m: "quota" in m.content)
+        assert "3 backups > quota 2" in refused.content, refused.content
+        assert "/backup_del" in refused.content and "admin" in refused.content, refused.content
+        assert vzdump_tasks(h) == started
+    finally:  # a failure here must not leave the bot following a task that never ends
+        h.sim.cluster.release_task(running)
     await h.tg.wait_for(lambda m: m.content.startswith(f"✅ Backup of CT {vmid} done"),
                         chat_id=BOB_ID, timeout=15)
     again = await h.ask(h.bob, f"/backup {vmid}", lambda m: "quota" in m.content)

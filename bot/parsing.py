@@ -95,7 +95,7 @@ EXAMPLES: dict[str, str] = {
     "backups": "/backups web1",
     "backup_del": "/backup_del local:backup/vzdump-lxc-101-2026_05_01-02_00_00.tar.zst",
     "restore": "/restore local:backup/vzdump-lxc-101-2026_05_01-02_00_00.tar.zst --new --hostname web1-twin",
-    "schedule_backup": "/schedule_backup web1 mon..fri 22:30 --keep-last 3 --keep-daily 7",
+    "schedule_backup": "/schedule_backup web1 mon..fri 22:30 --keep-last 3 --keep-daily 4",
     "schedules": "/schedules",
     "schedule_del": "/schedule_del stratus-1a2b3c4d",
     "bridges": "/bridges pve1",

@@ -17,7 +17,7 @@ from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
-from bot.services.quota import ApprovalThresholds
+from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.services.scaling import ScalingService, ScalingSettings
 from bot.settings import Settings
 from bot.store import Quota, Store
@@ -37,6 +37,7 @@ class ChatPolicy:
     backup_storage: str = "local"  # where /backup and schedules write unless told
     backup_watch_s: float = 60.0  # how often finished scheduled backups are looked for
     backup_follow_timeout_s: float = FOLLOW_TIMEOUT_S  # a /backup's live message gives up then
+    backup_limits: BackupLimits = BackupLimits()  # users' backup quota, retention, frequency
     network_facts: Facts = Facts()
     network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
@@ -60,7 +61,8 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         scaling=ScalingService(px, store, access, containers, policy.scaling),
         approvals=approvals,
         backups=BackupService(px, store, access, containers, policy.backup_storage,
-                              policy.backup_watch_s, policy.backup_follow_timeout_s),
+                              policy.backup_watch_s, policy.backup_follow_timeout_s,
+                              policy.backup_limits),
         network=network,
         doctor=DoctorService(px, access),
         approval_chat_id=policy.approval_chat_id,
@@ -88,7 +90,7 @@ def chat_policy(settings: Settings) -> ChatPolicy:
     return ChatPolicy(
         admin_ids=settings.admin_ids, approval_chat_id=settings.approval_chat_id,
         notify_chat_id=settings.notify_chat_id, default_quota=settings.default_quota,
-        thresholds=settings.approval_thresholds,
+        thresholds=settings.approval_thresholds, backup_limits=settings.backup_limits,
         defaults=defaults, approval_ttl_s=float(settings.approval_ttl_s),
         network_facts=settings.network_facts, network_pools=settings.network_pools,
         scaling=ScalingSettings(

@@ -17,6 +17,10 @@ kind of task),
 ``admin_ids`` (list, or "1,2" in the environment), ``approval.chat_id``, ``notify_chat_id``,
 ``data_dir``, ``default_quota.{containers,cores,memory_mb,disk_gb}``,
 ``approval.{cores_above,memory_mb_above,disk_gb_above,ttl_s}``, ``default.{template,bridge}``,
+the users' backup limits ``default_quota.{backups,backup_gb}`` (how many backups and GiB, what
+their schedules will keep included), ``approval.backup_keep_above`` (a user's schedule keeping
+more backups of each CT waits for an admin) and ``backup.schedule_min_interval_s`` (how often a
+user's schedule may run at most; 0: no limit),
 ``scaler.{sync_s,warmup_s,auto_approve_s,shutdown_timeout_s}`` (scaling groups; auto_approve_s 0:
 scale-out approvals never granted automatically), and the network facts the API cannot show
 (for /netcheck) with address pools: ``network.pools`` ("vmbr1=10.10.20.10-10.10.20.200"),
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.parsing import UsageError, parse_bridge, parse_disk_gb, parse_size_mb, parse_template
+from bot.parsing_backups import KEEP_MAX
 from bot.parsing_network import (
     parse_node_bridges_setting,
     parse_nodes_setting,
@@ -43,7 +48,7 @@ from bot.parsing_network import (
     parse_port_forwards_setting,
 )
 from bot.services.netcheck import Facts, PortForward
-from bot.services.quota import ApprovalThresholds
+from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.store.models import Quota
 
 ENV_PREFIX = "STRATUS_"
@@ -95,6 +100,7 @@ class Settings:
     default_quota: Quota = DEFAULT_QUOTA
     approval_thresholds: ApprovalThresholds = field(default_factory=ApprovalThresholds)
     approval_ttl_s: int = 3600
+    backup_limits: BackupLimits = field(default_factory=BackupLimits)
     default_template: str | None = None
     default_bridge: str = "vmbr0"
     # Networking: address pools (network, first, last) and what the API cannot show (/netcheck).
@@ -340,6 +346,16 @@ class _Loader:
             disk_gb=self.converted("approval_disk_gb_above", defaults.disk_gb, _disk_gb_or_zero),
         )
         ttl = self.integer("approval_ttl_s", 3600, 1)
+        backup_defaults = BackupLimits()
+        backup_limits = BackupLimits(
+            backups=self.integer("default_quota_backups", backup_defaults.backups, 0,
+                                 1_000_000),
+            gb=self.converted("default_quota_backup_gb", backup_defaults.gb, _disk_gb_or_zero),
+            keep_above=self.integer("approval_backup_keep_above", backup_defaults.keep_above,
+                                    0, KEEP_MAX),
+            min_interval_s=self.integer("backup_schedule_min_interval_s",
+                                        backup_defaults.min_interval_s, 0, 31 * 86400),
+        )
         template = self.converted("default_template", None, parse_template)
         bridge = self.converted("default_bridge", "vmbr0", parse_bridge)
         pools = self.converted("network_pools", (), parse_pools_setting)
@@ -380,6 +396,7 @@ class _Loader:
             default_quota=quota,
             approval_thresholds=thresholds,
             approval_ttl_s=ttl,
+            backup_limits=backup_limits,
             default_template=template,
             default_bridge=bridge,
             network_pools=pools,
@@ -457,6 +474,10 @@ _KEYS = frozenset(
         "approval_memory_mb_above",
         "approval_disk_gb_above",
         "approval_ttl_s",
+        "default_quota_backups",
+        "default_quota_backup_gb",
+        "approval_backup_keep_above",
+        "backup_schedule_min_interval_s",
         "default_template",
         "default_bridge",
         "network_pools",

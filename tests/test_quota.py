@@ -73,3 +73,35 @@ def test_growth_counts_only_what_grows_and_no_new_container():
     # what is held for a growth under way counts its resources, not as a container
     assert Usage.of([(1, 512, 8.0), Size(1, 0, 8, containers=0)]) == Usage(1, 2, 512, 16)
     assert Usage.of([Size(1, 512, 8)]) == Usage(1, 1, 512, 8)
+
+
+@pytest.mark.parametrize(
+    ("prune", "kept"),
+    [
+        (None, None),  # no retention: the storage's, keep-all unless set
+        ("keep-all=1", None),
+        ("keep-last=0", None),  # PVE: no positive keep-* means keep-all
+        ("keep-last=3", 3),
+        ("keep-daily=3,keep-last=2", 5),  # each rule keeps what the earlier ones did not
+        ("keep-all=0,keep-weekly=4", 4),
+    ],
+)
+def test_retention_of(prune, kept):
+    from bot.services.quota import retention_of
+
+    assert retention_of(prune) == kept
+
+
+def test_backup_commitment_counts_what_schedules_will_still_keep():
+    from bot.services.quota import BackupItem, backup_commitment
+
+    items = [BackupItem(101, "local", 10), BackupItem(101, "local", 10, protected=True),
+             BackupItem(102, "local", 5)]
+    # nothing scheduled: what is there
+    assert backup_commitment(items, {}, {}) == (3, 25)
+    # CT 101 kept to 3 on local: one unprotected there, two more to come at its estimate
+    assert backup_commitment(items, {(101, "local"): 3}, {101: 7}) == (5, 39)
+    # a schedule to another storage prunes nothing there: three to come
+    assert backup_commitment(items, {(101, "nfs"): 3}, {101: 7}) == (6, 46)
+    # more there than it keeps (until its next run prunes them): nothing more
+    assert backup_commitment(items, {(102, "local"): 1}, {102: 5}) == (3, 25)

@@ -448,3 +448,52 @@ def test_proxmox_task_timeout_reaches_the_client_settings(tmp_path):
     problems = problems_of({**MINIMAL, "STRATUS_PROXMOX_TASK_TIMEOUT_S": "0"})
     assert problems == ["proxmox_task_timeout_s (STRATUS_PROXMOX_TASK_TIMEOUT_S): must be from "
                         "1 to 604800, not 0"]
+
+
+def test_backup_limits_from_defaults_environment_and_file(tmp_path):
+    from bot.services.quota import BackupLimits
+
+    assert Settings.load(MINIMAL).backup_limits == BackupLimits(
+        backups=20, gb=64, keep_above=7, min_interval_s=3600)
+    env = {**MINIMAL, "STRATUS_DEFAULT_QUOTA_BACKUPS": "5", "STRATUS_DEFAULT_QUOTA_BACKUP_GB": "1T",
+           "STRATUS_APPROVAL_BACKUP_KEEP_ABOVE": "14",
+           "STRATUS_BACKUP_SCHEDULE_MIN_INTERVAL_S": "0"}
+    assert Settings.load(env).backup_limits == BackupLimits(5, 1024, 14, 0)
+    path = write_config(tmp_path, """
+[default_quota]
+backups = 3
+backup_gb = "16G"
+
+[approval]
+backup_keep_above = 2
+
+[backup]
+schedule_min_interval_s = 86400
+""")
+    assert Settings.load(MINIMAL, path).backup_limits == BackupLimits(3, 16, 2, 86400)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"STRATUS_DEFAULT_QUOTA_BACKUPS": "-1"},
+         "default_quota_backups (STRATUS_DEFAULT_QUOTA_BACKUPS): must be from 0 to 1000000, "
+         "not -1"),
+        ({"STRATUS_DEFAULT_QUOTA_BACKUPS": "many"},
+         "default_quota_backups (STRATUS_DEFAULT_QUOTA_BACKUPS): 'many' is not a whole number"),
+        ({"STRATUS_DEFAULT_QUOTA_BACKUP_GB": "lots"},
+         "default_quota_backup_gb (STRATUS_DEFAULT_QUOTA_BACKUP_GB): 'lots' is not a disk size"),
+        ({"STRATUS_DEFAULT_QUOTA_BACKUP_GB": "1.5G"}, "'1.5G' is not a whole number of GiB"),
+        ({"STRATUS_APPROVAL_BACKUP_KEEP_ABOVE": "10001"},
+         "approval_backup_keep_above (STRATUS_APPROVAL_BACKUP_KEEP_ABOVE): must be from 0 to "
+         "10000, not 10001"),
+        ({"STRATUS_BACKUP_SCHEDULE_MIN_INTERVAL_S": "1h"},
+         "backup_schedule_min_interval_s (STRATUS_BACKUP_SCHEDULE_MIN_INTERVAL_S): '1h' is not "
+         "a whole number"),
+        ({"STRATUS_BACKUP_SCHEDULE_MIN_INTERVAL_S": "-60"},
+         "must be from 0 to 2678400, not -60"),
+    ],
+)
+def test_bad_backup_limits_are_each_one_clear_problem(change, expected):
+    problems = problems_of({**MINIMAL, **change})
+    assert len(problems) == 1 and expected in problems[0], problems

@@ -51,7 +51,8 @@ async def quota(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                                       changes)
     await reply(update, f"Quota of {args.user_id}: {_quota_text(current)}.\n"
                         f"In use: {used.containers} containers, {used.cores} cores, "
-                        f"{used.memory_mb} MiB memory, {used.disk_gb} GiB disk.")
+                        f"{used.memory_mb} MiB memory, {used.disk_gb} GiB disk.\n"
+                        + await svc.backups.usage_line(args.user_id))
 
 
 async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -41,6 +41,7 @@ class Asker:
     user_id: int
     chat_id: int
     live: LiveMessage | None = None
+    approved: bool = False  # an admin approved it (the service refuses what needs that else)
 
 
 Run = Callable[[ContextTypes.DEFAULT_TYPE, Asker, dict], Awaitable[None]]
@@ -135,7 +136,7 @@ async def run_executor(context, approval: Approval) -> None:
     approvals = services(context).approvals
     watch = BackgroundWatch(done=lambda ok: approvals.finish(approval.id, ok))
     token = WATCH.set(watch)
-    asker = Asker(approval.requester_id, approval.requester_chat_id)
+    asker = Asker(approval.requester_id, approval.requester_chat_id, approved=True)
     try:
         await RUNS[approval.action](context, asker, approval.payload)
     except BaseException:

@@ -23,6 +23,8 @@ from bot.handlers.common import (
     services,
 )
 from bot.parsing_backups import (
+    BackupArgs,
+    ScheduleArgs,
     parse_backup,
     parse_backup_del,
     parse_backups,
@@ -50,10 +52,33 @@ async def backup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_backup(command_args(update))
     svc = services(context)
     uid = update.effective_user.id
-    vmid, node, upid = await svc.backups.start(uid, args)
+    ct = await svc.backups.check_backup(uid, args)  # refusals (not yours, quota) at once
+    await run_or_ask(update, context, "backup",
+                     {"args": {**dataclasses.asdict(args), "ref": ct.vmid},
+                      "identity": ct.identity},
+                     f"protected backup of CT {ct.vmid} {ct.hostname} (kept until an admin lifts "
+                     "the protection)", needs_approval=svc.backups.backup_needs_approval(uid, args))
+
+
+@deferrable("backup")
+async def run_backup(context, asker: Asker, payload: dict) -> None:
+    try:
+        await _back_up(context, asker, BackupArgs(**payload["args"]), payload.get("identity"))
+    except Exception as exc:  # noqa: BLE001 - the asker hears why, even after an approval
+        text = error_text_for(exc, asker.chat_id, services(context).access)
+        if text is None or not asker.approved:
+            raise  # a bug; or, asked now, the guard answers it
+        await context.bot.send_message(asker.chat_id, f"❌ {text}")
+
+
+async def _back_up(context, asker: Asker, args: BackupArgs, identity: str | None) -> None:
+    """Start the backup and follow it in a live message in the asker's chat."""
+    svc = services(context)
+    uid, chat_id = asker.user_id, asker.chat_id
+    vmid, node, upid = await svc.backups.start(uid, args, asker.approved, identity)
     title = f"⏳ Backing up CT {vmid} on {node}…"
     try:
-        live = await LiveMessage.post(context.bot, update.effective_chat.id, title, min_interval=0)
+        live = await LiveMessage.post(context.bot, chat_id, title, min_interval=0)
     except Exception:
         svc.backups.leave_to_watcher(upid)  # the backup runs on: its outcome must still be told
         raise
@@ -197,13 +222,39 @@ def _when(epoch: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else "never"
 
 
+def _schedule_made(job, runs: list[int]) -> str:
+    keep = f", keeping {job.prune}" if job.prune else ", keeping all"
+    return (f"🗓 Schedule {job.id}: CT {', '.join(map(str, job.vmids))} backed up at "
+            f"'{job.schedule}'{keep} on {job.storage}.\nNext runs: "
+            + ", ".join(_when(r) for r in runs[:3]))
+
+
 async def schedule_backup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_schedule_backup(command_args(update))
-    job, runs = await services(context).backups.create_schedule(update.effective_user.id, args)
-    keep = f", keeping {job.prune}" if job.prune else ", keeping all"
-    await reply(update, f"🗓 Schedule {job.id}: CT {', '.join(map(str, job.vmids))} backed up at "
-                        f"'{job.schedule}'{keep} on {job.storage}.\nNext runs: "
-                        + ", ".join(_when(r) for r in runs[:3]))
+    svc = services(context)
+    uid = update.effective_user.id
+    vmids, _runs = await svc.backups.check_schedule(uid, args)  # refusals at once
+    target = args.target if len(vmids) > 1 else vmids[0]  # all-mine stays all-mine
+    reasons = tuple(svc.backups.schedule_approval_reasons(uid, args))
+    await run_or_ask(update, context, "schedule_backup",
+                     {"args": {**dataclasses.asdict(args), "target": target}},
+                     f"backup schedule of CT {', '.join(map(str, vmids))} at "
+                     f"'{args.calendar}' keeping {args.prune}", needs_approval=bool(reasons),
+                     reasons=reasons)
+
+
+@deferrable("schedule_backup")
+async def run_schedule_backup(context, asker: Asker, payload: dict) -> None:
+    try:
+        job, runs = await services(context).backups.create_schedule(
+            asker.user_id, ScheduleArgs(**payload["args"]), approved=asker.approved)
+        text = _schedule_made(job, runs)
+    except Exception as exc:  # noqa: BLE001 - the asker hears why, even after an approval
+        text = error_text_for(exc, asker.chat_id, services(context).access)
+        if text is None or not asker.approved:
+            raise  # a bug; or, asked now, the guard answers it
+        text = f"❌ {text}"
+    await context.bot.send_message(asker.chat_id, text)
 
 
 async def schedules(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

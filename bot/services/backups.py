@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.parsing import UsageError, parse_hostname
@@ -41,14 +42,30 @@ from bot.proxmox.models import (
 from bot.proxmox.tasks import duration_text, is_success, task_vmid
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
-from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
-from bot.services.quota import Size, growth, size_text
+from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
+from bot.services.quota import (
+    GIB,
+    BackupItem,
+    BackupLimits,
+    Size,
+    backup_commitment,
+    backup_quota_problems,
+    gib_text,
+    growth,
+    retention_of,
+    size_text,
+)
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 OWNER_TAG = "stratus owner="
 REPORT_KEEP_S = 60 * 86400
+# How many next runs of a calendar are looked at for its shortest gap (the API's maximum).
+# A calendar event has the same times on every day it matches, so its gaps within a day show
+# in the first runs; only a gap across midnight between matching days that first come
+# together more than 100 runs ahead could escape, which no calendar does by accident.
+RUNS_SAMPLED = 100
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,33 @@ class RestoreResult:
 
 
 @dataclass(frozen=True)
+class BackupUsage:
+    """A user's backups against their backup quota."""
+
+    count: int  # backups there now, and being made
+    size: int  # bytes
+    committed_count: int  # with those their schedules will still add, up to their retention
+    committed_size: int
+    making: int = 0  # of `count`, backups being made
+
+
+@dataclass
+class _Ledger:
+    """What counts against a user's backup quota, read once for one decision."""
+
+    items: list[BackupItem]  # their backups, and those being made
+    keeps: dict[tuple[int, str], int]  # (CT, storage) -> how many their schedules keep
+    estimates: dict[int, int]  # CT -> the size its next backup is counted at
+    by_disk: set[int]  # CTs whose estimate is their disk's size (no backup yet)
+    making: int  # of `items`, backups being made
+
+    def usage(self) -> BackupUsage:
+        count, size = backup_commitment(self.items, self.keeps, self.estimates)
+        return BackupUsage(len(self.items), sum(i.size for i in self.items), count, size,
+                           self.making)
+
+
+@dataclass(frozen=True)
 class Report:
     """One finished scheduled backup, for its owner and/or the notification chat."""
 
@@ -120,6 +164,36 @@ def size_of_config(config: dict[str, str]) -> Size:
                 max(1, round(size_to_gb(disk))) if disk else 8)
 
 
+def _backups(n: int) -> str:
+    return f"{n} backup{'' if n == 1 else 's'}"
+
+
+def usage_text(usage: BackupUsage, whose: str = "your") -> str:
+    """``3 backups, 1.2 GiB``, and what of it is being made or yet to come from schedules."""
+    text = f"{_backups(usage.count)}, {gib_text(usage.size)}"
+    if usage.making:
+        text += f" ({usage.making} being made)"
+    if usage.committed_count > usage.count:
+        text += (f", and {usage.committed_count - usage.count} more "
+                 f"({gib_text(usage.committed_size - usage.size)}) that {whose} schedules "
+                 "will keep")
+    return text
+
+
+def _interval_text(seconds: int) -> str:
+    """``5 min``, ``1 h``, ``1 h 30 min``, ``2 d``: a calendar's interval."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"),
+                                           (secs, "s")) if n]
+    return " ".join(parts) or "0 s"
+
+
+def _utc(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
 def _human(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -133,7 +207,8 @@ class BackupService:
     def __init__(self, px: Proxmox, store: Store, access: AccessService,
                  containers: ContainerService, default_storage: str = "local",
                  watch_interval_s: float = 60.0,
-                 follow_timeout_s: float = FOLLOW_TIMEOUT_S) -> None:
+                 follow_timeout_s: float = FOLLOW_TIMEOUT_S,
+                 limits: BackupLimits | None = None) -> None:
         self._px = px
         self._store = store
         self._access = access
@@ -149,6 +224,12 @@ class BackupService:
         # restart asks again), each bound to the target CT's identity.
         self._confirmations: dict[str, RestoreInto] = {}
         self._confirm_owner: dict[str, int] = {}  # token -> who may confirm it
+        self.limits = limits or BackupLimits()
+        # Backups started for users and not seen finished yet: upid -> (owner, the backup as
+        # counted). In memory: after a restart the finished ones are listed, and a running
+        # one is not counted until it is (at most one per CT: vzdump locks the CT).
+        self._making: dict[str, tuple[int, BackupItem]] = {}
+        self._quota_locks: dict[int, asyncio.Lock] = {}
 
     # ---- seeing -------------------------------------------------------------------------------
 
@@ -206,13 +287,37 @@ class BackupService:
 
     # ---- backing up -------------------------------------------------------------------------
 
-    async def start(self, actor_id: int, args: BackupArgs) -> tuple[int, str, str]:
-        """Start vzdump for a CT the asker may act on; returns (vmid, node, upid)."""
+    def backup_needs_approval(self, actor_id: int, args: BackupArgs) -> bool:
+        """A protected backup outlives every retention and cannot be deleted by its owner:
+        a user's waits for an admin."""
+        return args.protected and not self._containers.policy.is_admin(actor_id)
+
+    async def check_backup(self, actor_id: int, args: BackupArgs) -> Container:
+        """The CT to back up, after checking that the asker may act on it and that one more
+        backup of it fits in their backup quota (admins have none)."""
         ct = await self._containers.resolve(actor_id, args.ref, "backup.create")
-        storage = args.storage or self.default_storage
-        node, upid = await self._px.start_backup(
-            ct.vmid, storage=storage, mode=args.mode,
-            compress=args.compress, notes=args.note, protected=args.protected)
+        await self._backup_fits(actor_id, ct, args)
+        return ct
+
+    async def start(self, actor_id: int, args: BackupArgs, approved: bool = False,
+                    identity: str | None = None) -> tuple[int, str, str]:
+        """Start vzdump for a CT the asker may act on, within their backup quota (`approved`:
+        an admin approved it, if it needed that; `identity`: a deferred request's CT, which
+        it must still be); returns (vmid, node, upid)."""
+        if self.backup_needs_approval(actor_id, args) and not approved:
+            raise Forbidden("A protected backup needs an admin's approval: /backup asks for "
+                            "it when you add --protected.")
+        # One start at a time per user, and the backup counted from its start: two requests
+        # cannot both take the last place in the quota.
+        async with self._quota_lock(actor_id):
+            ct = await self._containers.resolve(actor_id, args.ref, "backup.create", identity)
+            counted = await self._backup_fits(actor_id, ct, args)
+            storage = args.storage or self.default_storage
+            node, upid = await self._px.start_backup(
+                ct.vmid, storage=storage, mode=args.mode,
+                compress=args.compress, notes=args.note, protected=args.protected)
+            if counted is not None:
+                self._making[upid] = (actor_id, counted)
         self._following[upid] = storage  # the watcher leaves it to the follow
         self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started", upid)
         return ct.vmid, node, upid
@@ -233,6 +338,7 @@ class BackupService:
                                                   storage=self._following.get(upid),
                                                   **follow_options)
         except errors.TaskFailed as exc:
+            self._making.pop(upid, None)  # no archive
             self._store.backup_reports.claim(upid, "own")
             self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "failed", exc.log_line)
             raise ServiceError(f"Backup of CT {vmid} failed: {exc.log_line}") from None
@@ -243,9 +349,91 @@ class BackupService:
                 "be reported when it ends; /backups lists it once it is done.") from None
         finally:
             self._following.pop(upid, None)
+        self._making.pop(upid, None)  # its archive is listed now
         self._store.backup_reports.claim(upid, "own")
         self._store.audit.record(actor_id, "backup", f"ct:{vmid}", "ok", result.volid)
         return result
+
+    # ---- the backup quota -------------------------------------------------------------------
+
+    def _quota_lock(self, user_id: int) -> asyncio.Lock:
+        return self._quota_locks.setdefault(user_id, asyncio.Lock())
+
+    async def _ledger(self, user_id: int, vmids: Iterable[int] = ()) -> _Ledger:
+        """A user's backups (those `_may_see` gives them), those being made for them, what
+        their schedules keep, and the size the next backup of each CT concerned (`vmids`,
+        and the scheduled ones) is counted at."""
+        making = [item for owner, item in self._making.values() if owner == user_id]
+        listed = await self._px.list_backups()
+        mine = await asyncio.gather(*(self._may_see(user_id, b) for b in listed))
+        backups = [b for b, ok in zip(listed, mine, strict=True) if ok]
+        keeps: dict[tuple[int, str], int] = {}
+        for job in await self._px.list_backup_jobs():
+            keep = retention_of(job.prune)
+            if owner_in(job.comment) != user_id or keep is None:
+                # others', and keep-all ones (older than these limits): what they made counts
+                continue
+            for vmid in job.vmids:
+                where = (vmid, job.storage or self.default_storage)
+                keeps[where] = max(keeps.get(where, 0), keep)
+        # A new backup's size is unknown until it is made: it is counted at the size of the
+        # CT's newest backup, else (none yet) at its root disk's size, an upper bound (vzdump
+        # writes at most what the disk holds, before compression), so no CT is counted at
+        # less than it may take before its first backup shows its real size.
+        estimates: dict[int, int] = {}
+        for b in backups:  # newest first
+            if b.vmid is not None:
+                estimates.setdefault(b.vmid, b.size)
+        by_disk = (set(vmids) | {vmid for vmid, _ in keeps}) - set(estimates)
+        if by_disk:
+            for ct in await self._px.list_containers(vmids=by_disk):
+                estimates[ct.vmid] = int(ct.disk_gb * GIB)
+        items = [BackupItem(b.vmid, b.storage, b.size, b.protected) for b in backups]
+        return _Ledger(items + making, keeps, estimates, by_disk, len(making))
+
+    async def backup_usage(self, user_id: int) -> BackupUsage:
+        return (await self._ledger(user_id)).usage()
+
+    async def usage_line(self, user_id: int) -> str:
+        """A user's backups against their backup quota, as an admin's /quota shows it."""
+        if self._access.is_admin(user_id):
+            return "Backups: no quota (an admin)."
+        usage = await self.backup_usage(user_id)
+        line = (f"Backups: {usage.committed_count} of {self.limits.backups}, "
+                f"{gib_text(usage.committed_size)} of {self.limits.gb} GiB")
+        if usage.committed_count > usage.count or usage.making:
+            line += f" ({usage_text(usage, 'their')})"
+        return line + "."
+
+    def _over_backup_quota(self, what: str, ledger: _Ledger, count: int, size: int,
+                           counted_as: str, fix: str) -> None:
+        """QuotaExceeded, with the numbers, if (count, size) goes beyond the backup quota."""
+        problems = backup_quota_problems(self.limits, count, size)
+        if not problems:
+            return
+        raise QuotaExceeded(
+            f"{what} would go beyond your backup quota ({_backups(self.limits.backups)}, "
+            f"{self.limits.gb} GiB):\n" + "\n".join(f"- {p}" for p in problems)
+            + f"\n{counted_as}\nYou have {usage_text(ledger.usage())}.\n{fix}")
+
+    async def _backup_fits(self, actor_id: int, ct: Container, args: BackupArgs,
+                           ) -> BackupItem | None:
+        """QuotaExceeded if one more backup of `ct` goes beyond the asker's backup quota;
+        else the backup as counted (None for an admin: no quota)."""
+        if self._access.is_admin(actor_id):
+            return None
+        ledger = await self._ledger(actor_id, (ct.vmid,))
+        item = BackupItem(ct.vmid, args.storage or self.default_storage,
+                          ledger.estimates.get(ct.vmid, 0), args.protected)
+        count, size = backup_commitment(ledger.items + [item], ledger.keeps, ledger.estimates)
+        basis = ("its disk's size, as it has no backup yet" if ct.vmid in ledger.by_disk
+                 else f"the size of CT {ct.vmid}'s last backup")
+        self._over_backup_quota(
+            f"Backing up CT {ct.vmid} {ct.hostname}", ledger, count, size,
+            f"(This backup is counted as {gib_text(item.size)}, {basis}.)",
+            "Delete old backups with /backup_del <volid> (/backups lists them), or ask an "
+            "admin.")
+        return item
 
     # ---- deleting ---------------------------------------------------------------------------
 
@@ -522,7 +710,7 @@ class BackupService:
 
     async def check_calendar(self, calendar: str) -> list[int]:
         try:
-            return await self._px.schedule_analyze(calendar)
+            return await self._px.schedule_analyze(calendar, iterations=RUNS_SAMPLED)
         except errors.InvalidRequest as exc:
             reason = exc.fields.get("schedule", str(exc))
             raise ServiceError(
@@ -530,7 +718,22 @@ class BackupService:
                 "Examples: 02:00 (daily), mon..fri 22:30, sat *-1..7 03:00 (first Saturday).") \
                 from None
 
-    async def create_schedule(self, actor_id: int, args: ScheduleArgs) -> tuple[BackupJob, list[int]]:
+    def schedule_needs_approval(self, actor_id: int, args: ScheduleArgs) -> bool:
+        """A user's schedule that keeps more backups of each CT than the limit waits for an
+        admin (one without retention is refused: see `check_schedule`)."""
+        return bool(self.schedule_approval_reasons(actor_id, args))
+
+    def schedule_approval_reasons(self, actor_id: int, args: ScheduleArgs) -> list[str]:
+        keep = retention_of(args.prune)
+        if self._access.is_admin(actor_id) or keep is None or keep <= self.limits.keep_above:
+            return []
+        return [f"{keep} backups of each CT > {self.limits.keep_above}"]
+
+    async def check_schedule(self, actor_id: int, args: ScheduleArgs,
+                             ) -> tuple[tuple[int, ...], list[int]]:
+        """(the CTs, the next runs) of a schedule the asker may make, after the refusals: a
+        calendar PVE accepts, CTs the asker may act on, and for a user a retention, runs at
+        least the minimum interval apart and room in their backup quota for what it keeps."""
         self._containers.policy.authorize(actor_id, "schedule.create")
         runs = await self.check_calendar(args.calendar)  # before anything is created
         if args.target == ALL_MINE:
@@ -541,11 +744,75 @@ class BackupService:
         else:
             vmids = ((await self._containers.resolve(actor_id, args.target,
                                                      "schedule.create")).vmid,)
-        job_id = f"stratus-{secrets.token_hex(4)}"
-        await self._px.create_backup_job(
-            job_id, schedule=args.calendar, vmids=vmids,
-            storage=args.storage or self.default_storage, mode=args.mode, prune=args.prune,
-            comment=f"{OWNER_TAG}{actor_id}")
+        if not self._access.is_admin(actor_id):
+            keep = retention_of(args.prune)
+            if keep is None:
+                # Unbounded: no quota can hold it, and an approval would not make it fit.
+                raise ServiceError(
+                    "A schedule without retention keeps every backup it makes (keep-all), "
+                    "so it would fill the storage in the end. Say how many it keeps of each "
+                    "CT with --keep-last N, --keep-daily N or --keep-weekly N (at least one "
+                    f"above 0; up to {self.limits.keep_above} in all without an admin's "
+                    f"approval), e.g. /schedule_backup {args.target} {args.calendar} "
+                    f"--keep-last {max(1, self.limits.keep_above)}")
+            self._check_interval(args.calendar, runs)
+            await self._schedule_fits(actor_id, vmids, args, keep)
+        return vmids, runs
+
+    def _check_interval(self, calendar: str, runs: list[int]) -> None:
+        """A user's schedule runs at most once every `limits.min_interval_s`: its shortest gap
+        between the next runs PVE computes (`RUNS_SAMPLED` of them) is at least that."""
+        gaps = [(b - a, a, b) for a, b in zip(runs, runs[1:], strict=False)]
+        if not gaps:
+            return  # runs once (or never): no gap
+        gap, first, second = min(gaps)
+        least = self.limits.min_interval_s
+        if gap < least:
+            raise ServiceError(
+                f"{calendar!r} has runs only {_interval_text(gap)} apart ({_utc(first)} and "
+                f"{_utc(second)}), but your schedules may run at most once every "
+                f"{_interval_text(least)}. Choose a calendar whose runs are at least "
+                f"{_interval_text(least)} apart, e.g. 02:00 (daily) or mon..fri 22:30; an admin "
+                "can make a more frequent one.")
+
+    async def _schedule_fits(self, actor_id: int, vmids: tuple[int, ...], args: ScheduleArgs,
+                             keep: int) -> None:
+        """QuotaExceeded if what the new schedule keeps (`keep` of each of `vmids`), with
+        the asker's backups and other schedules, goes beyond their backup quota."""
+        ledger = await self._ledger(actor_id, vmids)
+        storage = args.storage or self.default_storage
+        keeps = dict(ledger.keeps)
+        for vmid in vmids:
+            keeps[(vmid, storage)] = max(keeps.get((vmid, storage), 0), keep)
+        count, size = backup_commitment(ledger.items, keeps, ledger.estimates)
+        by_disk = sorted(set(vmids) & ledger.by_disk)
+        basis = "(Each backup to come is counted at the size of its CT's last backup"
+        if by_disk:
+            basis += (f"; CT {', '.join(map(str, by_disk))}, not backed up yet, at its disk's "
+                      "size, until a first /backup shows its real size")
+        basis += ".)"
+        self._over_backup_quota(
+            f"Keeping {keep} backups of CT {', '.join(map(str, vmids))}", ledger, count,
+            size, basis,
+            "Keep fewer (--keep-last N), delete old backups with /backup_del <volid> "
+            "(/backups lists them), or ask an admin.")
+
+    async def create_schedule(self, actor_id: int, args: ScheduleArgs, approved: bool = False,
+                              ) -> tuple[BackupJob, list[int]]:
+        """Make the schedule after `check_schedule`'s refusals (`approved`: an admin approved
+        it, if it needed that)."""
+        if self.schedule_needs_approval(actor_id, args) and not approved:
+            raise Forbidden(f"A schedule keeping more than {self.limits.keep_above} backups "
+                            "of each CT needs an admin's approval: /schedule_backup asks for "
+                            "it.")
+        # One at a time per user: two schedules cannot both take the last room in the quota.
+        async with self._quota_lock(actor_id):
+            vmids, runs = await self.check_schedule(actor_id, args)
+            job_id = f"stratus-{secrets.token_hex(4)}"
+            await self._px.create_backup_job(
+                job_id, schedule=args.calendar, vmids=vmids,
+                storage=args.storage or self.default_storage, mode=args.mode,
+                prune=args.prune, comment=f"{OWNER_TAG}{actor_id}")
         self._store.audit.record(actor_id, "schedule_backup", job_id, "ok",
                                  f"{args.calendar} {vmids}")
         job = next(j for j in await self._px.list_backup_jobs() if j.id == job_id)
@@ -590,6 +857,8 @@ class BackupService:
         """Finished vzdump tasks not reported yet, each claimed in the store as it is read
         (claim first: a crash after it loses one report rather than repeating it forever)."""
         tasks = await self._px.finished_vzdump_tasks()
+        for task in tasks:  # nobody followed them to the end: their archives are listed now
+            self._making.pop(task.upid, None)
         reports = self._store.backup_reports
         if not reports.initialized():
             reports.baseline([t.upid for t in tasks])

@@ -39,6 +39,7 @@ class Approve(Enum):
     NEVER = "never"
     USERS = "asked by a non-admin"
     SIZE = "above the size thresholds, asked by a non-admin"  # creates: the service measures
+    KEEPS = "kept long (protected, or retention above the limit), asked by a non-admin"
     LIMIT = "beyond the object's own approval limit"  # a group's --approve-above
     ALWAYS = "always, even asked by an admin"  # destructive admin actions
 
@@ -72,12 +73,12 @@ RULES: dict[str, Rule] = {
     "natnet.add": Rule(A, ANY),
     "doctor": Rule(A, ANY),
     # backups
-    "backup.create": Rule(U, OWN),
+    "backup.create": Rule(U, OWN, Approve.KEEPS),
     "backup.list": Rule(U, OWN),
     "backup.delete": Rule(U, OWN, Approve.USERS),
     "backup.restore_new": Rule(U, OWN),
     "backup.restore_into": Rule(U, OWN, Approve.USERS),
-    "schedule.create": Rule(U, OWN),
+    "schedule.create": Rule(U, OWN, Approve.KEEPS),
     "schedule.list": Rule(U, OWN),
     "schedule.delete": Rule(U, OWN, Approve.USERS),
     # scaling groups
@@ -120,8 +121,8 @@ class Policy:
         return role
 
     def needs_approval(self, actor_id: int, use_case: str) -> bool:
-        """Whether the request waits for an admin by the rule alone (SIZE and LIMIT are
-        measured by the service that knows the size or the limit)."""
+        """Whether the request waits for an admin by the rule alone (SIZE, KEEPS and LIMIT are
+        measured by the service that knows the size, the retention or the limit)."""
         approve = RULES[use_case].approve
         if approve is Approve.ALWAYS:
             return True

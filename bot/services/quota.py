@@ -92,3 +92,77 @@ def approval_reasons(asked: Size, limits: ApprovalThresholds) -> list[str]:
     if asked.disk_gb > limits.disk_gb:
         reasons.append(f"{asked.disk_gb} GiB disk > {limits.disk_gb} GiB")
     return reasons
+
+
+# ---- backups -------------------------------------------------------------------------------
+
+GIB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class BackupLimits:
+    """What a user's backups may take (admins have no limits): how many and how many GiB in
+    all (what their schedules will keep included); how many backups of each CT a schedule of
+    theirs keeps before it waits for an admin; how often such a schedule may run at most."""
+
+    backups: int = 20
+    gb: int = 64
+    keep_above: int = 7
+    min_interval_s: int = 3600
+
+
+def retention_of(prune: str | None) -> int | None:
+    """How many backups of each CT a ``prune-backups`` value keeps at most: the sum of its
+    ``keep-*`` numbers (each rule keeps backups the earlier ones did not, pve-storage
+    ``prune_mark_backup_group``). None for keep-all, which is also what PVE makes of no
+    positive ``keep-*`` (``validate_prune_backups``), and of no value at all (the storage's
+    retention applies, keep-all unless an admin set one)."""
+    total = 0
+    for item in (prune or "").split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "keep-all" and value.strip() not in ("", "0"):
+            return None
+        if key.startswith("keep-") and value.strip().isdigit():
+            total += int(value)
+    return total or None
+
+
+@dataclass(frozen=True)
+class BackupItem:
+    """A backup counted against its owner's quota: one that exists, or one being made."""
+
+    vmid: int | None
+    storage: str
+    size: int  # bytes; of one being made, an estimate
+    protected: bool = False
+
+
+def backup_commitment(items: Iterable[BackupItem], keeps: dict[tuple[int, str], int],
+                      estimates: dict[int, int]) -> tuple[int, int]:
+    """(how many, bytes) a user's backups come to: `items`, plus, for each (CT, storage)
+    that a schedule of theirs prunes to `keeps` backups, those it will still add until it
+    keeps that many, each at the CT's estimated size. Protected backups are never pruned
+    and take no place among those kept (pve-storage ``prune_backups``)."""
+    items = list(items)
+    count, size = len(items), sum(i.size for i in items)
+    for (vmid, storage), keep in keeps.items():
+        have = sum(1 for i in items if i.vmid == vmid and i.storage == storage
+                   and not i.protected)
+        more = max(0, keep - have)
+        count += more
+        size += more * estimates.get(vmid, 0)
+    return count, size
+
+
+def gib_text(size: int) -> str:
+    return f"{size / GIB:.1f} GiB"
+
+
+def backup_quota_problems(limits: BackupLimits, count: int, size: int) -> list[str]:
+    """Each limit that (count, size) goes beyond, with the numbers."""
+    problems = []
+    if count > limits.backups:
+        problems.append(f"{count} backups > quota {limits.backups}")
+    if size > limits.gb * GIB:
+        problems.append(f"{gib_text(size)} > quota {limits.gb} GiB")
+    return problems

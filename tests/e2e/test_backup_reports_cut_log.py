@@ -24,7 +24,7 @@ async def test_a_backup_that_ended_well_but_whose_log_lost_its_end_is_not_report
     async with px:
         backups = build_services(px, store, default_policy()).backups
         assert await backups.new_reports() == []  # the first look is the baseline
-        await backups.create_schedule(BOB_ID, parse_schedule_backup("120 02:00"))
+        await backups.create_schedule(BOB_ID, parse_schedule_backup("120 02:00 --keep-last 3"))
         # the log loses its end from the guest's "Finished Backup" line on; the task ended OK
         sim.cluster.cut_next_log("vzdump", 5)
         await sim.advance(86400)

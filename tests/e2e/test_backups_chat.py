@@ -248,7 +248,11 @@ async def test_refusals(harness):
     h = harness
     bob, carol = h.bob, h.carol
     vmid = await make_ct(h, bob, "mine")
-    done = await backup_of(h, bob, vmid, "--protected")
+    await bob.send(f"/backup {vmid} --protected")  # a user's protected backup: with approval
+    card = await h.tg.wait_for(lambda m: "protected backup" in m.content and m.flat_buttons,
+                               chat_id=APPROVAL_CHAT)
+    await h.admin.press(card, "Approve")
+    done = await h.tg.wait_for(final, chat_id=BOB_ID)
     volid = done.content.split("done: ")[1].split()[0]
     bad = await h.ask(bob, f"/schedule_backup {vmid} 25:61 --keep-last 3", lambda m: True)
     assert "not a calendar event Proxmox accepts" in bad.content and "25:61" in bad.content
@@ -333,7 +337,7 @@ async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, t
         msg = await tg.wait_for(lambda m: m.content.startswith("❌"), chat_id=BOB_ID)
         assert msg.content == f"❌ Backup of CT {vmids[0]} failed: {lock}"
         # a scheduled one: the watcher reports it to the owner and the notification chat
-        await bob.send(f"/schedule_backup {vmids[0]} 02:00")
+        await bob.send(f"/schedule_backup {vmids[0]} 02:00 --keep-last 3")
         await tg.wait_for(lambda m: m.content.startswith("🗓"), chat_id=BOB_ID)
         sim.cluster.fail_next_backup_job("got timeout", lock)
         await sim.advance(86400)
@@ -344,7 +348,7 @@ async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, t
                           chat_id=APPROVAL_CHAT)
         # a job of both CTs (one task, no guest id in it) that names none of them
         sim.cluster.backup_jobs.clear()
-        await bob.send("/schedule_backup all-mine 04:00")
+        await bob.send("/schedule_backup all-mine 04:00 --keep-last 3")
         await tg.wait_for(lambda m: m.content.startswith("🗓") and "," in m.content,
                           chat_id=BOB_ID)
         sim.cluster.fail_next_backup_job("got timeout", lock)
@@ -361,7 +365,7 @@ async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, t
 async def test_schedule_del_needs_approval_for_users(harness):
     h = harness
     vmid = await make_ct(h, h.bob, "sched")
-    made = await h.ask(h.bob, f"/schedule_backup {vmid} mon..fri 22:30",
+    made = await h.ask(h.bob, f"/schedule_backup {vmid} mon..fri 22:30 --keep-last 3",
                        lambda m: m.content.startswith("🗓"))
     job_id = made.content.split()[2].rstrip(":")
     theirs = await h.ask(h.carol, f"/schedule_del {job_id}", lambda m: True)
@@ -422,7 +426,7 @@ async def test_a_report_is_not_repeated_while_proxmox_still_lists_its_task(sim, 
     async with px:
         backups = build_services(px, store, default_policy()).backups
         assert await backups.new_reports() == []  # the first look is the baseline
-        await backups.create_schedule(BOB_ID, parse_schedule_backup("120 02:00"))
+        await backups.create_schedule(BOB_ID, parse_schedule_backup("120 02:00 --keep-last 3"))
         await sim.advance(86400)
         # as if the keep window had passed since the report (the task is still listed)
         monkeypatch.setattr(backups_module, "REPORT_KEEP_S", -1)

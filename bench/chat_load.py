@@ -32,10 +32,10 @@ of N messages that a stranger sends `--flood-rate` a second (default 30: before 
 refusals alone took the bot's whole Telegram budget; 450 of them fill a 15 s window) or all at
 once (0: a burst). Alternating the windows spreads the machine's own ups and downs (other
 processes, the bot's periodic jobs) over both kinds.
-Figure: the users' p99 reply time (sent -> first reply, as they see it) in each phase and their
-ratio (goal <= 1.5), plus how many answers the stranger got and how many "slow down" answers
-the users got (0, else the users' own limit, not the flood, shaped the figure). The bot runs
-with the product's default limits (bot/settings.py), as in every mode.
+Figure: the users' p99 reply time (sent -> first reply, as they see it) over the quiet windows
+and over the flood windows, and their ratio (goal <= 1.5); plus how many answers the stranger
+got and how many "slow down" answers the users got (0, else the users' own limit, not the
+flood, shaped the figure). The bot runs with the product's default limits (bot/settings.py).
 """
 
 from __future__ import annotations
@@ -234,7 +234,8 @@ def main() -> int:
                              "(default 0: all at the same instant)")
     parser.add_argument("--seed", type=int, default=1, help="of the --ramp delays and pauses")
     parser.add_argument("--flood", type=int, default=0, metavar="N",
-                        help="the flood figure: a quiet phase, then a stranger sends N messages")
+                        help="the flood figure: quiet windows, and windows in which a stranger "
+                             "sends N messages")
     parser.add_argument("--flood-rate", type=float, default=30.0, metavar="PER_S",
                         help="--flood: the stranger's messages a second (0: all at once)")
     parser.add_argument("--think", type=float, default=1.0, metavar="SECONDS",

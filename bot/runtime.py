@@ -18,6 +18,7 @@ from bot.services.doctor import DoctorService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
+from bot.services.ratelimit import ChatLimiter, ChatLimits
 from bot.services.scaling import ScalingService, ScalingSettings
 from bot.settings import Settings
 from bot.store import Quota, Store
@@ -41,6 +42,7 @@ class ChatPolicy:
     network_facts: Facts = Facts()
     network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
+    limits: ChatLimits = ChatLimits()  # per-user flood limits (bot/services/ratelimit.py)
 
 
 def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
@@ -67,6 +69,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         doctor=DoctorService(px, access),
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
+        limiter=ChatLimiter(policy.limits),
     )
 
 
@@ -97,6 +100,7 @@ def chat_policy(settings: Settings) -> ChatPolicy:
             sync_s=float(settings.scaler_sync_s), warmup_s=float(settings.scaler_warmup_s),
             auto_approve_s=float(settings.scaler_auto_approve_s),
             shutdown_timeout_s=settings.scaler_shutdown_timeout_s),
+        limits=settings.chat_limits,
     )
 
 

@@ -27,6 +27,11 @@ scale-out approvals never granted automatically), and the network facts the API 
 ``network.forwarding`` ("pve1"), ``network.masquerade`` ("pve1:vmbr1:vmbr0"),
 ``network.pc_via`` ("pve1:vmbr0"), ``network.port_forwards`` ("pve1:8006->8006"),
 ``network.vbox_vm``.
+
+Flood limits per person (bot/services/ratelimit.py): ``limits.stranger_answer_every_s`` (an
+unregistered sender is answered once per this many seconds, default 300, then ignored),
+``limits.{user_rate_per_min,user_burst}`` (a user's token bucket, default 60 a minute and 30 at
+once) and ``limits.{admin_rate_per_min,admin_burst}`` (an admin's, default 300 and 100).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from bot.parsing_network import (
 )
 from bot.services.netcheck import Facts, PortForward
 from bot.services.quota import ApprovalThresholds, BackupLimits
+from bot.services.ratelimit import ChatLimits
 from bot.store.models import Quota
 
 ENV_PREFIX = "STRATUS_"
@@ -110,6 +116,7 @@ class Settings:
     scaler_warmup_s: int = 30
     scaler_auto_approve_s: int = 0
     scaler_shutdown_timeout_s: int = 30
+    chat_limits: ChatLimits = field(default_factory=ChatLimits)
 
     def __repr__(self) -> str:
         parts = []
@@ -373,6 +380,7 @@ class _Loader:
         scaler = {key: self.integer(f"scaler_{key}", default, lo, 86400) for key, default, lo in (
             ("sync_s", 15, 1), ("warmup_s", 30, 0), ("auto_approve_s", 0, 0),
             ("shutdown_timeout_s", 30, 0))}
+        limits = self._chat_limits()
 
         if self.problems:
             raise SettingsError(self.problems)
@@ -402,6 +410,21 @@ class _Loader:
             network_pools=pools,
             network_facts=facts,
             **{f"scaler_{key}": value for key, value in scaler.items()},
+            chat_limits=limits,
+        )
+
+    def _chat_limits(self) -> ChatLimits:
+        # At least one answer a day to a stranger; a bucket needs a token to serve anyone.
+        d = ChatLimits()
+        return ChatLimits(
+            stranger_answer_every_s=self.integer(
+                "limits_stranger_answer_every_s", int(d.stranger_answer_every_s), 1, 86400),
+            user_rate_per_min=self.integer(
+                "limits_user_rate_per_min", int(d.user_rate_per_min), 1, 6000),
+            user_burst=self.integer("limits_user_burst", d.user_burst, 1, 10000),
+            admin_rate_per_min=self.integer(
+                "limits_admin_rate_per_min", int(d.admin_rate_per_min), 1, 6000),
+            admin_burst=self.integer("limits_admin_burst", d.admin_burst, 1, 10000),
         )
 
     def _check_credentials(self, token_id, token_secret, user, password) -> None:
@@ -490,5 +513,10 @@ _KEYS = frozenset(
         "scaler_warmup_s",
         "scaler_auto_approve_s",
         "scaler_shutdown_timeout_s",
+        "limits_stranger_answer_every_s",
+        "limits_user_rate_per_min",
+        "limits_user_burst",
+        "limits_admin_rate_per_min",
+        "limits_admin_burst",
     }
 )

@@ -497,3 +497,33 @@ schedule_min_interval_s = 86400
 def test_bad_backup_limits_are_each_one_clear_problem(change, expected):
     problems = problems_of({**MINIMAL, **change})
     assert len(problems) == 1 and expected in problems[0], problems
+def test_flood_limits_defaults_file_and_environment(tmp_path):
+    from bot.runtime import chat_policy
+    from bot.services.ratelimit import ChatLimits
+
+    defaults = Settings.load(MINIMAL).chat_limits
+    assert defaults == ChatLimits(stranger_answer_every_s=300, user_rate_per_min=60,
+                                  user_burst=30, admin_rate_per_min=300, admin_burst=100)
+    path = write_config(tmp_path, "[limits]\nstranger_answer_every_s = 600\nuser_burst = 10\n")
+    s = Settings.load({**MINIMAL, "STRATUS_LIMITS_USER_RATE_PER_MIN": "20",
+                       "STRATUS_LIMITS_ADMIN_BURST": "50"}, path)
+    assert s.chat_limits == ChatLimits(stranger_answer_every_s=600, user_rate_per_min=20,
+                                       user_burst=10, admin_rate_per_min=300, admin_burst=50)
+    assert chat_policy(s).limits == s.chat_limits  # what the product builds its limiter from
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("LIMITS_STRANGER_ANSWER_EVERY_S", "0", "must be from 1 to 86400, not 0"),
+    ("LIMITS_USER_RATE_PER_MIN", "1.5", "'1.5' is not a whole number"),
+    ("LIMITS_USER_BURST", "0", "must be from 1 to 10000, not 0"),
+    ("LIMITS_ADMIN_RATE_PER_MIN", "fast", "'fast' is not a whole number"),
+    ("LIMITS_ADMIN_BURST", "-3", "must be from 1 to 10000, not -3"),
+])
+def test_flood_limit_problems_are_reported(key, value, expected):
+    problems = problems_of({**MINIMAL, f"STRATUS_{key}": value})
+    assert problems == [f"{key.lower()} (STRATUS_{key}): {expected}"]
+
+
+def test_unknown_limit_in_the_file_is_a_problem(tmp_path):
+    path = write_config(tmp_path, "[limits]\nuser_burts = 10\n")
+    assert problems_of(MINIMAL, path) == [f"config file {path}: unknown setting 'limits.user_burts'"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.metrics import TIMINGS
@@ -27,6 +27,7 @@ from bot.scaler.notify import merge
 from bot.services import Role, Services
 from bot.services.access import AccessService
 from bot.services.errors import ServiceError
+from bot.services.ratelimit import Admission, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,22 @@ async def refuse_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         )
 
 
+async def hold_back(update: Update, role: Role, admission: Admission) -> None:
+    """Someone over their limit: no work; told once to slow down, else nothing at all. A
+    user's press is still answered, empty, so their button stops spinning: answerCallbackQuery
+    names no chat, so it does not wait in the 30 messages/s limit; a stranger gets nothing."""
+    if admission.verdict is Verdict.SLOW_DOWN:
+        await reply(update, admission.message)
+    elif update.callback_query is not None and role is not Role.NONE:
+        try:
+            await update.callback_query.answer()
+        except TelegramError as exc:  # too old already: nothing left to stop
+            log.debug("could not answer a held-back press: %s", exc)
+
+
 def guarded(required: Role) -> Callable[[Handler], Handler]:
-    """Run the handler only for users holding `required`; answer our errors in plain words."""
+    """Run the handler only for users holding `required`, within their flood limits
+    (bot/services/ratelimit.py); answer our errors in plain words."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -144,7 +159,12 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
             user = update.effective_user
             if user is None:
                 return  # channel posts and the like: nobody to answer
-            role = services(context).access.role_of(user.id)
+            svc = services(context)
+            role = svc.access.role_of(user.id)
+            admission = svc.limiter.admit(user.id, role)
+            if admission.verdict is not Verdict.SERVE:
+                await hold_back(update, role, admission)
+                return
             if role is Role.NONE:
                 await refuse_unknown(update, context)
                 return

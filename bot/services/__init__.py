@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.proxmox import Proxmox
 from bot.services.access import AccessService, Role
@@ -11,6 +11,7 @@ from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
 from bot.services.network import NetworkService
+from bot.services.ratelimit import ChatLimiter
 from bot.services.scaling import ScalingService
 from bot.store import Store
 
@@ -30,3 +31,4 @@ class Services:
     scaling: ScalingService
     approval_chat_id: int
     notify_chat_id: int | None = None
+    limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -9,6 +10,20 @@ from collections.abc import Callable
 from bot.services.access import AccessService
 from bot.services.errors import Conflict, NotFound
 from bot.store import Approval, Store
+
+# Payload fields that do not make a request another one: the same person under a new name.
+VOLATILE_PAYLOAD_KEYS = frozenset({"requester_name"})
+
+
+class AlreadyPending(Conflict):
+    """The same person asked for the same action on the same object, and that request still
+    waits for an admin: nothing new is filed (no second card); ``approval`` is the waiting one."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(
+            f"⏳ You asked for this already: request {approval.id} ({approval.summary}) is "
+            f"waiting for an admin's approval. I will tell you the outcome.")
+        self.approval = approval
 
 
 class ApprovalService:
@@ -28,6 +43,11 @@ class ApprovalService:
     def request(
         self, action: str, payload: dict, requester_id: int, requester_chat_id: int, summary: str,
     ) -> Approval:
+        """File a request for an admin; AlreadyPending if an identical one waits already
+        (200 identical asks made 200 cards)."""
+        identical = self.pending_identical(action, payload, requester_id)
+        if identical is not None:
+            raise AlreadyPending(identical)
         now = self._clock()
         approval = Approval(
             id=secrets.token_hex(4), action=action, payload=payload, requester_id=requester_id,
@@ -38,6 +58,16 @@ class ApprovalService:
         self._store.audit.record(requester_id, f"request:{action}", f"approval:{approval.id}",
                                  "pending", summary)
         return approval
+
+    def pending_identical(self, action: str, payload: dict, requester_id: int) -> Approval | None:
+        """The waiting request by the same requester, for the same action on the same object
+        (its payload, volatile fields aside), if there is one."""
+        wanted = _object_of(payload)
+        for approval in self.pending():
+            if (approval.requester_id, approval.action) == (requester_id, action) and \
+                    _object_of(approval.payload) == wanted:
+                return approval
+        return None
 
     def get(self, approval_id: str) -> Approval:
         approval = self._store.approvals.get(approval_id)
@@ -108,6 +138,12 @@ class ApprovalService:
 
     def add_card(self, approval_id: str, chat_id: int, message_id: int) -> None:
         self._store.approvals.add_message_ref(approval_id, chat_id, message_id)
+
+
+def _object_of(payload: dict) -> str:
+    """A payload as comparable text: what the store gives back has been through JSON."""
+    stable = {key: value for key, value in payload.items() if key not in VOLATILE_PAYLOAD_KEYS}
+    return json.dumps(stable, sort_keys=True, default=str)
 
 
 def describe_status(approval: Approval) -> str:

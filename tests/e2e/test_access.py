@@ -2,10 +2,12 @@
 
 import re
 
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, STRANGER_ID
+import pytest
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, STRANGER_ID, default_policy
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot.commands import BUTTONS
+from bot.services.ratelimit import ChatLimits
 
 
 def registered(app):
@@ -21,6 +23,9 @@ def registered(app):
     return commands, patterns
 
 
+# Each refusal is looked at, so the stranger is answered every time (by default he is answered
+# once per few minutes: tests/e2e/test_isolation_floods.py).
+@pytest.mark.parametrize("policy", [default_policy(limits=ChatLimits(stranger_answer_every_s=0))])
 async def test_unknown_user_is_refused_on_every_command_and_button(harness):
     h, tg = harness, harness.tg
     commands, patterns = registered(h.app)

@@ -12,10 +12,17 @@ import logging
 import re
 
 import pytest
-from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, default_policy
 
 from bot.commands import BUTTONS, COMMANDS
 from bot.parsing import USAGE
+from bot.services.ratelimit import ChatLimits
+
+
+@pytest.fixture
+def policy():
+    """These tests press hundreds of forged buttons in a row: not a flood to slow down."""
+    return default_policy(limits=ChatLimits(user_burst=10_000, admin_burst=10_000))
 
 NOT_VALID = "not valid any more"
 

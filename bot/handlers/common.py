@@ -119,16 +119,15 @@ async def refuse_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     user = update.effective_user
     await reply(update, REFUSAL.format(uid=user.id))
     svc = services(context)
-    if svc.store.notices.first_time(f"unknown-user:{user.id}"):
+    # A press's effective_message is the bot's own message (maybe someone's card): not what
+    # they tried. Their text is cut short: the notice is sent once and must fit.
+    if update.callback_query is not None or update.effective_message is None:
+        tried = "a button"
+    else:
+        text = update.effective_message.text or ""
+        tried = repr(text if len(text) <= 200 else text[:200] + "…")
+    if svc.access.first_refusal(user.id, tried):
         who = f"{user.full_name}" + (f" (@{user.username})" if user.username else "")
-        # A press's effective_message is the bot's own message (maybe someone's card): not
-        # what they tried. Their text is cut short: the notice is sent once and must fit.
-        if update.callback_query is not None or update.effective_message is None:
-            tried = "a button"
-        else:
-            text = update.effective_message.text or ""
-            tried = repr(text if len(text) <= 200 else text[:200] + "…")
-        svc.store.audit.record(user.id, "refused", "bot", "unknown user", tried[:60])
         await context.bot.send_message(
             svc.approval_chat_id,
             f"Unknown user {who}, id {user.id}, tried {tried}.\n"

@@ -74,6 +74,14 @@ class AccessService:
             return text
         return self._hide(text)
 
+    def first_refusal(self, user_id: int, tried: str) -> bool:
+        """Record that a stranger was refused; True the first time (the admins are told once,
+        not on every message)."""
+        if not self._store.notices.first_time(f"unknown-user:{user_id}"):
+            return False
+        self._store.audit.record(user_id, "refused", "bot", "unknown user", tried[:60])
+        return True
+
     def admins(self) -> list[int]:
         """Every admin's id (for the bot's own set-up, e.g. their command menu)."""
         granted = [u.id for u in self._store.users.all() if u.is_admin]

@@ -81,7 +81,9 @@ class Method:
         for name, spec in table["properties"].items():
             prop = Prop.compile(name, spec)
             if name.endswith("[n]"):
-                indexed.append((re.compile(rf"^{re.escape(name[:-3])}(\d+)$"), prop))
+                # PVE::LXC::Config defines net0..net31 (mp0.., unused0..) one by one: "net01"
+                # is no name of the schema, so it is an unknown parameter, not net1.
+                indexed.append((re.compile(rf"^{re.escape(name[:-3])}(0|[1-9]\d*)$"), prop))
             else:
                 props[name] = prop
         return cls(key, table.get("proxyto"), props, indexed)

@@ -157,6 +157,20 @@ def _storage_id(v: str) -> str | None:
     return None if _STORAGE_ID.match(v) else f"storage ID '{v}' contains illegal characters"
 
 
+def _storage_pair(v: str) -> str | None:
+    """pve-common PVE::JSONSchema::verify_storagepair -> parse_idmap of one entry: '1', a
+    storage id (the default target), or 'source:target'."""
+    if v == "1":
+        return None
+    source, colon, target = v.partition(":")
+    if colon and (":" in target or not source or not target):
+        return f"entry '{v}' contains invalid ID - unable to parse '{v}'"
+    for sid in (source, target) if colon else (v,):
+        if (err := _storage_id(sid)) is not None:
+            return f"entry '{v}' contains invalid ID - {err}"
+    return None
+
+
 def _ct_timezone(v: str) -> str | None:
     """PVE::LXC::Config::verify_ct_timezone: 'host', else PVE::JSONSchema::pve_verify_timezone
     ('UTC' or a zone of zone.tab)."""
@@ -245,6 +259,7 @@ FORMATS: dict[str, Checker] = {
     "pve-vmid": _regex(_VMID, "value does not look like a valid VM ID"),
     "pve-configid": _regex(_CONFIGID, "invalid configuration ID '{v}'"),
     "pve-storage-id": _storage_id,
+    "storage-pair": _storage_pair,
     "pve-volume-id": _regex(_VOLUME_ID, "unable to parse volume ID '{v}'"),
     "pve-poolid": _pool,
     "pve-realm": _regex(_REALM, "value does not look like a valid realm"),

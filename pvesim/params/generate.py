@@ -1,7 +1,9 @@
 """Bootstrap the parameter tables from the official schema (a maintainer's tool, never run at runtime).
 
-    python -m pvesim.params.generate ../shared/pve-api/pve-apidata-9.2.json
+    python pvesim/params/generate.py ../shared/pve-api/pve-apidata-9.2.json
     ruff format pvesim/params/
+
+(run as a file, it imports nothing of pvesim: a method being added has no table yet)
 
 rewrites ``pvesim/params/<module>.py`` for the methods listed in ``METHODS``. The output is plain
 Python that is then committed and read by the validator. It also rewrites ``FACTS``
@@ -65,6 +67,10 @@ METHODS: dict[str, list[tuple[str, str]]] = {
         ("POST", "/nodes/{node}/lxc/{vmid}/status/reboot"),
         ("POST", "/nodes/{node}/lxc/{vmid}/clone"),
         ("GET", "/nodes/{node}/lxc/{vmid}/rrddata"),
+        ("GET", "/nodes/{node}/lxc/{vmid}/snapshot"),
+        ("POST", "/nodes/{node}/lxc/{vmid}/snapshot"),
+        ("DELETE", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}"),
+        ("POST", "/nodes/{node}/lxc/{vmid}/migrate"),
     ],
     "storage": [
         ("GET", "/nodes/{node}/storage"),

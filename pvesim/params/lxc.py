@@ -537,4 +537,47 @@ PARAMS = {
             "vmid": {"type": "integer", "format": "pve-vmid", "minimum": 100, "maximum": 999999999},
         },
     },
+    "GET /nodes/{node}/lxc/{vmid}/snapshot": {
+        "proxyto": "node",
+        "properties": {
+            "node": {"type": "string", "format": "pve-node"},
+            "vmid": {"type": "integer", "format": "pve-vmid", "minimum": 100, "maximum": 999999999},
+        },
+    },
+    "POST /nodes/{node}/lxc/{vmid}/snapshot": {
+        "proxyto": "node",
+        "properties": {
+            "description": {"type": "string", "optional": 1},
+            "node": {"type": "string", "format": "pve-node"},
+            "snapname": {"type": "string", "format": "pve-configid", "maxLength": 40},
+            "vmid": {"type": "integer", "format": "pve-vmid", "minimum": 100, "maximum": 999999999},
+        },
+    },
+    "DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}": {
+        "proxyto": "node",
+        "properties": {
+            "force": {"type": "boolean", "optional": 1},
+            "node": {"type": "string", "format": "pve-node"},
+            "snapname": {"type": "string", "format": "pve-configid", "maxLength": 40},
+            "vmid": {"type": "integer", "format": "pve-vmid", "minimum": 100, "maximum": 999999999},
+        },
+    },
+    "POST /nodes/{node}/lxc/{vmid}/migrate": {
+        "proxyto": "node",
+        "properties": {
+            "bwlimit": {
+                "type": "number",
+                "optional": 1,
+                "minimum": 0,
+                "default": "migrate limit from datacenter or storage config",
+            },
+            "node": {"type": "string", "format": "pve-node"},
+            "online": {"type": "boolean", "optional": 1},
+            "restart": {"type": "boolean", "optional": 1},
+            "target": {"type": "string", "format": "pve-node"},
+            "target-storage": {"type": "string", "optional": 1, "format": "storage-pair-list"},
+            "timeout": {"type": "integer", "optional": 1, "default": 180},
+            "vmid": {"type": "integer", "format": "pve-vmid", "minimum": 100, "maximum": 999999999},
+        },
+    },
 }

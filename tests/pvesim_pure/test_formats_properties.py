@@ -107,6 +107,9 @@ ROWS: dict[str, Row] = {
     # pve_verify_configid: $CONFIGID_RE = [a-z][a-z0-9_-]+ (/i)
     "pve-configid": Row(regex(r"[a-zA-Z][a-zA-Z0-9_\-]+"),
                         (prepend("1"), append("."), lambda v: v[0])),
+    # verify_storagepair -> parse_idmap (one entry)
+    "storage-pair": Row(st.one_of(st.just("1"), STORAGE_ID, st.tuples(STORAGE_ID, STORAGE_ID).map(
+        ":".join)), (append(":"), prepend(":"), append(":x:y"), prepend("9"))),
     # parse_id (type 'storage')
     "pve-storage-id": Row(STORAGE_ID, (prepend("1"), append("-"), append(" x"), lambda v: v[0])),
     # pve-storage PVE::Storage::Plugin::parse_volume_id

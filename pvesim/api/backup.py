@@ -405,8 +405,9 @@ async def restore_ct(ctx, p: dict[str, Any]) -> str:
             allocate_disk(disk_store, f"vm-{vmid}-disk-0", size_gib)
         except TaskError as exc:
             raise _RestoreError(str(exc)) from None
-        if existing is not None:  # destroy_lxc_container: the old volumes go
-            ctx.cluster.drop_disks(existing)
+        if existing is not None:  # destroy_lxc_container: the old volumes go, and the
+            ctx.cluster.drop_disks(existing)  # config is replaced by { lock => 'create' }
+            existing.config = {"lock": "create"}
         task.log(f'  Logical volume "vm-{vmid}-disk-0" created.')
         ctx.cluster.register_disks(Guest(vmid, node.name, config))
         task.log(f"restoring '{archive}' now..")

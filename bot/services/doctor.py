@@ -8,28 +8,12 @@ early on (nothing answers) makes the later checks pointless, so they are skipped
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bot.proxmox import Proxmox, errors
+from bot.proxmox import privileges as needed
 from bot.services.access import AccessService
-
-# Privileges Stratus uses, and why (on "/", i.e. everywhere).
-NEEDED_PRIVILEGES: dict[str, str] = {
-    "VM.Allocate": "create and delete containers",
-    "VM.Audit": "read container configs",
-    "VM.PowerMgmt": "start and stop containers",
-    "VM.Config.Options": "change container settings",
-    "VM.Config.Network": "change container NICs",
-    "VM.Clone": "clone containers",
-    "VM.Backup": "back up containers",
-    "Datastore.AllocateSpace": "allocate container disks",
-    "Datastore.Audit": "list templates and storages",
-    "Sys.Audit": "read nodes and the network",
-    "Sys.Modify": "create and apply bridges",
-    "SDN.Audit": "read SDN networks",
-    "SDN.Allocate": "create NAT networks",
-    "SDN.Use": "attach containers to SDN networks",
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +50,7 @@ class DoctorService:
             return out
         out.append(Check(True, f"Proxmox VE {version.get('version', '?')} "
                                f"(release {version.get('release', '?')})"))
-        out.append(await self._permissions())
+        out += await self._permissions()
         out += await self._cluster()
         return out
 
@@ -89,20 +73,32 @@ class DoctorService:
                      f"set proxmox.ca_file to PVE's CA (/etc/pve/pve-root-ca.pem) or pin "
                      f"proxmox.fingerprint = \"{fp}\"")
 
-    async def _permissions(self) -> Check:
+    async def _permissions(self) -> list[Check]:
+        """What Proxmox says the token may do on each path Stratus works on (GET
+        /access/permissions?path=...: a privilege-separated token holds only its own ACL
+        entries), against `bot.proxmox.privileges`: one line per feature that lacks some."""
+        paths = needed.paths()
         try:
-            perms = await self._px.permissions("/")
+            answers = await asyncio.gather(*(self._px.permissions(path) for path in paths))
         except errors.ProxmoxError as exc:
-            return Check(False, "cannot read the token's permissions", str(exc))
-        granted = {p for privs in perms.values() for p, v in privs.items() if v}
-        missing = [p for p in NEEDED_PRIVILEGES if p not in granted]
-        if not missing:
-            return Check(True, f"the token has the {len(NEEDED_PRIVILEGES)} privileges Stratus uses")
-        why = "; ".join(f"{p} ({NEEDED_PRIVILEGES[p]})" for p in missing)
-        return Check(False, f"the token lacks {', '.join(missing)}",
-                     f"grant them on / (needed to {why}), e.g. pveum acl modify / --tokens "
-                     f"'{self._px.settings.token_id or 'user@realm!token'}' --roles "
-                     "PVEAdmin, or disable privilege separation")
+            return [Check(False, "cannot read the token's permissions", str(exc))]
+        granted = {path: set(answer.get(path, {}))
+                   for path, answer in zip(paths, answers, strict=True)}
+        lacking = needed.missing(granted)
+        if not lacking:
+            return [Check(True, f"the token has the {len(needed.PRIVILEGES)} privileges "
+                                "Stratus uses")]
+        who = self._px.settings.token_id or self._px.settings.user or "user@realm!token"
+        out = []
+        for feature, needs in lacking.items():
+            what = ", ".join(f"{n.privilege} on {n.path}" for n in needs)
+            why = "; ".join(f"{n.privilege}: {n.why}" for n in needs)
+            out.append(Check(False, f"{feature}: missing {what}", why))
+        out.append(Check(False, f"{who} lacks privileges Stratus uses",
+                         "python -m bot.setup proxmox-role prints the pveum commands of a role "
+                         f"with all {len(needed.PRIVILEGES)}; grant it on /, e.g. pveum acl "
+                         f"modify / --tokens '{who}' --roles Stratus"))
+        return out
 
     async def _cluster(self) -> list[Check]:
         out = []

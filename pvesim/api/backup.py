@@ -283,18 +283,24 @@ def prune_guest(task: Task, storage: Storage, vmid: int, retention: dict[str, in
     task.log(f"INFO: pruned {len(remove)} backup(s) not covered by keep-retention policy")
 
 
-@route("POST", "/nodes/{node}/vzdump", PARAMS, perm=("/", "VM.Backup"))
+@route("POST", "/nodes/{node}/vzdump", PARAMS)
 async def vzdump(ctx, p):
+    """pve-manager PVE::API2::VZDump: VM.Backup on each guest, Datastore.AllocateSpace on the
+    storage (checked in the code: the method is open to all users)."""
     if not p.get("all") and "vmid" not in p and "pool" not in p:
         raise param_error({"vmid": "property is missing and it is not optional"})
+    for vmid in split_list(str(p.get("vmid", ""))):
+        ctx.check(f"/vms/{vmid}", "VM.Backup")
+    ctx.check(f"/storage/{p.get('storage', 'local')}", "Datastore.AllocateSpace")
     if "pool" in p:
         raise fail("pvesim does not implement backups by pool")
     return start_vzdump(ctx.sim, p["node"], p, ctx.identity.userid).upid
 
 
-@route("GET", "/nodes/{node}/vzdump/extractconfig", PARAMS, perm=("/", "VM.Backup"))
+@route("GET", "/nodes/{node}/vzdump/extractconfig", PARAMS)
 async def extractconfig(ctx, p):
     node = get_node(ctx.cluster, p["node"])
+    _check_access(ctx, p["volume"])
     _storage, vol = find_volume(node, None, p["volume"])
     if vol.content != "backup" or vol.config is None:
         raise fail(f"volume '{vol.volid}' is not a backup archive")
@@ -430,8 +436,22 @@ async def restore_ct(ctx, p: dict[str, Any]) -> str:
 VOLUME = "/nodes/{node}/storage/{storage}/content/{volume}"
 
 
-@route("GET", VOLUME, PARAMS, perm=("/storage/{storage}", "Datastore.Audit"))
+def _check_access(ctx, volid: str, delete: bool = False) -> None:
+    """pve-storage PVE::API2::Storage::Content: read access (check_volume_access) for info,
+    attributes and extractconfig; for a delete, Datastore.Allocate, or for a backup
+    Datastore.AllocateSpace and VM.Backup on its guest."""
+    sid, _, volname = volid.partition(":")
+    owner = re.match(r"^backup/vzdump-(?:lxc|openvz|qemu)-(\d+)-", volname)
+    if delete and owner is None:
+        ctx.check(f"/storage/{sid}", "Datastore.Allocate")
+        return
+    check_volume_access(ctx, volid, None, _volume_type(volname),
+                        int(owner.group(1)) if owner else None)
+
+
+@route("GET", VOLUME, PARAMS)
 async def volume_attributes(ctx, p):
+    _check_access(ctx, _full_volid(p))
     storage, vol = find_volume(get_node(ctx.cluster, p["node"]), p["storage"], p["volume"])
     out: dict[str, Any] = {"path": archive_path(vol.volid, storage) if vol.content == "backup"
                            else f"/dev/{storage.id}/{vol.volid.split(':', 1)[1]}",
@@ -442,8 +462,9 @@ async def volume_attributes(ctx, p):
     return out
 
 
-@route("PUT", VOLUME, PARAMS, perm=("/storage/{storage}", "Datastore.Allocate"))
+@route("PUT", VOLUME, PARAMS)
 async def volume_update(ctx, p):
+    _check_access(ctx, _full_volid(p))
     _storage, vol = find_volume(get_node(ctx.cluster, p["node"]), p["storage"], p["volume"])
     if "notes" in p:
         vol.notes = p["notes"] or None
@@ -452,8 +473,13 @@ async def volume_update(ctx, p):
     return None
 
 
-@route("DELETE", VOLUME, PARAMS, perm=("/storage/{storage}", "Datastore.Allocate"))
+def _full_volid(p: dict[str, Any]) -> str:
+    return p["volume"] if ":" in p["volume"] else f"{p['storage']}:{p['volume']}"
+
+
+@route("DELETE", VOLUME, PARAMS)
 async def volume_delete(ctx, p):
+    _check_access(ctx, _full_volid(p), delete=True)
     storage, vol = find_volume(get_node(ctx.cluster, p["node"]), p["storage"], p["volume"])
     wid = f"{vol.vmid}@{storage.id}" if vol.vmid is not None else storage.id
 

@@ -84,13 +84,14 @@ def check_hookscript(ctx: Ctx, node: str, volid: str) -> None:
         raise fail(f"script '{volid}' does not exist")
 
 
-def check_volume_access(ctx: Ctx, volid: str, content: str, vtype: str,
+def check_volume_access(ctx: Ctx, volid: str, content: str | None, vtype: str,
                         owner: int | None = None) -> None:
-    """pve-storage PVE::Storage::check_volume_access: the content type the name says, then
-    Datastore.Allocate on the storage, or what the kind of volume needs."""
+    """pve-storage PVE::Storage::check_volume_access: the content type the name says (when
+    one is asked), then Datastore.Allocate on the storage, or what the kind of volume needs
+    (a backup: Datastore.AllocateSpace there and VM.Backup on the guest it is of)."""
     sid = volid.partition(":")[0]
     storage_exists(ctx.cluster, sid)
-    if vtype != content:
+    if content is not None and vtype != content:
         raise fail(f"unable to use volume {volid} - content type needs to be '{content}'")
     if ctx.allowed(f"/storage/{sid}", "Datastore.Allocate"):
         return

@@ -41,13 +41,24 @@ class DoctorService:
         except errors.ProxmoxError as exc:
             return [Check(False, f"API at {where} does not answer", str(exc)),
                     Check(False, "other checks skipped", "fix the connection first")]
-        out.append(Check(True, f"API reachable at {where}"))
-        out.append(self._tls(probe))
+        route = f" through proxy {probe.via}" if probe.via else ""
+        out.append(Check(True, f"API reachable at {where}{route}"))
+        tls = self._tls(probe)
+        out.append(tls)
+        if not tls.ok and s.fingerprint and probe.fingerprint:  # the API would refuse it too
+            out.append(Check(False, "other checks skipped", "fix the TLS pin first"))
+            return out
         try:
             version = await self._px.version()
+        except errors.TLSError as exc:
+            out.append(Check(False, "the API connection's TLS check failed", str(exc)))
+            return out
         except errors.ProxmoxError as exc:
             out.append(Check(False, "the API refused Stratus's credentials", str(exc)))
             return out
+        if s.fingerprint and not probe.fingerprint:  # the probe could not take the route
+            out[-1] = Check(True, f"TLS pin verified on the API connection itself{route} "
+                                  f"(the probe could not: {probe.error})")
         out.append(Check(True, f"Proxmox VE {version.get('version', '?')} "
                                f"(release {version.get('release', '?')})"))
         out += await self._permissions()
@@ -55,15 +66,23 @@ class DoctorService:
         return out
 
     def _tls(self, probe) -> Check:
+        """What was verified, on the route the API connection takes (through its proxy: an
+        intercepting proxy shows its own certificate here, as it would to the API). In pin
+        mode the API connection checks the pin on its own TLS session too, proxy or not."""
         s = self._px.settings
         fp = probe.fingerprint
+        route = f" through proxy {probe.via}" if probe.via else ""
         if s.fingerprint:
+            if not fp:
+                return Check(False, f"TLS pin not checked yet{route}", probe.error or "")
             pinned = s.fingerprint.replace(":", "").upper()
             if fp.replace(":", "") == pinned:
-                return Check(True, f"TLS certificate matches the pinned fingerprint {fp}")
-            return Check(False, f"TLS certificate fingerprint is {fp}, not the pinned one",
+                return Check(True, f"TLS certificate{route} matches the pinned fingerprint {fp} "
+                                   "(checked on every API connection)")
+            return Check(False, f"TLS certificate{route} fingerprint is {fp}, not the pinned one",
                          "compare with the Proxmox GUI (Node > System > Certificates) and update "
-                         "proxmox.fingerprint, or find who intercepts the connection")
+                         "proxmox.fingerprint, or find who intercepts the connection"
+                         + (" (the proxy?)" if probe.via else ""))
         if not s.verify_tls:
             return Check(False, f"TLS is not verified (certificate {fp})",
                          f"pin it: proxmox.tls = \"fingerprint\", proxmox.fingerprint = \"{fp}\"")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from bot.setup import proxmox_role, virtualbox
+from bot.setup import proxmox_role, smoke, virtualbox
 
-HELPERS = {"virtualbox": virtualbox.main, "proxmox-role": proxmox_role.main}
+HELPERS = {"virtualbox": virtualbox.main, "proxmox-role": proxmox_role.main,
+           "smoke": smoke.main}
 USAGE = ("usage: python -m bot.setup {virtualbox,proxmox-role,smoke} [options]   (add --help "
          "after it for its options)")
 

@@ -33,6 +33,9 @@ DEFAULT_DURATIONS = {
     "vzreboot": 2.0,
     "vzclone": 3.0,
     "vzdestroy": 1.0,
+    "vzsnapshot": 1.0,
+    "vzdelsnapshot": 1.0,
+    "vzmigrate": 4.0,
     # backups: seconds per GiB of the CT's disk (an 8 GiB CT: 60 s; an 80 GiB CT: 10 minutes)
     "vzdump": 7.5,
     "vzrestore": 5.0,
@@ -119,6 +122,9 @@ class Guest:
     status: str = "stopped"  # running | stopped
     started_at: float | None = None
     cpu_usage: float = 0.02  # fraction of its cores in use while running
+    # name -> {"config": the config then, "snaptime", "description"[, "parent"]}, as the
+    # [snapshot] sections of PVE's config file (the current config's "parent" names the last)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def lock(self) -> str | None:
@@ -254,6 +260,7 @@ class Cluster:
         self.backup_job_failures: list[tuple[str, str | None]] = []  # (exit status, ERROR line)
         self.backup_job_end_failures: list[str] = []  # reasons: jobs failing after their guests
         self.clock_offset = 0.0
+        self.pools: set[str] = set()  # resource pools (pveum pool add)
         # SDN: the edited configuration (/etc/pve/sdn/*.cfg) and the one last applied
         # (.running-config); each {"zones": {id: {...}}, "vnets": {...}, "subnets": {...}}.
         self.sdn: dict[str, dict[str, dict[str, Any]]] = {"zones": {}, "vnets": {}, "subnets": {}}

@@ -1,6 +1,7 @@
 """Scenario files (JSON or TOML): the nodes, storages, templates and guests a simulation starts with.
 
     name = "lab"                       # cluster name (optional)
+    pools = ["dev"]                    # resource pools (optional)
     templates = ["debian-12-standard_12.7-1_amd64.tar.zst"]   # in every node's `local` (optional)
     [[nodes]]
     name = "pve1"
@@ -13,6 +14,8 @@
     type = "lvmthin"
     content = ["rootdir", "images"]
     total = 200                        # GiB
+    shared = false                     # a shared storage (same id on several nodes) is one
+                                       # storage: its volumes are seen from each of them
     [[guests]]
     vmid = 101
     node = "pve1"
@@ -73,9 +76,12 @@ def _storage(spec: dict[str, Any]) -> Storage:
 def _build(data: dict[str, Any]) -> Cluster:
     templates = data.get("templates", list(DEFAULT_TEMPLATES))
     nodes = []
+    shared: dict[str, Storage] = {}  # a shared storage is the same object on every node
     for spec in data.get("nodes") or [{"name": "pve1"}, {"name": "pve2"}]:
         if "storages" in spec:
-            storages = {s["id"]: _storage(s) for s in spec["storages"]}
+            storages = {s["id"]: shared.get(s["id"]) if s.get("shared") and s["id"] in shared
+                        else _storage(s) for s in spec["storages"]}
+            shared.update({sid: st for sid, st in storages.items() if st.shared})
         else:
             storages = default_storages()
             storages["local"].volumes.clear()
@@ -91,6 +97,7 @@ def _build(data: dict[str, Any]) -> Cluster:
             node.bridges = set(spec["bridges"])
         nodes.append(node)
     cluster = Cluster(name=data.get("name", "stratus"), nodes=nodes)
+    cluster.pools = set(data.get("pools", []))
     for spec in data.get("guests", []):
         spec = dict(spec)
         vmid, node = int(spec.pop("vmid")), spec.pop("node")

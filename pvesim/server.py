@@ -16,11 +16,12 @@ from aiohttp import web
 
 from . import api
 from .auth import Authenticator, Identity
-from .errors import ApiError
+from .errors import ApiError, param_error
 from .model import Cluster
 from .scenario import load_scenario
 from .scheduler import BackupScheduler
 from .tls import make_certificate, server_context
+from .validator import PerlRef
 from .worker import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,12 @@ class Simulator:
         (each a vzdump task, prune-backups applied): a simulated week in milliseconds."""
         await self.scheduler.advance(seconds)
 
-    def add_token(self, name: str, privileges: set[str] | None = None) -> tuple[str, str]:
-        """Another API token of root@pam (``privileges`` None = all): returns (token_id, secret)."""
-        token_id = f"{self.user}!{name}"
+    def add_token(self, name: str, privileges: set[str] | None = None,
+                  user: str | None = None) -> tuple[str, str]:
+        """Another API token of ``user`` (default root@pam): returns (token_id, secret). With
+        ``privileges`` it is privilege-separated and holds them on ``/``; None: its user's.
+        A user other than root@pam holds what ``auth.grant`` gives it."""
+        token_id = f"{user or self.user}!{name}"
         return token_id, self.auth.add_token(token_id, frozenset(privileges) if privileges is not None else None)
 
     # ---- lifecycle ----
@@ -167,24 +171,32 @@ class Simulator:
         if route is None:
             raise ApiError(501, f"Method '{method} {path}' not implemented")
         if route.template == "/access/ticket":
-            identity = Identity("", False, None)
+            identity = Identity("", False)
         else:
             identity = await self._authenticate(request, method)
-        raw = dict(request.query)
-        if request.body_exists:
-            raw.update(await _body_params(request))
+        # PVE::APIServer::AnyEvent::extract_params: the body, then the query string over it;
+        # then PVE::HTTPServer::rest_handler: a parameter of the URI path given again with
+        # another value is refused, the method's permissions are checked, the request is
+        # proxied to its node, and only there are the parameters verified.
+        raw = await _body_params(request) if request.body_exists else {}
+        raw.update(request.query)
+        duplicates = {k: "duplicate parameter (already defined in URI) with conflicting values!"
+                      for k in sorted(raw) if k in path_params and raw[k] != path_params[k]}
+        if duplicates:
+            raise param_error(duplicates)
         raw.update(path_params)
+        ctx = api.Ctx(self, identity, request)
+        if route.perm:
+            acl_path, privs = route.perm
+            any_of = isinstance(privs, tuple)
+            ctx.check(acl_path.format_map(_Template(raw)), *(privs if any_of else (privs,)),
+                      any_of=any_of)
         if route.params.proxyto:
             self._check_proxy(raw.get(route.params.proxyto))
         params = route.params.validate(raw)
-        if route.perm and identity.privileges is not None:
-            acl_path, priv = route.perm
-            acl_path = acl_path.format(**params)
-            if priv not in identity.privileges:
-                raise ApiError(403, f"Permission check failed ({acl_path}, {priv})")
         if (failure := self.cluster.take_request_failure(method, path, route.template)):
             raise ApiError(*failure)
-        result = await route.handler(api.Ctx(self, identity, request), params)
+        result = await route.handler(ctx, params)
         if isinstance(result, api.Reply):
             return _json(200, {"data": result.data, **result.extra})
         return _json(200, {"data": result})
@@ -228,12 +240,24 @@ async def _body_params(request: web.Request) -> dict[str, str]:
 
 
 def _wire(value: Any) -> str:
-    """JSON bodies carry typed values; the schema checks see them as PVE's Perl would."""
-    if value is True:
-        return "1"
-    if value is False:
-        return "0"
+    """JSON bodies carry typed values; the schema checks see them as PVE's Perl would: a
+    boolean is a JSON::PP::Boolean object (only a boolean parameter takes it, as 1/0), an
+    object or array a reference (PVE::JSONSchema::check_type: "got HASH")."""
+    if isinstance(value, bool):
+        return PerlRef("1" if value else "0", "JSON::PP::Boolean")
+    if isinstance(value, dict):
+        return PerlRef(json.dumps(value), "HASH")
+    if isinstance(value, list):
+        return PerlRef(json.dumps(value), "ARRAY")
     return str(value)
+
+
+class _Template(dict):
+    """ACL path templates filled from the raw parameters; a missing one stays as written
+    (PVE::Tools::template_replace)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 def _secret() -> str:

@@ -81,7 +81,9 @@ class Method:
         for name, spec in table["properties"].items():
             prop = Prop.compile(name, spec)
             if name.endswith("[n]"):
-                indexed.append((re.compile(rf"^{re.escape(name[:-3])}(\d+)$"), prop))
+                # PVE::LXC::Config defines net0..net31 (mp0.., unused0..) one by one: "net01"
+                # is no name of the schema, so it is an unknown parameter, not net1.
+                indexed.append((re.compile(rf"^{re.escape(name[:-3])}(0|[1-9]\d*)$"), prop))
             else:
                 props[name] = prop
         return cls(key, table.get("proxyto"), props, indexed)
@@ -119,6 +121,16 @@ class Method:
         return out
 
 
+class PerlRef(str):
+    """A value a JSON body gave as an object: ``ref`` is what Perl's ``ref()`` says of it
+    (JSON::PP::Boolean, HASH, ARRAY); the text is its plain form (a boolean's 1/0)."""
+
+    def __new__(cls, text: str, ref: str) -> PerlRef:
+        obj = super().__new__(cls, text)
+        obj.ref = ref
+        return obj
+
+
 def convert(prop: Prop, value: str) -> Any:
     if prop.type in ("integer", "boolean"):
         return int(value)
@@ -134,6 +146,9 @@ def _add(errors: dict[str, str], path: str, msg: str) -> None:
 def check(prop: Prop, value: str, path: str) -> str | None:
     """The first error of one value against its property, or None (PVE's check_prop order)."""
     t = prop.type
+    if isinstance(value, PerlRef) and t and not (t == "boolean" and value.ref ==
+                                                 "JSON::PP::Boolean"):
+        return f"type check ('{t}') failed - got {value.ref}"
     if t == "boolean" and value not in ("0", "1"):
         return f"type check ('boolean') failed - got '{value}'"
     if t == "integer" and not _INTEGER.match(value):

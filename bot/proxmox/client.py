@@ -32,6 +32,7 @@ from .models import (
     Template,
     container_from,
 )
+from .moves import MovesMixin
 from .network import NetworkMixin
 from .scaling import ScalingMixin
 from .settings import ProxmoxSettings
@@ -75,7 +76,7 @@ def _encode(params: dict[str, Any]) -> dict[str, Any]:
     return {k: int(v) if isinstance(v, bool) else v for k, v in params.items() if v is not None}
 
 
-class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
+class Proxmox(ScalingMixin, MovesMixin, NetworkMixin, BackupsMixin):
     """Async access to one Proxmox VE cluster. Use as ``async with Proxmox(settings) as px``."""
 
     def __init__(self, settings: ProxmoxSettings):
@@ -91,6 +92,7 @@ class Proxmox(ScalingMixin, NetworkMixin, BackupsMixin):
         self._pending_mem: dict[str, int] = {}
         self._node_of: dict[int, str] = {}  # cache of where each CT lives
         self._inflight: dict[tuple, asyncio.Future] = {}  # see `_single_flight`
+        self._clone_sources: dict[int, asyncio.Lock] = {}  # see `_clone_source_lock`
 
     def __repr__(self) -> str:
         return f"Proxmox({self.settings!r})"

@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import ipaddress
 import re
-import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from proxmoxer.core import ProxmoxResource
 from . import errors
 from .models import parse_property_string
 from .tasks import decode_upid
+from .transport import open_route, proxy_for
 
 _NET_KEY = re.compile(r"net(\d+)")
 
@@ -100,6 +100,7 @@ class TlsProbe:
     subject: str
     verified_by_ca: bool | None  # None when no CA check was asked (fingerprint / insecure)
     error: str | None = None
+    via: str | None = None  # the proxy the API connection (and so this probe) goes through
 
 
 def nic_from_pve(key: str, value: str) -> CtNic:
@@ -380,22 +381,25 @@ class NetworkMixin:
         return [r for r in await self._resources("storage")]
 
     async def probe_tls(self) -> TlsProbe:
-        """Connect to host:port and read the certificate (a raw TLS handshake, no HTTP)."""
+        """Connect to host:port the way the API connection does (through its proxy, if any)
+        and read the certificate (a raw TLS handshake, no HTTP)."""
         s = self.settings
         return await self._in_thread(_probe_tls, s.host, s.port, s.timeout,
                                      s.ca_file if s.verify_tls and not s.fingerprint else None,
-                                     s.verify_tls and not s.fingerprint)
+                                     s.verify_tls and not s.fingerprint, proxy_for(s))
 
 
 def _probe_tls(host: str, port: int, timeout: float, ca_file: str | None,
-               check_ca: bool) -> TlsProbe:
+               check_ca: bool, proxy: str | None = None) -> TlsProbe:
     plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     plain.check_hostname = False
     plain.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock, \
+        with open_route(host, port, timeout, proxy) as sock, \
                 plain.wrap_socket(sock, server_hostname=host) as tls:
             der = tls.getpeercert(binary_form=True)
+    except ValueError as exc:  # a proxy this probe cannot go through
+        return TlsProbe("", "", None, str(exc), via=proxy)
     except OSError as exc:
         raise errors.Unreachable(f"Cannot reach {host}:{port} ({exc}); check the host, the port "
                                  "(8006, or the NAT port-forward) and that pveproxy runs.") from None
@@ -407,7 +411,7 @@ def _probe_tls(host: str, port: int, timeout: float, ca_file: str | None,
     if check_ca:
         ctx = ssl.create_default_context(cafile=ca_file)
         try:
-            with socket.create_connection((host, port), timeout=timeout) as sock, \
+            with open_route(host, port, timeout, proxy) as sock, \
                     ctx.wrap_socket(sock, server_hostname=host) as tls:
                 cert = tls.getpeercert() or {}
                 subject = ", ".join("=".join(x) for rdn in cert.get("subject", ()) for x in rdn)
@@ -416,4 +420,4 @@ def _probe_tls(host: str, port: int, timeout: float, ca_file: str | None,
             verified, error = False, getattr(exc, "verify_message", None) or str(exc)
         except OSError as exc:
             verified, error = False, str(exc)
-    return TlsProbe(fingerprint, subject, verified, error)
+    return TlsProbe(fingerprint, subject, verified, error, via=proxy)

@@ -1,5 +1,8 @@
 """Replica operations for scaling groups: clone a template into a tagged replica, retire one.
 
+Clones follow real PVE's rules (see `bot.proxmox.moves`): made on the source's node, migrated
+to another node when its storage is not shared, from a temporary snapshot when the source runs.
+
 A mixin of `Proxmox` (it uses `_request`, `_with_new_vmid`, `wait_task`, `_locate` ...). The
 rule it keeps: a replica that could not be fully made (clone, tags) is destroyed before the
 error reaches the caller, so a scaling group never sees a half-made member.
@@ -7,6 +10,7 @@ error reaches the caller, so a scaling group never sees a half-made member.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +41,13 @@ class ScalingMixin:
         ``description`` is set in the clone call itself (PVE's clone takes no tags: they come
         from the template until `finish_replica`), so a clone is known for the caller's from
         its first moment.
+
+        On a real cluster (pve-container clone_vm): the clone is made on the source's node
+        (``target`` is only allowed when its storage is shared), then migrated, stopped, to
+        ``target_node``; a running source that is not a template is cloned from a temporary
+        snapshot, deleted after. PVE locks the source while it is cloned, so this process
+        clones one source one replica at a time. `replica_target` says beforehand whether
+        ``target_node`` can take the replica.
         """
         source = await self._locate(template_vmid, refresh=True)
         source_config = await self._request(
@@ -44,21 +55,96 @@ class ScalingMixin:
             action=f"read CT {template_vmid}'s config")
         template = str(source_config.get("template", 0)) in ("1", "True", "true")
         where = target_node or source
-        try:
-            vmid = await self._clone_once(template_vmid, source, hostname, target_node,
-                                          full=None if template else True, on_vmid=on_vmid,
-                                          description=description)
-        except errors.StillRunning:
-            raise
-        except errors.ProxmoxError as exc:
-            if not (template and "linked clone" in str(exc).lower()):
+        sid = str(source_config.get("rootfs", "")).split(",")[0].partition(":")[0]
+        migrate = where != source and not await self.storage_is_shared(sid)
+        target = where if where != source and not migrate else None
+        async with self._clone_source_lock(template_vmid):
+            snapname = None
+            if not template and await self._is_running(template_vmid, source):
+                snapname = await self.temporary_snapshot(template_vmid)
+            try:
+                vmid = await self._clone_linked_or_full(
+                    template_vmid, source, hostname, target, linked=template and not migrate,
+                    on_vmid=on_vmid, description=description, snapname=snapname)
+            finally:
+                if snapname is not None:
+                    await self.drop_temporary_snapshot(template_vmid, snapname)
+        if migrate:
+            try:
+                await self.migrate(vmid, where)
+            except errors.StillRunning:
+                raise  # the migration goes on (the CT holds its lock): not ours to destroy
+            except BaseException:
+                await self.discard(vmid)
                 raise
-            log.info("linked clone of CT %s not possible (%s); cloning fully", template_vmid, exc)
-            vmid = await self._clone_once(template_vmid, source, hostname, target_node, full=True,
-                                          on_vmid=on_vmid, description=description)
         self._node_of[vmid] = where
         await self.finish_replica(vmid, where, tags=tags, config=config)
         return vmid, where
+
+    async def _clone_linked_or_full(self, template_vmid: int, source: str, hostname: str,
+                                    target: str | None, *, linked: bool,
+                                    on_vmid: Callable[[int], None] | None,
+                                    description: str | None, snapname: str | None) -> int:
+        """A linked clone where asked and the storage allows it, else a full one."""
+        try:
+            return await self._clone_once(template_vmid, source, hostname, target,
+                                          full=None if linked else True, on_vmid=on_vmid,
+                                          description=description, snapname=snapname)
+        except errors.StillRunning:
+            raise
+        except errors.ProxmoxError as exc:
+            if not (linked and "linked clone" in str(exc).lower()):
+                raise
+            log.info("linked clone of CT %s not possible (%s); cloning fully", template_vmid, exc)
+        return await self._clone_once(template_vmid, source, hostname, target, full=True,
+                                      on_vmid=on_vmid, description=description,
+                                      snapname=snapname)
+
+    def _clone_source_lock(self, vmid: int) -> asyncio.Lock:
+        """PVE holds the source's 'disk' lock during a clone (a template's too): a second
+        clone of it meanwhile would be refused, so this process waits its turn."""
+        return self._clone_sources.setdefault(vmid, asyncio.Lock())
+
+    async def _is_running(self, vmid: int, node: str) -> bool:
+        status = await self._request("GET", f"nodes/{node}/lxc/{vmid}/status/current",
+                                     action=f"read CT {vmid}'s status")
+        return status.get("status") == "running"
+
+    async def replica_target(self, template_vmid: int, wanted: str | None,
+                             bridges: set[str] | None = None) -> tuple[str | None, str | None]:
+        """Where a replica of ``template_vmid`` asked on ``wanted`` can go: ``wanted`` when
+        it is online, holds the template's storage (shared, or the same storage id for
+        container disks, to migrate to) and has ``bridges`` (default: the template's) active;
+        otherwise the template's own node, and why (a sentence for the group's owner)."""
+        if wanted is None:
+            return None, None
+        source = await self._locate(template_vmid, refresh=True)
+        if wanted == source:
+            return wanted, None
+        config = await self._request("GET", f"nodes/{source}/lxc/{template_vmid}/config",
+                                     action=f"read CT {template_vmid}'s config")
+        sid = str(config.get("rootfs", "")).split(",")[0].partition(":")[0]
+        if bridges is None:
+            bridges = {part[7:] for key, value in config.items() if key.startswith("net")
+                       for part in str(value).split(",") if part.startswith("bridge=")}
+        resources = await self._resources()
+        online = any(r.get("type") == "node" and r.get("node") == wanted
+                     and r.get("status") == "online" for r in resources)
+        store = next((r for r in resources if r.get("type") == "storage"
+                      and r.get("node") == wanted and r.get("storage") == sid), None)
+        why = None
+        if not online:
+            why = f"{wanted} is offline"
+        elif store is None or store.get("status", "available") != "available" or \
+                "rootdir" not in str(store.get("content", "")).split(","):
+            why = f"{wanted} has no storage {sid} for container disks to move it to"
+        else:
+            missing = sorted(bridges - {"vmbr0"} - await self.active_bridges(wanted))
+            if missing:
+                why = f"{wanted} has no bridge {', '.join(missing)}"
+        if why is None:
+            return wanted, None
+        return source, f"placed on {source}, the template's node: {why}"
 
     async def finish_replica(self, vmid: int, node: str, *, tags: tuple[str, ...],
                              config: dict[str, Any] | None = None) -> None:
@@ -75,7 +161,7 @@ class ScalingMixin:
     async def _clone_once(self, template_vmid: int, source: str, hostname: str,
                           target_node: str | None, *, full: bool | None,
                           on_vmid: Callable[[int], None] | None = None,
-                          description: str | None = None) -> int:
+                          description: str | None = None, snapname: str | None = None) -> int:
         async def post(new: int) -> str:
             if on_vmid is not None:
                 on_vmid(new)
@@ -83,7 +169,7 @@ class ScalingMixin:
                 "POST", f"nodes/{source}/lxc/{template_vmid}/clone",
                 action=f"clone CT {template_vmid} to {new}", newid=new, hostname=hostname,
                 full=full, target=target_node if target_node != source else None,
-                description=description)
+                description=description, snapname=snapname)
 
         new = None
         try:

@@ -9,6 +9,7 @@ off to every 5 s for long tasks such as clones of big disks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from proxmoxer.tools import Tasks
@@ -30,6 +31,9 @@ TASK_TIMEOUTS_S = {
     "vzcreate": 2 * 3600.0,
     "vzclone": 8 * 3600.0,  # a full clone copies the whole disk
     "vzrestore": 8 * 3600.0,  # so does a restore, from a compressed archive
+    "vzsnapshot": 900.0,
+    "vzdelsnapshot": 900.0,
+    "vzmigrate": 8 * 3600.0,  # copies the local volumes to the other node
 }
 DEFAULT_TASK_TIMEOUT_S = 2 * 3600.0
 
@@ -96,5 +100,21 @@ def error_line(log: list[dict], exitstatus: str) -> str:
         text = "\n".join(str(entry.get("t", "")) for entry in log)
     for line in reversed(text.splitlines()):
         if line.startswith("TASK ERROR:"):
-            return line.removeprefix("TASK ERROR:").strip()
+            return _with_migration_reason(line.removeprefix("TASK ERROR:").strip(), text)
     return exitstatus.strip() or (text.splitlines()[-1] if text else "unknown error")
+
+
+_ABORTED = re.compile(r"ERROR: migration aborted \(duration [\d:]+\): (.*)$")
+
+
+def _with_migration_reason(error: str, text: str) -> str:
+    """A migration ends with only ``migration aborted``; its reason is on the ERROR line
+    before (pve-guest-common PVE::AbstractMigrate::migrate), and "check log" points at the
+    volume lines (PVE::LXC::Migrate::phase1 "can't migrate local volume ...: <why>")."""
+    if error != "migration aborted":
+        return error
+    reasons = [m.group(1) for line in text.splitlines() if (m := _ABORTED.search(line))]
+    volumes = [line.split("can't migrate local volume ", 1)[1] for line in text.splitlines()
+               if "can't migrate local volume " in line]
+    reason = "; ".join(volumes) if volumes else (reasons[-1] if reasons else "")
+    return f"{error}: {reason}" if reason else error

@@ -9,9 +9,12 @@ login included, goes through one session whose adapter enforces our TLS policy.
 
 from __future__ import annotations
 
+import base64
 import os
+import socket
 import ssl
 import time
+from urllib.parse import unquote, urlsplit
 
 import requests
 from proxmoxer import AuthenticationError
@@ -51,6 +54,16 @@ class FingerprintAdapter(HTTPAdapter):
         pool_kwargs["assert_fingerprint"] = self._fingerprint
         pool_kwargs["ssl_context"] = self._context
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        """Through a proxy too, the pin is checked on the TLS session with Proxmox itself:
+        urllib3's ProxyManager builds the pools to the target from these keywords, and talks
+        TLS to Proxmox inside the CONNECT tunnel (inside the proxy's own TLS for an https://
+        proxy, which is verified on its own). Without them requests' proxy pools had no pin,
+        and an intercepting proxy received the token secret."""
+        proxy_kwargs["assert_fingerprint"] = self._fingerprint
+        proxy_kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
 
 
 class SessionTicketAuth(ProxmoxHTTPAuth):
@@ -110,3 +123,40 @@ def connect(settings: ProxmoxSettings) -> ProxmoxResource:
             session, settings.user, settings.password, base_url=base_url, **common
         )
     return ProxmoxResource(base_url=base_url, session=session, serializer=JsonSerializer())
+
+
+def proxy_for(settings: ProxmoxSettings) -> str | None:
+    """The proxy the API connection goes through (the environment's, as `connect` reads it;
+    NO_PROXY honoured), or None."""
+    proxies = requests.utils.get_environ_proxies(settings.base_url + "/api2/json")
+    return proxies.get("https") or proxies.get("all")
+
+
+def open_route(host: str, port: int, timeout: float, proxy: str | None) -> socket.socket:
+    """A TCP stream to host:port along the API connection's route: direct, or through an
+    http:// proxy's CONNECT tunnel (so that what is read on it is what the API meets).
+    Raises OSError, or ValueError for a proxy this cannot tunnel through (https://, socks)."""
+    if proxy is None:
+        return socket.create_connection((host, port), timeout=timeout)
+    url = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if url.scheme != "http":
+        raise ValueError(f"cannot probe through a {url.scheme}:// proxy")
+    sock = socket.create_connection((url.hostname, url.port or 80), timeout=timeout)
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    head = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+    if url.username:
+        login = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
+        head += f"Proxy-Authorization: Basic {base64.b64encode(login).decode()}\r\n"
+    sock.sendall((head + "\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer and len(answer) < 65536:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    status = answer.split(b"\r\n", 1)[0].decode(errors="replace")
+    if len(status.split()) < 2 or status.split()[1] != "200":
+        sock.close()
+        raise OSError(f"proxy {url.hostname}:{url.port or 80} refused CONNECT {target}: "
+                      f"{status or 'no answer'}")
+    return sock

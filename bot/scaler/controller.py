@@ -111,7 +111,8 @@ class Controller:
         if added:
             self._tell(group, scaled_text(
                 group.name, current, current + len(added), decision.metric, group.target_cpu,
-                [f"{a.hostname} on {a.node}" for a in added]))
+                [f"{a.hostname} on {a.node}" + (f" ({a.note})" if a.note else "")
+                 for a in added]))
         for c in (r for r in results if isinstance(r, StillCloning)):
             self._tell(group, f"{group.name}: {c.hostname} (CT {c.vmid}) is still being cloned "
                               f"by Proxmox after {duration_text(c.waited_s)}; I stopped waiting. "

@@ -558,6 +558,7 @@ class BackupService:
         async with self._containers.reserving(actor_id, size_of_config(config)):
             hostname = await self._copy_hostname(config, source, "twin", args.hostname)
             node = args.node or plan.backup.node
+            await self._check_readable_on(plan.backup, node, "the new container")
             storage = await self._storage_for(node, args.storage)
             nics, notes, leases = await self._copy_nics(config, hostname, source)
             identity = new_identity()  # a new CT: its own marker, never the original's
@@ -584,6 +585,19 @@ class BackupService:
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
                                  f"{args.volid} as a new CT")
         return RestoreResult(vmid, where, hostname, tuple(notes))
+
+    async def _check_readable_on(self, backup: BackupInfo, node: str, what: str) -> None:
+        """Proxmox reads the archive on the node the restore runs on (pve-container
+        PVE::LXC::Create::recover_config): a backup on another node's own storage is not
+        there, and the restore task would fail. Refused before anything is stopped or made."""
+        if backup.node == node or await self._px.storage_is_shared(backup.storage):
+            return
+        raise ServiceError(
+            f"Backup {backup.volid} is on {backup.node}'s own storage {backup.storage}, which "
+            f"{node} (where {what} would be) cannot read: Proxmox restores a backup only on a "
+            f"node that holds it. Restore it as a new container on {backup.node} (/restore "
+            f"{backup.volid} --new), or keep backups on a shared storage. Nothing was stopped "
+            "or restored.")
 
     def restore_into_needs_approval(self, actor_id: int) -> bool:
         return self._containers.policy.needs_approval(actor_id, "backup.restore_into")
@@ -616,6 +630,7 @@ class BackupService:
         target grows by. Restoring a CT from its own backup (in place) keeps its name:
         `hostname` is for restoring into another CT. `identity`: a deferred request's."""
         backup, ct = await self._restore_into_targets(actor_id, volid, ref, hostname, identity)
+        await self._check_readable_on(backup, ct.node, f"CT {ct.vmid} {ct.hostname}")
         if not self._access.is_admin(actor_id):
             grows, context = self._growth_into(volid, ct, await self._px.extract_config(backup))
             await self._containers.check_quota(actor_id, grows, context)
@@ -651,6 +666,12 @@ class BackupService:
         if request.ctime and backup.ctime != request.ctime:
             raise Conflict(f"Backup {volid} is not the one this request was about (it was "
                            "replaced since): nothing was restored.")
+        # Everything Proxmox would refuse is checked before the CT is stopped: a refusal
+        # after the stop left it stopped (the archive unreadable from its node, a lock).
+        await self._check_readable_on(backup, ct.node, f"CT {ct.vmid} {ct.hostname}")
+        if ct.lock:
+            raise Conflict(f"CT {vmid} is locked ({ct.lock}): wait until that operation ends, "
+                           "then try again. Nothing was stopped or restored.")
         original = await self._px.extract_config(backup)
         grows, context = self._growth_into(volid, ct, original)
         # The CT keeps its own marker; one made outside the bot (none) gets one, never the

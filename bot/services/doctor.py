@@ -8,28 +8,12 @@ early on (nothing answers) makes the later checks pointless, so they are skipped
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bot.proxmox import Proxmox, errors
+from bot.proxmox import privileges as needed
 from bot.services.access import AccessService
-
-# Privileges Stratus uses, and why (on "/", i.e. everywhere).
-NEEDED_PRIVILEGES: dict[str, str] = {
-    "VM.Allocate": "create and delete containers",
-    "VM.Audit": "read container configs",
-    "VM.PowerMgmt": "start and stop containers",
-    "VM.Config.Options": "change container settings",
-    "VM.Config.Network": "change container NICs",
-    "VM.Clone": "clone containers",
-    "VM.Backup": "back up containers",
-    "Datastore.AllocateSpace": "allocate container disks",
-    "Datastore.Audit": "list templates and storages",
-    "Sys.Audit": "read nodes and the network",
-    "Sys.Modify": "create and apply bridges",
-    "SDN.Audit": "read SDN networks",
-    "SDN.Allocate": "create NAT networks",
-    "SDN.Use": "attach containers to SDN networks",
-}
 
 
 @dataclass(frozen=True)
@@ -57,29 +41,48 @@ class DoctorService:
         except errors.ProxmoxError as exc:
             return [Check(False, f"API at {where} does not answer", str(exc)),
                     Check(False, "other checks skipped", "fix the connection first")]
-        out.append(Check(True, f"API reachable at {where}"))
-        out.append(self._tls(probe))
+        route = f" through proxy {probe.via}" if probe.via else ""
+        out.append(Check(True, f"API reachable at {where}{route}"))
+        tls = self._tls(probe)
+        out.append(tls)
+        if not tls.ok and s.fingerprint and probe.fingerprint:  # the API would refuse it too
+            out.append(Check(False, "other checks skipped", "fix the TLS pin first"))
+            return out
         try:
             version = await self._px.version()
+        except errors.TLSError as exc:
+            out.append(Check(False, "the API connection's TLS check failed", str(exc)))
+            return out
         except errors.ProxmoxError as exc:
             out.append(Check(False, "the API refused Stratus's credentials", str(exc)))
             return out
+        if s.fingerprint and not probe.fingerprint:  # the probe could not take the route
+            out[-1] = Check(True, f"TLS pin verified on the API connection itself{route} "
+                                  f"(the probe could not: {probe.error})")
         out.append(Check(True, f"Proxmox VE {version.get('version', '?')} "
                                f"(release {version.get('release', '?')})"))
-        out.append(await self._permissions())
+        out += await self._permissions()
         out += await self._cluster()
         return out
 
     def _tls(self, probe) -> Check:
+        """What was verified, on the route the API connection takes (through its proxy: an
+        intercepting proxy shows its own certificate here, as it would to the API). In pin
+        mode the API connection checks the pin on its own TLS session too, proxy or not."""
         s = self._px.settings
         fp = probe.fingerprint
+        route = f" through proxy {probe.via}" if probe.via else ""
         if s.fingerprint:
+            if not fp:
+                return Check(False, f"TLS pin not checked yet{route}", probe.error or "")
             pinned = s.fingerprint.replace(":", "").upper()
             if fp.replace(":", "") == pinned:
-                return Check(True, f"TLS certificate matches the pinned fingerprint {fp}")
-            return Check(False, f"TLS certificate fingerprint is {fp}, not the pinned one",
+                return Check(True, f"TLS certificate{route} matches the pinned fingerprint {fp} "
+                                   "(checked on every API connection)")
+            return Check(False, f"TLS certificate{route} fingerprint is {fp}, not the pinned one",
                          "compare with the Proxmox GUI (Node > System > Certificates) and update "
-                         "proxmox.fingerprint, or find who intercepts the connection")
+                         "proxmox.fingerprint, or find who intercepts the connection"
+                         + (" (the proxy?)" if probe.via else ""))
         if not s.verify_tls:
             return Check(False, f"TLS is not verified (certificate {fp})",
                          f"pin it: proxmox.tls = \"fingerprint\", proxmox.fingerprint = \"{fp}\"")
@@ -89,20 +92,32 @@ class DoctorService:
                      f"set proxmox.ca_file to PVE's CA (/etc/pve/pve-root-ca.pem) or pin "
                      f"proxmox.fingerprint = \"{fp}\"")
 
-    async def _permissions(self) -> Check:
+    async def _permissions(self) -> list[Check]:
+        """What Proxmox says the token may do on each path Stratus works on (GET
+        /access/permissions?path=...: a privilege-separated token holds only its own ACL
+        entries), against `bot.proxmox.privileges`: one line per feature that lacks some."""
+        paths = needed.paths()
         try:
-            perms = await self._px.permissions("/")
+            answers = await asyncio.gather(*(self._px.permissions(path) for path in paths))
         except errors.ProxmoxError as exc:
-            return Check(False, "cannot read the token's permissions", str(exc))
-        granted = {p for privs in perms.values() for p, v in privs.items() if v}
-        missing = [p for p in NEEDED_PRIVILEGES if p not in granted]
-        if not missing:
-            return Check(True, f"the token has the {len(NEEDED_PRIVILEGES)} privileges Stratus uses")
-        why = "; ".join(f"{p} ({NEEDED_PRIVILEGES[p]})" for p in missing)
-        return Check(False, f"the token lacks {', '.join(missing)}",
-                     f"grant them on / (needed to {why}), e.g. pveum acl modify / --tokens "
-                     f"'{self._px.settings.token_id or 'user@realm!token'}' --roles "
-                     "PVEAdmin, or disable privilege separation")
+            return [Check(False, "cannot read the token's permissions", str(exc))]
+        granted = {path: set(answer.get(path, {}))
+                   for path, answer in zip(paths, answers, strict=True)}
+        lacking = needed.missing(granted)
+        if not lacking:
+            return [Check(True, f"the token has the {len(needed.PRIVILEGES)} privileges "
+                                "Stratus uses")]
+        who = self._px.settings.token_id or self._px.settings.user or "user@realm!token"
+        out = []
+        for feature, needs in lacking.items():
+            what = ", ".join(f"{n.privilege} on {n.path}" for n in needs)
+            why = "; ".join(f"{n.privilege}: {n.why}" for n in needs)
+            out.append(Check(False, f"{feature}: missing {what}", why))
+        out.append(Check(False, f"{who} lacks privileges Stratus uses",
+                         "python -m bot.setup proxmox-role prints the pveum commands of a role "
+                         f"with all {len(needed.PRIVILEGES)}; grant it on /, e.g. pveum acl "
+                         f"modify / --tokens '{who}' --roles Stratus"))
+        return out
 
     async def _cluster(self) -> list[Check]:
         out = []

@@ -86,6 +86,7 @@ class Added:
     node: str
     vmid: int
     identity: str | None = None
+    note: str | None = None  # e.g. why it is not on the node the spread asked for
 
 
 @dataclass(frozen=True)
@@ -442,6 +443,14 @@ class ScalingService:
     async def _clone(self, group: ScalingGroup, hostname: str,
                      node: str | None) -> Added | Failed | StillCloning:
         identity = new_identity()
+        note = None
+        if node is not None:  # a node the clone can be brought to, else the template's
+            try:
+                node, note = await self._px.replica_target(
+                    group.template_vmid, node, {group.bridge} if group.bridge else None)
+            except px_errors.ProxmoxError as exc:
+                return Failed(hostname, f"cannot place a clone of CT {group.template_vmid}: "
+                                        f"{exc}")
         try:
             vmid, where = await self._px.clone_replica(
                 group.template_vmid, hostname,
@@ -470,7 +479,7 @@ class ScalingService:
             await self._px.discard(vmid)
             self._end_clone(group.name, hostname)
             return Failed(hostname, f"start of CT {vmid} failed: {exc}")
-        return Added(hostname, where, vmid, identity)
+        return Added(hostname, where, vmid, identity, note)
 
     async def _spread_targets(self, group: ScalingGroup, count: int) -> list[str | None]:
         """Nodes for ``count`` new replicas: each to the online node with fewest members."""

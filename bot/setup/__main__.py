@@ -1,14 +1,17 @@
-"""`python -m bot.setup virtualbox --iso PATH [...]`: dispatch to the set-up helper named first."""
+"""`python -m bot.setup {virtualbox,proxmox-role,smoke} [...]`: dispatch to the set-up helper
+named first."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-from bot.setup import virtualbox
+from bot.setup import proxmox_role, smoke, virtualbox
 
-HELPERS = {"virtualbox": virtualbox.main}
-USAGE = "usage: python -m bot.setup {virtualbox} [options]   (add --help after it for its options)"
+HELPERS = {"virtualbox": virtualbox.main, "proxmox-role": proxmox_role.main,
+           "smoke": smoke.main}
+USAGE = ("usage: python -m bot.setup {virtualbox,proxmox-role,smoke} [options]   (add --help "
+         "after it for its options)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,22 +6,8 @@ import asyncio
 
 from ..errors import ApiError
 from ..params.access import PARAMS
+from ..privileges import ALL_PRIVILEGES
 from .registry import route
-
-# Every privilege PVE 9 knows; root@pam (and an unrestricted token) has them all on "/".
-ALL_PRIVILEGES = (
-    "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate",
-    "Datastore.Audit", "Group.Allocate", "Mapping.Audit", "Mapping.Modify", "Mapping.Use",
-    "Permissions.Modify", "Pool.Allocate", "Pool.Audit", "Realm.Allocate", "Realm.AllocateUser",
-    "SDN.Allocate", "SDN.Audit", "SDN.Use", "Sys.AccessNetwork", "Sys.Audit", "Sys.Console",
-    "Sys.Incoming", "Sys.Modify", "Sys.PowerMgmt", "Sys.Syslog", "User.Modify", "VM.Allocate",
-    "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU",
-    "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
-    "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.GuestAgent.Audit",
-    "VM.GuestAgent.FileRead", "VM.GuestAgent.FileSystemMgmt", "VM.GuestAgent.FileWrite",
-    "VM.GuestAgent.Unrestricted", "VM.Migrate", "VM.PowerMgmt", "VM.Replicate", "VM.Snapshot",
-    "VM.Snapshot.Rollback",
-)
 
 
 @route("POST", "/access/ticket", PARAMS)
@@ -40,9 +26,24 @@ async def create_ticket(ctx, p):
     }
 
 
+# The paths GET /access/permissions answers for without ``path`` (PVE::RPCEnvironment::
+# get_effective_permissions), besides those named in ACL entries.
+TOP_PATHS = ("/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms")
+
+
 @route("GET", "/access/permissions", PARAMS)
 async def permissions(ctx, p):
-    privs = ctx.identity.privileges
-    granted = ALL_PRIVILEGES if privs is None else sorted(privs)
-    path = p.get("path") or "/"
-    return {path: {priv: 1 for priv in granted}}
+    """What the caller (or ``userid``: itself or one of its tokens, else Sys.Audit on /access
+    is needed) may do: on ``path``, or on every top path and every path of an ACL entry
+    (pve-access-control PVE::API2::AccessControl 'permissions'). Paths without any privilege
+    are left out; 1 means propagated to the paths below, 0 granted on the path alone."""
+    authid = ctx.identity.userid
+    userid = p.get("userid", authid)
+    if userid != authid and userid.partition("!")[0] != authid:
+        ctx.check("/access", "Sys.Audit")
+    auth = ctx.sim.auth
+    if "path" in p:
+        perms = auth.permissions(userid, p["path"])
+        return {p["path"]: perms} if perms else {}
+    paths = set(TOP_PATHS) | {entry.path for entry in auth.acl}
+    return {path: perms for path in sorted(paths) if (perms := auth.permissions(userid, path))}

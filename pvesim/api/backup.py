@@ -33,14 +33,28 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..calendar import CalendarError, parse, schedule_analyze
-from ..errors import fail, param_error
+from ..errors import ApiError, fail, param_error
 from ..formats import split_list
 from ..model import GIB, Guest, Storage, Task, Volume, random_mac
 from ..params.backup import PARAMS
 from ..prune import parse_prune, retention_text, select
 from ..worker import TaskError
-from .lxc import NOT_STORED, _net_with_defaults, _stored, check_lock
+from .lxc import (
+    _net_with_defaults,
+    _stored,
+    _volume_type,
+    allocate_disk,
+    creation_options,
+)
 from .nodes import get_node
+from .pve_rules import (
+    check_ct_modify_config_perm,
+    check_pool_exist,
+    check_volume_access,
+    rootdir_storage,
+    storage_check_enabled,
+    validate_ssh_public_keys,
+)
 from .registry import ROUTES, _regex, route
 
 if TYPE_CHECKING:
@@ -269,18 +283,24 @@ def prune_guest(task: Task, storage: Storage, vmid: int, retention: dict[str, in
     task.log(f"INFO: pruned {len(remove)} backup(s) not covered by keep-retention policy")
 
 
-@route("POST", "/nodes/{node}/vzdump", PARAMS, perm=("/", "VM.Backup"))
+@route("POST", "/nodes/{node}/vzdump", PARAMS)
 async def vzdump(ctx, p):
+    """pve-manager PVE::API2::VZDump: VM.Backup on each guest, Datastore.AllocateSpace on the
+    storage (checked in the code: the method is open to all users)."""
     if not p.get("all") and "vmid" not in p and "pool" not in p:
         raise param_error({"vmid": "property is missing and it is not optional"})
+    for vmid in split_list(str(p.get("vmid", ""))):
+        ctx.check(f"/vms/{vmid}", "VM.Backup")
+    ctx.check(f"/storage/{p.get('storage', 'local')}", "Datastore.AllocateSpace")
     if "pool" in p:
         raise fail("pvesim does not implement backups by pool")
     return start_vzdump(ctx.sim, p["node"], p, ctx.identity.userid).upid
 
 
-@route("GET", "/nodes/{node}/vzdump/extractconfig", PARAMS, perm=("/", "VM.Backup"))
+@route("GET", "/nodes/{node}/vzdump/extractconfig", PARAMS)
 async def extractconfig(ctx, p):
     node = get_node(ctx.cluster, p["node"])
+    _check_access(ctx, p["volume"])
     _storage, vol = find_volume(node, None, p["volume"])
     if vol.content != "backup" or vol.config is None:
         raise fail(f"volume '{vol.volid}' is not a backup archive")
@@ -289,67 +309,115 @@ async def extractconfig(ctx, p):
 
 # ---- restore (POST /nodes/{node}/lxc with restore=1; called from pvesim.api.lxc) -------------
 
+class _RestoreError(TaskError):
+    """A failure the restore worker finds itself (not one injected by a test)."""
+
+
 async def restore_ct(ctx, p: dict[str, Any]) -> str:
+    """create_vm with restore=1 (pve-container PVE::API2::LXC), in its order. Before the
+    worker: an existing CT only with force (stopped, unprotected, unlocked), the rights, the
+    backup's name and storage, the storage the disk goes to. In the ``vzrestore`` worker:
+    the archive itself is read (PVE::LXC::Create::recover_config) on this node, so a backup
+    that is on another node's local storage fails there ("can't find file"), before anything
+    is changed; only then are the new disks made and an overwritten CT's old ones removed."""
     node = get_node(ctx.cluster, p["node"])
     vmid = p["vmid"]
-    storage_id = p.get("storage", "local")
-    disk_store = node.storages.get(storage_id)
-    if disk_store is None:
-        raise fail(f"storage '{storage_id}' does not exist")
-    if "rootdir" not in disk_store.content:
-        raise param_error({"storage": f"storage '{storage_id}' does not support container "
-                                      "directories"})
-    _bstore, vol = find_volume(node, None, p["ostemplate"])
-    if vol.content != "backup" or vol.config is None:
-        raise fail(f"volume '{vol.volid}' is not a backup archive")
     existing = ctx.cluster.guests.get(vmid)
-    if existing is not None:
-        if not p.get("force") or existing.node != node.name:
-            raise fail(f"CT {vmid} already exists on node '{existing.node}'")
-        check_lock(existing)
+    force = bool(p.get("force"))
+    if existing is not None and force and existing.node == node.name:
         if existing.status == "running":
             raise fail("can't overwrite running container")
-    config = {k: v for k, v in vol.config.items() if k != "lock"}
-    for key, value in p.items():
-        if key not in NOT_STORED and key != "rootfs":
-            config[key] = _net_with_defaults(value) if key.startswith("net") else _stored(key, value)
-    if p.get("unique"):
-        for key in [k for k in config if k.startswith("net")]:
-            parts = [x for x in str(config[key]).split(",") if not x.startswith("hwaddr=")]
-            config[key] = ",".join(parts + [f"hwaddr={random_mac()}"])
-    old_size = Guest(0, node.name, vol.config).maxdisk
-    size_gib = max(1, math.ceil(old_size / GIB))
-    if "rootfs" in p:
-        _sid, _, size_text = p["rootfs"].split(",")[0].partition(":")
-        if size_text.replace(".", "", 1).isdigit():
-            size_gib = max(1, math.ceil(float(size_text)))
-    if size_gib * GIB > disk_store.total - disk_store.used:
-        raise fail(f"not enough free space in storage '{storage_id}'")
-    config["rootfs"] = f"{storage_id}:vm-{vmid}-disk-0,size={size_gib}G"
-    # Like pct restore, the CT's config holds only the create lock while the archive is
-    # extracted (an overwritten CT's old config and disks go first); the backed-up config,
-    # merged with the given options, is written at the end.
+        if existing.config.get("protection"):
+            raise fail(f"unable to restore CT {vmid} - protection mode enabled")
+    elif existing is not None:
+        raise fail(f"CT {vmid} already exists on node '{existing.node}'")
+    validate_ssh_public_keys(p.get("ssh-public-keys"))
+    check_pool_exist(ctx, p.get("pool"))
+    if not (ctx.allowed(f"/vms/{vmid}", "VM.Allocate")
+            or (p.get("pool") and ctx.allowed(f"/pool/{p['pool']}", "VM.Allocate"))
+            or (existing is not None and ctx.allowed(f"/vms/{vmid}", "VM.Backup"))):
+        ctx.check(f"/vms/{vmid}", "VM.Allocate")
+    storage_id = p.get("storage", "local")
+    options = creation_options(p, storage_id)
+    check_ct_modify_config_perm(ctx, vmid, options, [])
+    archive = p["ostemplate"]
+    sid, _, volname = archive.partition(":")
+    owner = re.match(r"^backup/vzdump-(?:lxc|openvz|qemu)-(\d+)-", volname)
+    check_volume_access(ctx, archive, "backup", _volume_type(volname),
+                        int(owner.group(1)) if owner else None)
+    disk_sid = str(options["rootfs"]).split(",")[0].partition(":")[0] if "rootfs" in options \
+        else storage_id
+    disk_store = rootdir_storage(ctx.cluster, disk_sid, node.name)
+    ctx.check(f"/storage/{disk_sid}", "Datastore.AllocateSpace")
+    if existing is not None and existing.lock:  # create_and_lock_config($vmid, $force)
+        raise fail(f"unable to restore CT {vmid} - CT is locked ({existing.lock})")
     if existing is not None:
-        ctx.cluster.drop_disks(existing)
-        existing.config = {"lock": "create"}
+        existing.config["lock"] = "create"
         guest = existing
     else:
         guest = Guest(vmid, node.name, {"lock": "create"})
         ctx.cluster.guests[vmid] = guest
     start_after = bool(p.get("start"))
-    bpath = archive_path(vol.volid, _bstore)
+    state = {"changed": False}  # from create_disks on, a failure destroys the CT
 
-    def undo() -> None:  # the new disks go; an overwritten CT stays, locked, with no config
+    def undo() -> None:
+        if not state["changed"]:
+            if existing is None:
+                ctx.cluster.guests.pop(vmid, None)
+            elif guest.config.get("lock") == "create":
+                guest.config.pop("lock")  # remove_lock: the old CT is as it was
+            return
         ctx.cluster.drop_disks(guest)
-        if existing is None and ctx.cluster.guests.get(vmid) is guest:
+        if ctx.cluster.guests.get(vmid) is guest:
             del ctx.cluster.guests[vmid]
 
     async def work(task: Task) -> None:
-        task.log(f"recovering backed-up configuration from '{vol.volid}'")
+        try:
+            await _restore(task)
+        except _RestoreError as exc:  # what create_vm's worker dies with ($emsg $err)
+            raise TaskError(f"unable to restore CT {vmid} - {exc}") from None
+
+    async def _restore(task: Task) -> None:
+        if guest.status == "running":
+            raise _RestoreError("can't overwrite running container")
+        task.log(f"recovering backed-up configuration from '{archive}'")
+        try:  # recover_config: storage_check_enabled on this node, abs_filesystem_path
+            bstore = storage_check_enabled(ctx.cluster, sid, node.name)
+        except ApiError as exc:
+            raise _RestoreError(exc.message) from None
+        vol = bstore.volumes.get(archive)
+        if vol is None:
+            raise _RestoreError(f"can't find file '{archive}'")
+        if vol.config is None:
+            raise _RestoreError(f"unable to read the configuration in '{archive}'")
+        config = {k: v for k, v in vol.config.items() if k != "lock"}
+        for key, value in options.items():
+            if key != "rootfs":
+                config[key] = _net_with_defaults(value) if key.startswith("net") else \
+                    _stored(key, value)
+        if p.get("unique"):
+            for key in [k for k in config if k.startswith("net")]:
+                parts = [x for x in str(config[key]).split(",") if not x.startswith("hwaddr=")]
+                config[key] = ",".join(parts + [f"hwaddr={random_mac()}"])
+        old_size = Guest(0, node.name, vol.config).maxdisk
+        size_gib = max(1, math.ceil(old_size / GIB))
+        if "rootfs" in options:
+            size_text = str(options["rootfs"]).split(",")[0].partition(":")[2]
+            if size_text.replace(".", "", 1).isdigit():
+                size_gib = max(1, math.ceil(float(size_text)))
+        config["rootfs"] = f"{disk_sid}:vm-{vmid}-disk-0,size={size_gib}G"
+        state["changed"] = True
+        try:
+            allocate_disk(disk_store, f"vm-{vmid}-disk-0", size_gib)
+        except TaskError as exc:
+            raise _RestoreError(str(exc)) from None
+        if existing is not None:  # destroy_lxc_container: the old volumes go, and the
+            ctx.cluster.drop_disks(existing)  # config is replaced by { lock => 'create' }
+            existing.config = {"lock": "create"}
         task.log(f'  Logical volume "vm-{vmid}-disk-0" created.')
         ctx.cluster.register_disks(Guest(vmid, node.name, config))
-        task.log(f"restoring '{vol.volid}' now..")
-        task.log(f"extracting archive '{bpath}'")
+        task.log(f"restoring '{archive}' now..")
+        task.log(f"extracting archive '{archive_path(archive, bstore)}'")
         await ctx.runner.wait(task, factor=size_gib)
         written = int(old_size * USED_FRACTION)
         task.log(f"Total bytes read: {written} ({_human(written)})")
@@ -368,8 +436,22 @@ async def restore_ct(ctx, p: dict[str, Any]) -> str:
 VOLUME = "/nodes/{node}/storage/{storage}/content/{volume}"
 
 
-@route("GET", VOLUME, PARAMS, perm=("/storage/{storage}", "Datastore.Audit"))
+def _check_access(ctx, volid: str, delete: bool = False) -> None:
+    """pve-storage PVE::API2::Storage::Content: read access (check_volume_access) for info,
+    attributes and extractconfig; for a delete, Datastore.Allocate, or for a backup
+    Datastore.AllocateSpace and VM.Backup on its guest."""
+    sid, _, volname = volid.partition(":")
+    owner = re.match(r"^backup/vzdump-(?:lxc|openvz|qemu)-(\d+)-", volname)
+    if delete and owner is None:
+        ctx.check(f"/storage/{sid}", "Datastore.Allocate")
+        return
+    check_volume_access(ctx, volid, None, _volume_type(volname),
+                        int(owner.group(1)) if owner else None)
+
+
+@route("GET", VOLUME, PARAMS)
 async def volume_attributes(ctx, p):
+    _check_access(ctx, _full_volid(p))
     storage, vol = find_volume(get_node(ctx.cluster, p["node"]), p["storage"], p["volume"])
     out: dict[str, Any] = {"path": archive_path(vol.volid, storage) if vol.content == "backup"
                            else f"/dev/{storage.id}/{vol.volid.split(':', 1)[1]}",
@@ -380,8 +462,9 @@ async def volume_attributes(ctx, p):
     return out
 
 
-@route("PUT", VOLUME, PARAMS, perm=("/storage/{storage}", "Datastore.Allocate"))
+@route("PUT", VOLUME, PARAMS)
 async def volume_update(ctx, p):
+    _check_access(ctx, _full_volid(p))
     _storage, vol = find_volume(get_node(ctx.cluster, p["node"]), p["storage"], p["volume"])
     if "notes" in p:
         vol.notes = p["notes"] or None
@@ -390,8 +473,13 @@ async def volume_update(ctx, p):
     return None
 
 
-@route("DELETE", VOLUME, PARAMS, perm=("/storage/{storage}", "Datastore.Allocate"))
+def _full_volid(p: dict[str, Any]) -> str:
+    return p["volume"] if ":" in p["volume"] else f"{p['storage']}:{p['volume']}"
+
+
+@route("DELETE", VOLUME, PARAMS)
 async def volume_delete(ctx, p):
+    _check_access(ctx, _full_volid(p), delete=True)
     storage, vol = find_volume(get_node(ctx.cluster, p["node"]), p["storage"], p["volume"])
     wid = f"{vol.vmid}@{storage.id}" if vol.vmid is not None else storage.id
 

@@ -8,16 +8,28 @@ inside the task, DELETE of a locked CT fails at once), existing ids, unprivilege
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
 from ..errors import ApiError, config_missing, fail, param_error
 from ..formats import split_list
-from ..model import Guest, Task, random_mac
+from ..model import GIB, Guest, Task, random_mac
 from ..params.lxc import PARAMS
 from ..validator import compiled, parse_property_string
 from ..worker import TaskError
 from .nodes import get_node
+from .pve_rules import (
+    check_bridge_access,
+    check_ct_modify_config_perm,
+    check_hookscript,
+    check_pool_exist,
+    check_volume_access,
+    rootdir_storage,
+    storage_check_enabled,
+    storage_exists,
+    validate_ssh_public_keys,
+)
 from .registry import route
 
 # Keys of a create/update call that PVE does not store in the CT config.
@@ -89,60 +101,56 @@ async def list_cts(ctx, p):
             if g.node == p["node"]]
 
 
-@route("POST", "/nodes/{node}/lxc", PARAMS, perm=("/vms/{vmid}", "VM.Allocate"))
+@route("POST", "/nodes/{node}/lxc", PARAMS)
 async def create_ct(ctx, p):
-    node = get_node(ctx.cluster, p["node"])
-    vmid = p["vmid"]
+    """PVE::API2::LXC create_vm, in its order: what it checks before forking the worker is
+    refused at once (500, 400 or 403); what the worker finds (a template file that is not
+    there, a storage without room) fails the task, which then removes what it made."""
     if p.get("restore"):
         from .backup import restore_ct  # local: backup imports this module
 
         return await restore_ct(ctx, p)
-    if err := already_exists(ctx, vmid):
+    node = get_node(ctx.cluster, p["node"])
+    vmid = p["vmid"]
+    unprivileged = p.get("unprivileged", 1)
+    if not unprivileged:
+        ctx.check("/", "Sys.Modify")
+    if err := already_exists(ctx, vmid):  # PVE::Cluster::check_vmid_unused
         raise err
-    # ostemplate: a template volume in a storage of this node
+    validate_ssh_public_keys(p.get("ssh-public-keys"))
+    check_pool_exist(ctx, p.get("pool"))
+    check_allocate(ctx, vmid, p.get("pool"))
+    storage_id = p.get("storage", "local")
     ostemplate = p["ostemplate"]
+    options = creation_options(p, storage_id)
+    check_ct_modify_config_perm(ctx, vmid, options, [])
+    # check_volume_access(ostemplate, 'vztmpl'): the storage must be configured and, since
+    # PVE 7.2, the content type the volume's name says must be 'vztmpl' ('backup' only with
+    # restore=1), for root too: a backup named as a template is refused (pve-container
+    # d387c0b, pve-storage 21c7b54). Whether the file is there only the worker finds.
     store_id, sep, volname = ostemplate.partition(":")
     if not sep:
         raise fail(f"unable to parse volume ID '{ostemplate}'")
-    tstore = node.storages.get(store_id)
-    if tstore is None:
-        raise fail(f"storage '{store_id}' does not exist")
-    # "The OS template or backup file", says the schema, but since PVE 7.2 create_vm
-    # (PVE::API2::LXC) asks PVE::Storage::check_volume_access for content type 'vztmpl'
-    # ('backup' only with restore=1), which dies before the task starts, for root too: a
-    # backup named as a template is refused, not unpacked into a new CT (pve-container
-    # d387c0b, pve-storage 21c7b54). The type comes from the volume's name.
-    vtype = _volume_type(volname)
-    if vtype != "vztmpl":
-        raise fail(f"unable to use volume {ostemplate} - content type needs to be 'vztmpl'")
-    if ostemplate not in tstore.volumes:
-        raise fail(f"can't find file '{ostemplate}'")
-    # rootfs: STORAGE:SIZE_GiB on a storage that can hold container directories
-    rootfs = p.get("rootfs") or f"{p.get('storage', 'local')}:4"
+    check_volume_access(ctx, ostemplate, "vztmpl", _volume_type(volname))
+    # rootfs: STORAGE:SIZE_GiB, or a bare size on `storage` (default 'local'; 4 GiB without
+    # rootfs), on a storage enabled on this node that holds container directories.
+    rootfs = options.get("rootfs") or f"{storage_id}:4"
     spec = parse_property_string(_CREATE.props["rootfs"].sub, rootfs)
-    volume = spec["volume"]
-    disk_store_id, sep, size = volume.partition(":")
-    disk_store = node.storages.get(disk_store_id)
-    if disk_store is None:
-        raise fail(f"storage '{disk_store_id}' does not exist")
-    if "rootdir" not in disk_store.content:
-        raise param_error({"storage": f"storage '{disk_store_id}' does not support container "
-                                      "directories"})
-    if not sep or not size.replace(".", "", 1).isdigit():
-        raise fail(f"unable to parse volume ID '{volume}'")
+    disk_store_id, sep, size = spec["volume"].partition(":")
+    if not sep or not NEW_DISK.match(size):
+        raise fail(f"unable to parse volume ID '{spec['volume']}'")
+    disk_store = rootdir_storage(ctx.cluster, disk_store_id, node.name)
+    ctx.check(f"/storage/{disk_store_id}", "Datastore.AllocateSpace")
+    if "hookscript" in p:  # update_pct_config
+        check_hookscript(ctx, node.name, p["hookscript"])
     size_gib = float(size)
-    if size_gib * (1 << 30) > disk_store.total - disk_store.used:
-        raise fail(f"not enough free space in storage '{disk_store_id}'")
-    memory = p.get("memory", 512)
-    if memory * (1 << 20) > node.memory:
-        raise fail(f"memory {memory} MB exceeds the node's {node.memory >> 20} MB")
 
     config: dict[str, Any] = {"arch": "amd64", "cores": 1, "memory": 512, "swap": 512,
                               "hostname": f"CT{vmid}", "unprivileged": 1}
     config.update(ostype=_guess_ostype(ostemplate))
-    for key, value in p.items():
-        if key not in NOT_STORED:
-            config[key] = _net_with_defaults(value) if key.startswith("net") else _stored(key, value)
+    for key, value in options.items():
+        config[key] = _net_with_defaults(value) if key.startswith("net") else _stored(key, value)
+    config["unprivileged"] = unprivileged
     disk_name = f"vm-{vmid}-disk-0"
     size_text = f"{int(size_gib)}G" if size_gib == int(size_gib) else f"{int(size_gib * 1024)}M"
     extra = "".join(f",{k}={v}" for k, v in spec.items() if k not in ("volume", "size"))
@@ -158,9 +166,19 @@ async def create_ct(ctx, p):
             del ctx.cluster.guests[vmid]
 
     async def work(task: Task) -> None:
-        task.log(f'  Logical volume "{disk_name}" created.')
-        task.log(f"Creating filesystem with {int(size_gib * 262144)} 4k blocks")
-        ctx.cluster.register_disks(guest)
+        try:
+            allocate_disk(disk_store, disk_name, size_gib)
+            task.log(f'  Logical volume "{disk_name}" created.')
+            task.log(f"Creating filesystem with {int(size_gib * 262144)} 4k blocks")
+            ctx.cluster.register_disks(guest)
+            # PVE::LXC::Create::restore_archive -> PVE::Storage::abs_filesystem_path
+            tstore = node.storages.get(store_id)
+            if tstore is None:
+                raise TaskError(f"storage '{store_id}' is not available on node '{node.name}'")
+            if ostemplate not in tstore.volumes:
+                raise TaskError(f"can't find file '{ostemplate}'")
+        except TaskError as exc:
+            raise TaskError(f"unable to create CT {vmid} - {exc}") from None
         task.log(f"extracting archive '/var/lib/vz/template/cache/{ostemplate.split('/')[-1]}'")
         await ctx.runner.wait(task)
         task.log("Total bytes read: 524288000 (500MiB, 250MiB/s)")
@@ -173,6 +191,42 @@ async def create_ct(ctx, p):
 
     task = ctx.runner.start(node.name, "vzcreate", str(vmid), ctx.identity.userid, work, undo)
     return task.upid
+
+
+NEW_DISK = re.compile(r"^\d+(\.\d+)?$")  # PVE::LXC::NEW_DISK_RE's size: "<storage>:<GiB>"
+
+
+def creation_options(p: dict[str, Any], storage_id: str) -> dict[str, Any]:
+    """The config options of a create call (what create_vm leaves in $param after taking out
+    its own): a bare ``rootfs=8`` means 8 GiB on ``storage`` ("allow to use simple numbers
+    (add default storage in that case)")."""
+    options = {k: v for k, v in p.items() if k not in NOT_STORED and k != "unprivileged"}
+    if "rootfs" in options:
+        volume, comma, rest = str(options["rootfs"]).partition(",")
+        if NEW_DISK.match(volume):
+            options["rootfs"] = f"{storage_id}:{volume}{comma}{rest}"
+    return options
+
+
+def check_allocate(ctx, vmid: int, pool: str | None) -> None:
+    """create_vm/clone_vm: VM.Allocate on /vms/<vmid>, or on the pool the CT joins."""
+    if ctx.allowed(f"/vms/{vmid}", "VM.Allocate"):
+        return
+    if pool is not None and ctx.allowed(f"/pool/{pool}", "VM.Allocate"):
+        return
+    ctx.check(f"/vms/{vmid}", "VM.Allocate")
+
+
+def allocate_disk(storage, name: str, size_gib: float) -> None:
+    """A new volume, as the storage plugin's alloc_image makes it. Thin pools (lvmthin), ZFS,
+    Ceph and the files of a directory storage may promise more than they hold; a thick LVM
+    volume group refuses what it has no extents for (PVE::Storage::LVMPlugin::alloc_image,
+    lvcreate)."""
+    free = storage.total - storage.used
+    if storage.type == "lvm" and size_gib * GIB > free:
+        raise TaskError(f'lvcreate \'{storage.id}/{name}\' error:   Volume group "{storage.id}" '
+                        f"has insufficient free space ({free >> 22} extents): "
+                        f"{int(size_gib * GIB) >> 22} required.")
 
 
 _SUBDIR_TYPES = ("vztmpl", "backup", "iso", "snippets", "import")  # named by their subdirectory
@@ -219,26 +273,54 @@ async def get_config(ctx, p):
 
 
 @route("PUT", "/nodes/{node}/lxc/{vmid}/config", PARAMS,
-       perm=("/vms/{vmid}", "VM.Config.Options"))
+       perm=("/vms/{vmid}", ("VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory",
+                             "VM.Config.Network", "VM.Config.Options")))
 async def put_config(ctx, p):
+    """pve-container PVE::API2::LXC::Config update_vm and PVE::LXC::Config::update_pct_config,
+    in their order (a stopped CT: the changes apply at once)."""
     guest = guest_on(ctx, p["node"], p["vmid"])
+    changes = {k: v for k, v in p.items() if k not in ("node", "vmid", "digest", "delete",
+                                                        "revert")}
+    if not changes and "delete" not in p and "revert" not in p:
+        raise fail("no options specified")
+    deletes = split_list(p.get("delete", ""))
+    check_lock(guest)  # always: 'delete=lock' cannot unlock (only 'pct unlock' can)
     if "digest" in p and p["digest"] != guest.digest():
         raise fail("detected modified configuration - file changed by other user? Try again.")
-    deletes = split_list(p.get("delete", ""))
-    if "lock" not in p and "lock" not in deletes:
-        check_lock(guest)
-    changes = {k: v for k, v in p.items() if k not in NOT_STORED}
-    both = set(changes) & set(deletes)
-    if both:
-        key = sorted(both)[0]
-        raise param_error({"delete": f"cannot set and delete '{key}' at the same time"})
+    check_ct_modify_config_perm(ctx, guest.vmid, {}, deletes, guest.config)
     for key in deletes:
-        if key in ("rootfs", "hostname", "arch", "ostype"):
-            raise param_error({"delete": f"unable to delete required option '{key}'"})
+        if _UPDATE.prop_for(key) is None:
+            raise param_error({"delete": f"unknown option '{key}'"})
+        if key in changes:
+            raise param_error({"delete": f"you can't use '-{key}' and -delete {key}' at the "
+                                         "same time"})
+    check_ct_modify_config_perm(ctx, guest.vmid, changes, [], guest.config)
+    for key in deletes:
+        if key not in guest.config:
+            continue  # "cannot delete '<key>' - not set in current configuration!" (a warning)
+        if key in ("memory", "rootfs", "ostype"):
+            raise fail(f"unable to delete required option '{key}'")
+        if key == "unprivileged":
+            raise fail(f"unable to delete read-only option: '{key}'")
+    for key, value in sorted(changes.items()):
+        if key == "rootfs" or re.match(r"^mp\d+$", key):
+            if guest.config.get("protection"):
+                raise fail(f"can't update CT {guest.vmid} drive '{key}' - protection mode enabled")
+            sid = str(value).split(",")[0].partition(":")[0]
+            if "rootdir" not in storage_exists(ctx.cluster, sid).content:
+                raise fail(f"storage '{sid}' does not allow content type 'rootdir' (Container)")
+        elif key == "hookscript":
+            check_hookscript(ctx, guest.node, value)
+        elif key == "unprivileged":
+            raise fail(f"unable to modify read-only option: '{key}'")
+    for key in deletes:
         guest.config.pop(key, None)
     for key, value in changes.items():
         guest.config[key] = _net_with_defaults(value) if key.startswith("net") else _stored(key, value)
     return None
+
+
+_UPDATE = compiled("PUT /nodes/{node}/lxc/{vmid}/config", PARAMS["PUT /nodes/{node}/lxc/{vmid}/config"])
 
 
 @route("DELETE", "/nodes/{node}/lxc/{vmid}", PARAMS, perm=("/vms/{vmid}", "VM.Allocate"))
@@ -308,68 +390,103 @@ for _action, _wtype in (("start", "vzstart"), ("stop", "vzstop"), ("shutdown", "
 
 @route("POST", "/nodes/{node}/lxc/{vmid}/clone", PARAMS, perm=("/vms/{vmid}", "VM.Clone"))
 async def clone_ct(ctx, p):
+    """pve-container PVE::API2::LXC clone_vm, in its order. Everything but the copy itself is
+    decided before the worker starts: refusals answer at once, and the source holds the
+    'disk' lock (a template too: two clones of one CT never run at once) until the copy ends.
+    With ``target`` the clone is made here and its config moved there at the end, which only
+    works when every volume is on shared storage."""
     source = guest_on(ctx, p["node"], p["vmid"])
-    newid = p["newid"]
-    if err := already_exists(ctx, newid):
+    newid, pool, snapname = p["newid"], p.get("pool"), p.get("snapname")
+    check_allocate(ctx, newid, pool)
+    check_pool_exist(ctx, pool)
+    target_name = p.get("target")
+    if target_name in (source.node, "localhost"):
+        target_name = None
+    target = _cluster_node(ctx, target_name) if target_name else None
+    if "storage" in p:
+        storage_check_enabled(ctx.cluster, p["storage"], source.node)
+        if target is not None:
+            scfg = storage_check_enabled(ctx.cluster, p["storage"], target.name)
+            if not scfg.shared:
+                raise fail(f"can't clone to non-shared storage '{p['storage']}'")
+    check_lock(source)  # PVE::LXC::Config->set_lock($vmid, 'disk')
+    if err := already_exists(ctx, newid):  # create_and_lock_config($newid)
         raise err
-    check_lock(source)
-    target = get_node(ctx.cluster, p.get("target", source.node))
-    if not target.online:
-        raise fail(f"target node '{target.name}' is not online")
-    old_store = str(source.config.get("rootfs", "")).split(":", 1)[0]
-    store_id = p.get("storage", old_store)
-    if store_id not in target.storages:
-        raise fail(f"storage '{store_id}' does not exist")
-    if "rootdir" not in target.storages[store_id].content:
-        raise fail(f"storage '{store_id}' does not support container directories")
-    # Linked clone (full=0, the default for a template): a thin copy sharing the template's
-    # base volume, only on storages with snapshots of that kind (lvmthin, zfspool, rbd).
+    running = source.status == "running"
     template = bool(source.config.get("template"))
     full = bool(p.get("full", not template))
-    base_volume = str(source.config.get("rootfs", "")).split(",")[0]
+    if "storage" in p and not full:
+        raise fail("parameter 'storage' not allowed for linked clones")
+    if snapname is not None and snapname not in source.snapshots:
+        raise fail(f"snapshot '{snapname}' does not exist")
+    src_conf = source.snapshots[snapname]["config"] if snapname else source.config
+    volume = str(src_conf.get("rootfs", "")).split(",")[0]
+    old_sid = volume.partition(":")[0]
+    store_id = p.get("storage", old_sid)
+    disk_store = storage_exists(ctx.cluster, store_id)
+    ctx.check(f"/storage/{store_id}", "Datastore.AllocateSpace")
+    if full and running and snapname is None:
+        raise fail("Full clone of a running container is only possible from a snapshot")
     if not full:
-        if not template:
-            raise fail("linked clone feature is only available for templates")
-        if "storage" in p:
-            raise param_error({"storage": "parameter 'storage' not allowed for linked clones"})
-        if target.storages[store_id].type not in LINKED_CLONE_TYPES:
-            raise fail(f"Linked clone feature for '{base_volume}' is not available")
-    config = {k: v for k, v in source.config.items() if k not in ("lock", "template")}
-    config["hostname"] = p.get("hostname", f"Copy-of-{source.name}")
-    if "description" in p:
-        config["description"] = p["description"]
-    size = math.ceil(source.maxdisk / (1 << 30)) or 8
-    config["rootfs"] = f"{store_id}:vm-{newid}-disk-0,size={size}G"
-    if not full:
-        config["rootfs"] = f"{base_volume}/vm-{newid}-disk-0,size={size}G"
-    for key in [k for k in config if k.startswith("net")]:
+        old_store = storage_exists(ctx.cluster, old_sid)
+        # PVE::Storage::volume_has_feature('clone'): of a template's base volume, or of a
+        # snapshot, on storages with thin clones (lvmthin, zfspool, rbd)
+        if old_store.type not in LINKED_CLONE_TYPES or not (template or snapname):
+            raise fail(f"Linked clone feature for '{volume}' is not available")
+    config = {k: v for k, v in src_conf.items()
+              if k not in ("lock", "template", "parent", "snaptime", "snapstate")}
+    for key in [k for k in config if k.startswith("net")]:  # "always change MAC! address"
         parts = [x for x in str(config[key]).split(",") if not x.startswith("hwaddr=")]
         config[key] = _net_with_defaults(",".join(parts))
+        check_bridge_access(ctx, config[key])
+    if target is not None and not disk_store.shared:
+        raise fail(f"can't clone CT to node '{target.name}' (CT uses local storage)")
+    if "hostname" in p:
+        config["hostname"] = p["hostname"]
+    if "description" in p:
+        config["description"] = p["description"]
+    size = math.ceil(Guest(0, source.node, src_conf).maxdisk / GIB) or 8
+    new_disk = f"vm-{newid}-disk-0"
+    if not full and old_store.type != "lvmthin":  # ZFS, RBD: the name says its base
+        new_disk = f"{volume.partition(':')[2]}/{new_disk}"
+    config["rootfs"] = f"{store_id}:{new_disk},size={size}G"
     config["lock"] = "create"
-    clone = Guest(newid, target.name, config)
+    clone = Guest(newid, source.node, config)
     ctx.cluster.guests[newid] = clone
-    if not template:  # a template's disks are read-only: parallel clones of it are fine
-        source.config["lock"] = "disk"
+    source.config["lock"] = "disk"
+
+    def unlock_source() -> None:
+        if source.config.get("lock") == "disk":
+            source.config.pop("lock")
 
     def undo() -> None:
         ctx.cluster.drop_disks(clone)
         if ctx.cluster.guests.get(newid) is clone:
             del ctx.cluster.guests[newid]
-        if source.config.get("lock") == "disk":
-            source.config.pop("lock")
+        unlock_source()
 
     async def work(task: Task) -> None:
+        task.log(f"creating a clone of container {source.vmid} with ID {newid}")
         kind = "full" if full else "linked"
-        task.log(f"create {kind} clone of mountpoint rootfs ({source.config.get('rootfs')})")
+        task.log(f"create {kind} clone of mountpoint rootfs ({volume})")
         ctx.cluster.register_disks(clone)
         await ctx.runner.wait(task, 1.0 if full else LINKED_CLONE_FACTOR)
         task.log(f'  Logical volume "vm-{newid}-disk-0" created.')
+        unlock_source()
         clone.config.pop("lock", None)
-        if source.config.get("lock") == "disk":
-            source.config.pop("lock")
+        if target is not None:  # PVE::LXC::Config->move_config_to_node
+            clone.node = target.name
 
     return ctx.runner.start(source.node, "vzclone", str(source.vmid), ctx.identity.userid,
                             work, undo).upid
+
+
+def _cluster_node(ctx, name: str):
+    """PVE::Cluster::check_node_exists."""
+    node = ctx.cluster.nodes.get(name)
+    if node is None:
+        raise fail(f"no such cluster node '{name}'")
+    return node
 
 
 _STEPS = {"hour": 60, "day": 1800, "week": 10800, "month": 43200, "year": 604800}

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ApiError
 from ..validator import Method, compiled
 
 if TYPE_CHECKING:
@@ -34,6 +35,15 @@ class Ctx:
     def runner(self) -> TaskRunner:
         return self.sim.runner
 
+    def check(self, path: str, *privileges: str, any_of: bool = False) -> None:
+        """403 unless the caller holds ``privileges`` (all, or one with ``any_of``) on ``path``:
+        PVE::RPCEnvironment::check / check_any, with their message."""
+        if not self.sim.auth.allowed(self.identity.userid, path, privileges, any_of):
+            raise ApiError(403, f"Permission check failed ({path}, {'|'.join(privileges)})")
+
+    def allowed(self, path: str, *privileges: str) -> bool:
+        return self.sim.auth.allowed(self.identity.userid, path, privileges)
+
 
 @dataclass
 class Reply:
@@ -53,7 +63,10 @@ class Route:
     regex: re.Pattern
     handler: Handler
     params: Method
-    perm: tuple[str, str] | None  # (ACL path template, privilege) or None (no check / filtered)
+    # (ACL path template, privilege or privileges of which one suffices) checked before the
+    # handler, as the method's ``permissions => {check => ['perm', ...]}``; None: no check
+    # there (the handler checks, or filters, as PVE's code does).
+    perm: tuple[str, str | tuple[str, ...]] | None
 
 
 ROUTES: list[Route] = []
@@ -64,7 +77,8 @@ def _regex(template: str) -> re.Pattern:
 
 
 def route(method: str, template: str, tables: dict[str, dict],
-          perm: tuple[str, str] | None = None) -> Callable[[Handler], Handler]:
+          perm: tuple[str, str | tuple[str, ...]] | None = None,
+          ) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``method template``; its table must be in ``tables``."""
     key = f"{method} {template}"
     table = tables[key]  # a KeyError here means a handler without a parameter table

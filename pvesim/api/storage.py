@@ -37,7 +37,7 @@ async def list_storage(ctx, p):
 
 
 @route("GET", "/nodes/{node}/storage/{storage}/content", PARAMS,
-       perm=("/storage/{storage}", "Datastore.Audit"))
+       perm=("/storage/{storage}", ("Datastore.Audit", "Datastore.AllocateSpace")))
 async def storage_content(ctx, p):
     node = get_node(ctx.cluster, p["node"])
     storage = node.storages.get(p["storage"])

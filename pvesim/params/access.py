@@ -5,7 +5,7 @@ PARAMS = {
     "POST /access/ticket": {
         "proxyto": None,
         "properties": {
-            "new-format": {"type": "boolean", "optional": 1},
+            "new-format": {"type": "boolean", "optional": 1, "default": 1},
             "otp": {"type": "string", "optional": 1},
             "password": {"type": "string"},
             "path": {"type": "string", "optional": 1, "maxLength": 64, "requires": "privs"},

@@ -1,11 +1,16 @@
 """Bootstrap the parameter tables from the official schema (a maintainer's tool, never run at runtime).
 
-    python -m pvesim.params.generate ../shared/pve-api/pve-apidata-9.2.json
+    python pvesim/params/generate.py ../shared/pve-api/pve-apidata-9.2.json
     ruff format pvesim/params/
 
+(run as a file, it imports nothing of pvesim: a method being added has no table yet)
+
 rewrites ``pvesim/params/<module>.py`` for the methods listed in ``METHODS``. The output is plain
-Python that is then committed and read by the validator; the schema file is only read here and by
-the conformance test (tests/pvesim/test_schema_conformance.py), which fails when the tables drift.
+Python that is then committed and read by the validator. It also rewrites ``FACTS``
+(tests/pvesim/pve-api-facts.json): the same methods as the official schema states them (every key
+of every parameter but the texts written for people, with ``proxyto``, ``permissions``...), the
+oracle that tests/pvesim/test_schema_conformance.py compares the tables with, so that the tests
+need nothing outside the repository. The schema file itself is only read here.
 To implement a new method: add it to ``METHODS``, rerun, review the diff, register its handler.
 """
 
@@ -16,8 +21,16 @@ import pprint
 import sys
 from pathlib import Path
 
-# The keys that matter for validation; descriptions and type texts are left out.
-KEPT_KEYS = (
+FACTS = Path(__file__).resolve().parents[2] / "tests" / "pvesim" / "pve-api-facts.json"
+# The method-level keys the facts keep (without their texts for people).
+METHOD_KEYS = ("proxyto", "protected", "allowtoken", "permissions", "returns")
+
+# Every key of a parameter is kept but the texts written for people (the conformance test
+# compares all the others, ``items`` and ``default`` included).
+DROPPED_KEYS = ("description", "verbose_description", "typetext", "format_description")
+NUMBER_KEYS = ("minimum", "maximum", "minLength", "maxLength")
+# The order keys are written in (the rest follow, sorted): the validation keys first.
+FIRST_KEYS = (
     "type",
     "optional",
     "format",
@@ -54,6 +67,10 @@ METHODS: dict[str, list[tuple[str, str]]] = {
         ("POST", "/nodes/{node}/lxc/{vmid}/status/reboot"),
         ("POST", "/nodes/{node}/lxc/{vmid}/clone"),
         ("GET", "/nodes/{node}/lxc/{vmid}/rrddata"),
+        ("GET", "/nodes/{node}/lxc/{vmid}/snapshot"),
+        ("POST", "/nodes/{node}/lxc/{vmid}/snapshot"),
+        ("DELETE", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}"),
+        ("POST", "/nodes/{node}/lxc/{vmid}/migrate"),
     ],
     "storage": [
         ("GET", "/nodes/{node}/storage"),
@@ -128,16 +145,22 @@ def _number(value):
     return value
 
 
-def slim(prop: dict) -> dict:
-    """Keep only the validation keys of one property (recursing into property strings)."""
+def slim(prop: dict, numbers: bool = True) -> dict:
+    """One property without its texts for people (recursing into property strings and
+    ``items``); ``numbers``: the schema's numbers written as strings become numbers."""
     out = {}
-    for key in KEPT_KEYS:
-        if key not in prop:
-            continue
+    order = [k for k in FIRST_KEYS if k in prop] + sorted(k for k in prop if k not in FIRST_KEYS)
+    for key in order:
         value = prop[key]
-        if key == "format" and isinstance(value, dict):
-            value = {name: slim(sub) for name, sub in sorted(value.items())}
-        elif key in ("minimum", "maximum", "minLength", "maxLength"):
+        if key in DROPPED_KEYS:
+            continue
+        if key in ("format", "items") and isinstance(value, dict):
+            value = (
+                slim(value, numbers)
+                if key == "items"
+                else {name: slim(sub, numbers) for name, sub in sorted(value.items())}
+            )
+        elif key in NUMBER_KEYS and numbers:
             value = _number(value)
         out[key] = value
     return out
@@ -149,6 +172,34 @@ def method_table(info: dict) -> dict:
     return {
         "proxyto": info.get("proxyto"),
         "properties": {name: slim(prop) for name, prop in sorted(props.items())},
+    }
+
+
+def without_texts(value):
+    """``value`` (a schema fragment) without the texts written for people, at every depth."""
+    if isinstance(value, dict):
+        return {k: without_texts(v) for k, v in value.items() if k not in DROPPED_KEYS}
+    if isinstance(value, list):
+        return [without_texts(v) for v in value]
+    return value
+
+
+def method_facts(info: dict) -> dict:
+    """One method as the official schema states it, without the texts written for people and
+    with its numbers as the schema writes them (the oracle of the conformance test)."""
+    params = info.get("parameters") or {}
+    out = {key: without_texts(info[key]) for key in METHOD_KEYS if key in info}
+    out["additionalProperties"] = params.get("additionalProperties", 0)
+    props = params.get("properties") or {}
+    out["properties"] = {name: slim(prop, numbers=False) for name, prop in sorted(props.items())}
+    return out
+
+
+def facts(schema: dict[tuple[str, str], dict], source: str) -> dict:
+    methods = sorted(f"{m} {p}" for group in METHODS.values() for m, p in group)
+    return {
+        "source": source,
+        "methods": {key: method_facts(schema[tuple(key.split(" ", 1))]) for key in methods},
     }
 
 
@@ -171,6 +222,9 @@ def main(argv: list[str]) -> int:
         entries = {f"{m} {p}": method_table(schema[(m, p)]) for m, p in methods}
         (here / f"{module}.py").write_text(render(module, entries))
         print(f"wrote {module}.py ({len(entries)} methods)")
+    oracle = facts(schema, f"{Path(argv[1]).name}, generated by pvesim.params.generate")
+    FACTS.write_text(json.dumps(oracle, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {FACTS.name} ({len(oracle['methods'])} methods)")
     return 0
 
 

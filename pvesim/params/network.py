@@ -112,7 +112,7 @@ PARAMS = {
         "proxyto": "node",
         "properties": {
             "node": {"type": "string", "format": "pve-node"},
-            "regenerate-frr": {"type": "boolean", "optional": 1},
+            "regenerate-frr": {"type": "boolean", "optional": 1, "default": 0},
         },
     },
     "DELETE /nodes/{node}/network": {

@@ -7,7 +7,7 @@ PARAMS = {
         "proxyto": None,
         "properties": {
             "lock-token": {"type": "string", "optional": 1},
-            "release-lock": {"type": "boolean", "optional": 1},
+            "release-lock": {"type": "boolean", "optional": 1, "default": 1},
         },
     },
     "GET /cluster/sdn/zones": {
@@ -52,9 +52,20 @@ PARAMS = {
                 "format": "pve-configid",
                 "enum": ["evpn", "faucet", "qinq", "simple", "vlan", "vxlan"],
             },
-            "vlan-protocol": {"type": "string", "optional": 1, "enum": ["802.1q", "802.1ad"]},
+            "vlan-protocol": {
+                "type": "string",
+                "optional": 1,
+                "enum": ["802.1q", "802.1ad"],
+                "default": "802.1q",
+            },
             "vrf-vxlan": {"type": "integer", "optional": 1, "minimum": 1, "maximum": 16777215},
-            "vxlan-port": {"type": "integer", "optional": 1, "minimum": 1, "maximum": 65536},
+            "vxlan-port": {
+                "type": "integer",
+                "optional": 1,
+                "minimum": 1,
+                "maximum": 65536,
+                "default": 4789,
+            },
             "zone": {
                 "type": "string",
                 "minLength": 2,
@@ -108,9 +119,20 @@ PARAMS = {
             "reversedns": {"type": "string", "optional": 1},
             "rt-import": {"type": "string", "optional": 1, "format": "pve-sdn-bgp-rt-list"},
             "tag": {"type": "integer", "optional": 1, "minimum": 0},
-            "vlan-protocol": {"type": "string", "optional": 1, "enum": ["802.1q", "802.1ad"]},
+            "vlan-protocol": {
+                "type": "string",
+                "optional": 1,
+                "enum": ["802.1q", "802.1ad"],
+                "default": "802.1q",
+            },
             "vrf-vxlan": {"type": "integer", "optional": 1, "minimum": 1, "maximum": 16777215},
-            "vxlan-port": {"type": "integer", "optional": 1, "minimum": 1, "maximum": 65536},
+            "vxlan-port": {
+                "type": "integer",
+                "optional": 1,
+                "minimum": 1,
+                "maximum": 65536,
+                "default": 4789,
+            },
             "zone": {
                 "type": "string",
                 "minLength": 2,
@@ -232,7 +254,11 @@ PARAMS = {
         "proxyto": None,
         "properties": {
             "dhcp-dns-server": {"type": "string", "optional": 1, "format": "ip"},
-            "dhcp-range": {"type": "array", "optional": 1},
+            "dhcp-range": {
+                "type": "array",
+                "optional": 1,
+                "items": {"type": "string", "format": "pve-sdn-dhcp-range"},
+            },
             "dnszoneprefix": {"type": "string", "optional": 1, "format": "dns-name"},
             "gateway": {"type": "string", "optional": 1, "format": "ip"},
             "lock-token": {"type": "string", "optional": 1},
@@ -266,7 +292,11 @@ PARAMS = {
                 "maxLength": 4096,
             },
             "dhcp-dns-server": {"type": "string", "optional": 1, "format": "ip"},
-            "dhcp-range": {"type": "array", "optional": 1},
+            "dhcp-range": {
+                "type": "array",
+                "optional": 1,
+                "items": {"type": "string", "format": "pve-sdn-dhcp-range"},
+            },
             "digest": {"type": "string", "optional": 1, "maxLength": 64},
             "dnszoneprefix": {"type": "string", "optional": 1, "format": "dns-name"},
             "gateway": {"type": "string", "optional": 1, "format": "ip"},

@@ -6,8 +6,8 @@ PARAMS = {
         "proxyto": "node",
         "properties": {
             "content": {"type": "string", "optional": 1, "format": "pve-storage-content-list"},
-            "enabled": {"type": "boolean", "optional": 1},
-            "format": {"type": "boolean", "optional": 1},
+            "enabled": {"type": "boolean", "optional": 1, "default": 0},
+            "format": {"type": "boolean", "optional": 1, "default": 0},
             "node": {"type": "string", "format": "pve-node"},
             "storage": {"type": "string", "optional": 1, "format": "pve-storage-id"},
             "target": {"type": "string", "optional": 1, "format": "pve-node"},

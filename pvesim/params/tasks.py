@@ -5,12 +5,17 @@ PARAMS = {
     "GET /nodes/{node}/tasks": {
         "proxyto": "node",
         "properties": {
-            "errors": {"type": "boolean", "optional": 1},
-            "limit": {"type": "integer", "optional": 1, "minimum": 0},
+            "errors": {"type": "boolean", "optional": 1, "default": 0},
+            "limit": {"type": "integer", "optional": 1, "minimum": 0, "default": 50},
             "node": {"type": "string", "format": "pve-node"},
             "since": {"type": "integer", "optional": 1},
-            "source": {"type": "string", "optional": 1, "enum": ["archive", "active", "all"]},
-            "start": {"type": "integer", "optional": 1, "minimum": 0},
+            "source": {
+                "type": "string",
+                "optional": 1,
+                "enum": ["archive", "active", "all"],
+                "default": "archive",
+            },
+            "start": {"type": "integer", "optional": 1, "minimum": 0, "default": 0},
             "statusfilter": {
                 "type": "string",
                 "optional": 1,
@@ -39,9 +44,9 @@ PARAMS = {
         "proxyto": "node",
         "properties": {
             "download": {"type": "boolean", "optional": 1},
-            "limit": {"type": "integer", "optional": 1, "minimum": 0},
+            "limit": {"type": "integer", "optional": 1, "minimum": 0, "default": 50},
             "node": {"type": "string", "format": "pve-node"},
-            "start": {"type": "integer", "optional": 1, "minimum": 0},
+            "start": {"type": "integer", "optional": 1, "minimum": 0, "default": 0},
             "upid": {"type": "string"},
         },
     },

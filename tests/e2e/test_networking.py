@@ -227,8 +227,9 @@ async def test_doctor_ok_and_missing_privilege(sim, tg, tmp_path):
         await asyncio.sleep(0)
         msg = await tg.wait_for(lambda m: m.content.startswith("Doctor:") and "lacks" in m.content,
                                 chat_id=ADMIN_ID)
-        assert "❌ the token lacks VM.Allocate" in msg.content and "create and delete" in msg.content
-        assert "pveum acl modify" in msg.content
+        # per feature since issue 11 (was one line: "the token lacks VM.Allocate, ...")
+        assert "❌ containers: missing VM.Allocate on /vms" in msg.content, msg.content
+        assert "create and delete" in msg.content and "pveum acl modify" in msg.content
 
 
 async def test_lab_c1_to_c2_and_back_each_working_and_broken(harness):

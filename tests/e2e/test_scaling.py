@@ -477,7 +477,11 @@ async def test_deleting_a_group_whose_clone_still_runs_leaves_no_orphan(harness,
 
     h, sim, clock = harness, harness.sim, Clock()
     monkeypatch.setitem(tasks.TASK_TIMEOUTS_S, "vzclone", 0.3)
-    await create_group(h, minimum=2)
+    # One replica first, then the held clone of a second: PVE locks the template while it is
+    # cloned, so no two clones of it run at once (this test cloned both in one period before).
+    await create_group(h, minimum=1)
+    await clock.ticks(h, 1)
+    await h.ask(h.admin, "/scale_set web --min 2", lambda m: "web" in m.content)
     sim.cluster.hold_next_task("vzclone")
     await clock.ticks(h, 1)
     held = next(g for g in web_cts(sim) if g.lock == "create")

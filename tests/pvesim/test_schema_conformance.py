@@ -1,4 +1,9 @@
-"""pvesim's parameter tables against the official PVE 9.2 schema, for every implemented method."""
+"""pvesim's parameter tables against the official PVE 9.2 schema, for every implemented method.
+
+The official facts are read from the repository (tests/pvesim/pve-api-facts.json, written by
+``python -m pvesim.params.generate <pve-apidata.json>`` from the official file), so these tests
+need nothing outside it. Every key of every parameter is compared, recursively.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +18,16 @@ import pytest
 import pvesim.params
 from pvesim import formats
 from pvesim.api import implemented
+from pvesim.params import generate
 
+# Where the official schema may be (a maintainer's checkout): only to check the facts are current.
 SCHEMA = Path(__file__).resolve().parents[2] / ".." / "shared" / "pve-api" / "pve-apidata-9.2.json"
-COMPARED = ("type", "optional", "format", "enum", "minimum", "maximum", "minLength", "maxLength",
-            "pattern", "default_key", "requires")
+NUMBERS = ("minimum", "maximum", "minLength", "maxLength")
+FLAGS = ("optional", "default_key")
 
 
 def _official() -> dict[str, dict]:
-    out = {}
-    stack = list(json.loads(SCHEMA.read_text()))
-    while stack:
-        node = stack.pop()
-        for method, info in (node.get("info") or {}).items():
-            out[f"{method} {node['path']}"] = info
-        stack.extend(node.get("children") or [])
-    return out
+    return json.loads(generate.FACTS.read_text())["methods"]
 
 
 def _ours() -> dict[str, dict]:
@@ -39,18 +39,18 @@ def _ours() -> dict[str, dict]:
 
 
 def _norm(prop: dict) -> dict:
-    """The compared keys of one property, numbers as numbers and flags as booleans."""
+    """Every key of one property, numbers as numbers and flags as booleans (the schema writes
+    some numbers as strings, "0"), recursing into ``items``."""
     out = {}
-    for key in COMPARED:
-        if key not in prop:
-            continue
-        value = prop[key]
-        if key in ("minimum", "maximum", "minLength", "maxLength"):
+    for key, value in prop.items():
+        if key in NUMBERS:
             value = float(value)
-        elif key in ("optional", "default_key"):
+        elif key in FLAGS:
             value = bool(value)
         elif key == "format" and isinstance(value, dict):
             value = {k: _norm(v) for k, v in value.items()}
+        elif key == "items" and isinstance(value, dict):
+            value = _norm(value)
         out[key] = value
     out.setdefault("optional", False)
     return out
@@ -95,10 +95,21 @@ def test_every_implemented_method_has_a_table_and_vice_versa():
 @pytest.mark.parametrize("method", sorted(implemented()))
 def test_table_matches_official_schema(method):
     official = OFFICIAL[method]
-    assert diff(method, OURS[method]["properties"],
-                (official.get("parameters") or {}).get("properties") or {}) == []
+    assert diff(method, OURS[method]["properties"], official["properties"]) == []
     assert OURS[method]["proxyto"] == official.get("proxyto")
-    assert not (official.get("parameters") or {}).get("additionalProperties")
+    assert not official["additionalProperties"]
+
+
+def test_facts_cover_exactly_the_implemented_methods():
+    assert sorted(OFFICIAL) == sorted(implemented())
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason="the official schema file is not checked out")
+def test_facts_are_what_the_official_file_says():
+    """The committed facts are current: regenerating them from the official file changes
+    nothing (run ``python -m pvesim.params.generate <file>`` when this fails)."""
+    schema = generate.index_schema(json.loads(SCHEMA.read_text()))
+    assert generate.facts(schema, "")["methods"] == OFFICIAL
 
 
 def test_comparison_reports_corrupted_tables():
@@ -110,7 +121,8 @@ def test_comparison_reports_corrupted_tables():
     bad["ostype"]["enum"] = bad["ostype"]["enum"][:-1]
     del bad["swap"]
     bad["colour"] = {"type": "string", "optional": 1}
-    official = OFFICIAL[method]["parameters"]["properties"]
+    bad["arch"]["default"] = "i386"
+    official = OFFICIAL[method]["properties"]
     problems = "\n".join(diff(method, bad, official))
     assert "memory: minimum is 32.0, official 16.0" in problems
     assert "vmid: optional is True, official False" in problems
@@ -118,6 +130,16 @@ def test_comparison_reports_corrupted_tables():
     assert "ostype: enum" in problems
     assert "swap: missing in pvesim" in problems
     assert "colour: not in the official schema" in problems
+    assert "arch: default is 'i386', official 'amd64'" in problems
+
+
+def test_comparison_reports_a_changed_items_schema():
+    method = "POST /cluster/backup"
+    bad = copy.deepcopy(OURS[method]["properties"])
+    bad["exclude-path"]["items"] = {"type": "integer"}
+    problems = diff(method, bad, OFFICIAL[method]["properties"])
+    assert problems == [f"{method} exclude-path: items is {{'type': 'integer', 'optional': "
+                        f"False}}, official {{'type': 'string', 'optional': False}}"]
 
 
 def test_every_named_format_is_implemented():

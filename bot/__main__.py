@@ -12,6 +12,7 @@ from telegram import Update
 from bot.app import freeze_startup_objects
 from bot.runtime import build_bot, secrets_of
 from bot.settings import Settings, SettingsError
+from bot.store import StoreError
 from bot.telegram_io import configure_logging
 
 
@@ -25,8 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     configure_logging(secrets_of(settings))
+    try:
+        app = build_bot(settings)
+    except StoreError as exc:  # one line: which file, what is wrong, what to do
+        print(exc, file=sys.stderr)
+        return 2
     logging.getLogger(__name__).info("starting with %r", settings)
-    app = build_bot(settings)
     freeze_startup_objects()
     app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0

@@ -79,6 +79,11 @@ async def on_start(app: Application) -> None:
     await reconcile_ownership(app.bot_data["services"])
 
 
+async def on_stop(app: Application) -> None:
+    """post_shutdown (`python -m bot`): the last changes written, the data folder let go."""
+    app.bot_data["services"].store.close()
+
+
 async def reconcile_ownership(services: Services) -> None:
     """Ownership is of a CT's identity: records of CTs gone or replaced while the bot was
     down are forgotten, and records older than identity markers get one."""
@@ -100,9 +105,11 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .token(token)
-        .rate_limiter(RetryingRateLimiter())
+        # Every call to Telegram waits until the changes made before it are on the disk.
+        .rate_limiter(RetryingRateLimiter(before_send=services.store.durable))
         .concurrent_updates(True)
         .post_init(on_start)
+        .post_shutdown(on_stop)
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(

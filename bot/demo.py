@@ -66,8 +66,9 @@ async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
         async with TelegramStandIn() as tg:
             settings = demo_settings(tg, sim, data_dir)
             log_handler = configure_logging(secrets_of(settings), path=str(data_dir / "bot.log"))
-            Store(Path(settings.data_dir) / "stratus.json").users.put(
-                User(id=USER[0], role="user", name=USER[1], granted_by=ADMIN[0]))
+            with Store(Path(settings.data_dir) / "stratus.json") as store:  # one per folder
+                store.users.put(User(id=USER[0], role="user", name=USER[1],
+                                     granted_by=ADMIN[0]))
             bob, ada = tg.user(*USER), tg.user(*ADMIN)
             ada.open_chat()
             app = build_bot(settings)

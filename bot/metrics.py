@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-PARTIES = ("proxmox", "telegram")
+PARTIES = ("proxmox", "telegram", "disk")
 
 
 class Wait:
@@ -79,6 +79,7 @@ class UpdateTiming:
     telegram_s: float  # of which waiting for Telegram (flood-limit queue and HTTP)
     waiting_s: float  # of which waiting for either (<= proxmox_s + telegram_s: overlaps once)
     chat_id: int | None = None  # where the update came from
+    disk_s: float = 0.0  # of which waiting for the store's writes before telling anyone
 
     @property
     def own_s(self) -> float:
@@ -104,7 +105,7 @@ class UpdateTimings:
             waits.closed = True
             self.recent.append(UpdateTiming(
                 name, end - start, waits.total("proxmox", end), waits.total("telegram", end),
-                waits.total(None, end), chat_id))
+                waits.total(None, end), chat_id, waits.total("disk", end)))
             _waits.reset(token)
 
 

@@ -110,10 +110,16 @@ def secrets_of(settings: Settings) -> list[str]:
                         settings.proxmox_password) if s]
 
 
+def open_store(settings: Settings) -> Store:
+    """The store of the data folder (StoreError: damaged, or held by another process)."""
+    return Store(Path(settings.data_dir) / "stratus.json",
+                 audit_retention_days=settings.audit_retention_days or None)
+
+
 def build_bot(settings: Settings, **app_options):
     """The Application with its services, as `python -m bot` and the demo run it."""
+    store = open_store(settings)  # first: a damaged or busy data folder stops the start here
     px = Proxmox(proxmox_settings(settings))
-    store = Store(Path(settings.data_dir) / "stratus.json")
     services = build_services(px, store, chat_policy(settings))
     return build_application(settings.telegram_token, services,
                              base_url=settings.telegram_base_url, **app_options)

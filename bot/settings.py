@@ -15,7 +15,8 @@ Settings and their keys: ``telegram.token`` / ``STRATUS_TELEGRAM_TOKEN``, ``tele
 ``proxmox.task_timeout_s`` (how long to wait for any Proxmox task; unset: a generous limit per
 kind of task),
 ``admin_ids`` (list, or "1,2" in the environment), ``approval.chat_id``, ``notify_chat_id``,
-``data_dir``, ``default_quota.{containers,cores,memory_mb,disk_gb}``,
+``data_dir``, ``audit.retention_days`` (archived audit files older than this many days are
+deleted, default 400; 0 keeps them forever), ``default_quota.{containers,cores,memory_mb,disk_gb}``,
 ``approval.{cores_above,memory_mb_above,disk_gb_above,ttl_s}``, ``default.{template,bridge}``,
 the users' backup limits ``default_quota.{backups,backup_gb}`` (how many backups and GiB, what
 their schedules will keep included), ``approval.backup_keep_above`` (a user's schedule keeping
@@ -103,6 +104,7 @@ class Settings:
     proxmox_task_timeout_s: int | None = None  # None: bot.proxmox.tasks.TASK_TIMEOUTS_S
     notify_chat_id: int | None = None
     data_dir: Path = Path("data")
+    audit_retention_days: int = 400  # archived audit files older than this go; 0: kept forever
     default_quota: Quota = DEFAULT_QUOTA
     approval_thresholds: ApprovalThresholds = field(default_factory=ApprovalThresholds)
     approval_ttl_s: int = 3600
@@ -333,6 +335,7 @@ class _Loader:
             self._missing("approval_chat_id", " (the admins' chat for approval cards)")
         notify_chat_id = self.integer("notify_chat_id", None)
         data_dir = self.text("data_dir") or "data"
+        audit_retention_days = self.integer("audit_retention_days", 400, 0, 100_000)
 
         quota = Quota(
             containers=self.integer("default_quota_containers", DEFAULT_QUOTA.containers, 0),
@@ -401,6 +404,7 @@ class _Loader:
             approval_chat_id=approval_chat_id,
             notify_chat_id=notify_chat_id,
             data_dir=Path(data_dir),
+            audit_retention_days=audit_retention_days,
             default_quota=quota,
             approval_thresholds=thresholds,
             approval_ttl_s=ttl,
@@ -489,6 +493,7 @@ _KEYS = frozenset(
         "approval_chat_id",
         "notify_chat_id",
         "data_dir",
+        "audit_retention_days",
         "default_quota_containers",
         "default_quota_cores",
         "default_quota_memory_mb",

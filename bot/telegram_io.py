@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import AIORateLimiter
@@ -23,7 +23,8 @@ class RetryingRateLimiter(AIORateLimiter):
     """
 
     def __init__(self, *, max_retries: int = 5, server_error_retries: int = 4,
-                 backoff_s: float = 0.5, **kwargs) -> None:
+                 backoff_s: float = 0.5,
+                 before_send: Callable[[], Awaitable[None]] | None = None, **kwargs) -> None:
         # Telegram's 30 messages a second, at most 3 in any 1/10 s. PTB's default (a leaky
         # bucket of capacity 30) lets 30 go in the same instant, and the event loop then does
         # all their work, and that of the commands the answers bring back, at once: a stall of
@@ -33,8 +34,14 @@ class RetryingRateLimiter(AIORateLimiter):
         super().__init__(max_retries=max_retries, **kwargs)
         self._server_error_retries = server_error_retries
         self._backoff_s = backoff_s
+        # What must be done before anything is told (the store's `durable`: no message can
+        # acknowledge a change a crash would lose).
+        self._before_send = before_send
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if self._before_send is not None:
+            with waiting_for("disk"):
+                await self._before_send()
         with waiting_for("telegram"):
             return await self._with_retries(callback, args, kwargs, endpoint, data,
                                             rate_limit_args)

@@ -1,5 +1,6 @@
 """tinydb repositories for the chat layer's state. No Telegram here."""
 
+from .errors import StoreClosed, StoreError, StoreLocked, StoreUnreadable
 from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Ownership, Quota, User
 from .storage import AtomicJSONStorage
 from .store import Store
@@ -13,5 +14,9 @@ __all__ = [
     "Ownership",
     "Quota",
     "Store",
+    "StoreClosed",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnreadable",
     "User",
 ]

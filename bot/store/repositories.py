@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import deque
 
 from tinydb import Query
 from tinydb.table import Table
 
+from .journal import Journal
 from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Ownership, Quota, User
 
 _q = Query()
@@ -277,8 +279,22 @@ class ApprovalRepository(_Repository):
         return [dataclasses.replace(a, status="expired", decided_at=now) for a in due]
 
 
-class AuditRepository(_Repository):
-    """Who did what to which target, with what outcome, and when. Append-only."""
+class AuditRepository:
+    """Who did what to which target, with what outcome, and when. Append-only (a journal:
+    bot/store/journal.py), so recording costs the same however long the bot has run; the
+    newest entries are kept in memory for `/audit`, which reads the tail."""
+
+    #: Entries kept in memory: more than `/audit` shows at most (bot.parsing.AUDIT_MAX).
+    RECENT_KEPT = 1000
+
+    def __init__(self, journal: Journal, lock: threading.RLock) -> None:
+        self._journal = journal
+        self._lock = lock
+        loaded = journal.loaded
+        journal.loaded = []
+        self._recent: deque[AuditEntry] = deque(
+            (AuditEntry(**doc) for doc in loaded[-self.RECENT_KEPT:]), maxlen=self.RECENT_KEPT)
+        self._all_in_memory = len(loaded) <= self.RECENT_KEPT and not journal.has_archives
 
     def record(
         self,
@@ -298,19 +314,29 @@ class AuditRepository(_Repository):
             detail=detail,
         )
         with self._lock:
-            self._table.insert(dataclasses.asdict(entry))
+            self._journal.append(dataclasses.asdict(entry))
+            if len(self._recent) == self.RECENT_KEPT:
+                self._all_in_memory = False
+            self._recent.append(entry)
         return entry
 
     def recent(self, n: int = 20, actor_id: int | None = None) -> list[AuditEntry]:
-        """The ``n`` newest entries (optionally of one actor), newest first."""
+        """The ``n`` newest entries (optionally of one actor), newest first: from memory, or
+        (more than it keeps) from the files."""
+        n = max(n, 0)
         with self._lock:
-            if actor_id is None:
-                docs = [(d.doc_id, d) for d in self._table.all()]
-            else:
-                docs = [(d.doc_id, d) for d in self._table.search(_q.actor_id == actor_id)]
-        # Insertion order (doc_id) breaks ties between entries recorded in the same instant.
-        docs.sort(key=lambda pair: (pair[1]["at"], pair[0]), reverse=True)
-        return [AuditEntry(**doc) for _, doc in docs[: max(n, 0)]]
+            entries = list(self._recent)
+            complete = self._all_in_memory
+        found = _newest(entries, actor_id, n)
+        if len(found) < n and not complete:
+            found = _newest([AuditEntry(**doc) for doc in self._journal.read_all()], actor_id, n)
+        return found
+
+
+def _newest(entries: list[AuditEntry], actor_id: int | None, n: int) -> list[AuditEntry]:
+    """Newest first; entries of the same instant in the order they were recorded, reversed."""
+    ordered = sorted(enumerate(entries), key=lambda pair: (pair[1].at, pair[0]), reverse=True)
+    return [e for _, e in ordered if actor_id is None or e.actor_id == actor_id][:n]
 
 
 class NoticeRepository(_Repository):

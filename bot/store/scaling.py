@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from tinydb import Query
 from tinydb.table import Table
+
+from .journal import Journal
 
 _q = Query()
 
@@ -156,25 +159,45 @@ class NoticeBacklogRepository:
 
 
 class ScalingHistoryRepository:
-    """Per-group samples, oldest first, at most ``max_samples`` per group."""
+    """Per-group samples, oldest first, at most ``max_samples`` per group: kept in memory and
+    appended to a journal (bot/store/journal.py), compacted to what is kept when it grows, so a
+    sample costs the same whatever the history holds (tinydb rewrote a day of samples per group
+    for each one)."""
 
-    def __init__(self, table: Table, lock: threading.RLock, max_samples: int = MAX_SAMPLES):
-        self._table = table
+    def __init__(self, journal: Journal, lock: threading.RLock,
+                 max_samples: int = MAX_SAMPLES) -> None:
+        self._journal = journal
         self._lock = lock
         self._max = max_samples
+        self._samples: dict[str, deque[dict[str, Any]]] = {}
+        for entry in journal.loaded:  # replayed in order: a removal clears what came before
+            if entry.get("removed"):
+                self._samples.pop(entry["group"], None)
+            else:
+                self._group(entry["group"]).append(entry["sample"])
+        journal.loaded = []
+        journal.compact_with(self._state)
+
+    def _group(self, group: str) -> deque[dict[str, Any]]:
+        return self._samples.setdefault(group, deque(maxlen=self._max))
+
+    def _state(self) -> list[dict[str, Any]]:
+        """What a compacted journal holds: the samples kept, as entries."""
+        return [{"group": group, "sample": sample}
+                for group, samples in self._samples.items() for sample in samples]
 
     def add(self, group: str, sample: Sample) -> None:
+        doc = dataclasses.asdict(sample)
         with self._lock:
-            doc = self._table.get(_q.group == group)
-            samples = (doc["samples"] if doc else []) + [dataclasses.asdict(sample)]
-            self._table.upsert({"group": group, "samples": samples[-self._max:]},
-                               _q.group == group)
+            self._group(group).append(doc)
+            self._journal.append({"group": group, "sample": doc})
 
     def since(self, group: str, t: float = 0.0) -> list[Sample]:
         with self._lock:
-            doc = self._table.get(_q.group == group)
-        return [Sample(**s) for s in (doc["samples"] if doc else []) if s["at"] >= t]
+            samples = list(self._samples.get(group, ()))
+        return [Sample(**s) for s in samples if s["at"] >= t]
 
     def remove(self, group: str) -> None:
         with self._lock:
-            self._table.remove(_q.group == group)
+            if self._samples.pop(group, None) is not None:
+                self._journal.append({"group": group, "removed": True})

@@ -1,20 +1,25 @@
-"""A tinydb storage whose writes are atomic: a crash leaves the old file or the new one, never half.
+"""tinydb's storage for the store file: refuses a damaged file, writes atomically and durably,
+off the caller's thread.
 
-Each write goes to a temporary file in the same directory, is flushed and fsynced, replaces the
-real file with ``os.replace`` (atomic on POSIX) and then the directory is fsynced so the rename
-itself survives a power cut. A single process owns the file, so reads need not touch the disk:
-the last written text is kept in memory, and decoded once (not on every query, which cost a
-decode of the whole file each time: several per chat update). Queries read that decoded data in
-place (`StoreTable`) and hand out copies of the documents they find; tinydb's read-modify-write
-gets a fresh decode of its own, which it may change as it likes: nothing it does, a failed
-write included, can make the data queries see differ from the file.
+Loading: a file that is empty, cut short or not a store stops the bot with one line naming the
+file, what is wrong and the last good copy (``<file>.last-good``, written atomically after each
+successful load), instead of starting empty and making that permanent at the first write.
+
+Reading: the decoded data lives in memory and tinydb reads it in place (`read` hands out the
+live data, so a query decodes nothing); the documents it hands out are copies (`_Document`).
+
+Writing: tinydb gives the whole data to `write` after each change, the changed table as a new
+dict (tinydb's `Table._update_table` builds one each time; tests/store pin that), so only that
+table is serialized, on the caller's thread, into a snapshot of texts the writer thread puts on
+the disk: temp file, fsync, rename, fsync of the folder (bot/store/writer.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import logging
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,19 +27,42 @@ from typing import Any
 from tinydb import Storage, TinyDB
 from tinydb.table import Document, Table
 
+from .errors import StoreClosed, StoreUnreadable
+from .lock import DataFolderLock
+from .writer import BackgroundWriter, fsync_directory, write_atomically
 
-class AtomicJSONStorage(Storage):
-    """JSON file storage with crash-safe writes. One instance per file and per process."""
+log = logging.getLogger(__name__)
 
-    def __init__(self, path: str | Path, create_dirs: bool = True) -> None:
+# Kept importable under its old name: tests and callers make a folder durable with it.
+_fsync_directory = fsync_directory
+
+Tables = dict[str, dict[str, Any]]
+
+
+def last_good_path(path: Path) -> Path:
+    return path.with_name(path.name + ".last-good")
+
+
+class AtomicJSONStorage(BackgroundWriter, Storage):
+    """JSON file storage with crash-safe writes off the caller's thread. One per file; the
+    `folder_lock` (held by whoever opens the data folder) is kept as long as this is."""
+
+    def __init__(self, path: str | Path, create_dirs: bool = True,
+                 folder_lock: DataFolderLock | None = None) -> None:
         self.path = Path(path)
+        self.label = self.path.name
         if create_dirs:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._folder_lock = folder_lock
         self._remove_stale_temp_files()
-        self._text: str | None = None  # the file's text (None: no file, or empty)
-        self._known = False  # whether _text is the file's text (after a failed write: unknown)
-        self._decoded: dict[str, dict[str, Any]] | None = None  # json.loads(_text), shared
-        self._load()
+        self._data: Tables | None = load_store_file(self.path)
+        # Per table: (the dict last written, its JSON text): unchanged tables are not
+        # serialized again.
+        self._parts: dict[str, tuple[dict, str]] = {}
+        self._snapshot: dict[str, str] | None = None  # what the writer thread puts on disk
+        self._snapshot_mu = threading.Lock()
+        self._closed = False
+        self._init_writer()
 
     @property
     def _temp_prefix(self) -> str:
@@ -51,66 +79,87 @@ class AtomicJSONStorage(Storage):
             except OSError:
                 pass
 
-    def _load(self) -> str | None:
-        """The file's text, read from the disk only when what is in memory may differ."""
-        if not self._known:
-            self._decoded = None
-            try:
-                self._text = self.path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                self._text = None
-            self._known = True
-        return self._text
+    def read(self) -> Tables | None:
+        """The live data (tinydb's queries read it in place; its updates replace the table
+        they change by a new dict, then call `write`)."""
+        return self._data
 
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        """A fresh copy of the data: tinydb changes it in place before writing it."""
-        text = self._load()
-        return json.loads(text) if text else None
+    def write(self, data: Tables) -> None:
+        if self._closed:
+            raise StoreClosed(f"the store {self.path} is closed: this change was not saved")
+        parts = {}
+        for name, table in data.items():
+            seen = self._parts.get(name)
+            if seen is None or seen[0] is not table:
+                seen = (table, json.dumps(table, separators=(",", ":")))
+                self._parts[name] = seen
+            parts[name] = seen[1]
+        for name in set(self._parts) - set(data):
+            del self._parts[name]
+        self._data = data
+        with self._snapshot_mu:
+            self._snapshot = parts
+        self._changed()
 
-    def peek(self) -> Mapping[str, Mapping[str, Any]] | None:
-        """The data as stored, decoded once per write and shared by every caller, who must not
-        change it: for `StoreTable`'s queries, which copy each document they hand out."""
-        text = self._load()
-        if self._decoded is None and text:
-            self._decoded = json.loads(text)
-        return self._decoded
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        text = json.dumps(data, separators=(",", ":"), sort_keys=True)
-        directory = self.path.parent
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=self._temp_prefix, suffix=".tmp")
-        try:
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                    tmp.write(text)
-                    tmp.flush()
-                    os.fsync(tmp.fileno())
-                os.replace(tmp_name, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
-                raise
-            _fsync_directory(directory)
-        except BaseException:
-            # The file holds the old text or (renamed, not made durable) the new one: read it
-            # again before the next query rather than guess.
-            self._known = False
-            raise
-        self._text, self._decoded = text, None
+    def _flush(self) -> None:
+        with self._snapshot_mu:
+            parts = self._snapshot
+        if parts is None:
+            return
+        text = "{" + ",".join(f"{json.dumps(name)}:{part}" for name, part in parts.items()) + "}"
+        write_atomically(self.path, text.encode("utf-8"), self._temp_prefix)
 
     def close(self) -> None:
-        pass
+        if not self._closed:
+            self.sync()
+            self._closed = True
+            self._folder_lock = None
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable: the directory entry lives in the directory's own blocks."""
-    dir_fd = os.open(directory, os.O_RDONLY)
+def load_store_file(path: Path) -> Tables | None:
+    """The store file's data (None: no file yet, a first start), or StoreUnreadable. After a
+    successful load the text is kept as the last good copy, for the day the file is damaged."""
+    backup = last_good_path(path)
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if backup.exists():
+            raise StoreUnreadable(refusal(path, "is missing", backup)) from None
+        return None
+    problem, data = _parse(raw)
+    if problem:
+        raise StoreUnreadable(refusal(path, problem, backup))
+    write_atomically(backup, raw, f".{backup.name}.")
+    return data
+
+
+def _parse(raw: bytes) -> tuple[str | None, Tables | None]:
+    if not raw.strip():
+        return ("is empty" if not raw else "holds only blanks"), None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"is not text (byte {exc.start} is not UTF-8)", None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()):
+            return f"is cut short (its JSON stops at byte {len(raw)}, unfinished)", None
+        return f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", None
+    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+        return "is not a Stratus store (JSON, but not tables of records)", None
+    return None, data
+
+
+def refusal(path: Path, problem: str, backup: Path) -> str:
+    """The one line that stops the start."""
+    line = f"Refusing to start: the store {path} {problem}."
+    if backup.exists():
+        saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(backup.stat().st_mtime))
+        return (f"{line} The last good copy is {backup} (saved {saved}, at the last good "
+                f"start): check it, then copy it over {path.name} to go back to it.")
+    return (f"{line} No good copy of it was kept (it never loaded here): restore it from a "
+            f"backup, or move it away to start with an empty store.")
 
 
 def _copy(value: Any) -> Any:
@@ -135,15 +184,10 @@ class _Document(Document):
 
 
 class StoreTable(Table):
-    """A tinydb table over `AtomicJSONStorage` whose queries read the decoded data in place
-    (tinydb would decode the whole file for each query, twice for a `get`); writes go through
-    tinydb's read-modify-write on a fresh copy, as with any storage."""
+    """A tinydb table whose documents are handed out as copies (`document_class`, tinydb's
+    extension point): queries read the storage's live data in place."""
 
     document_class = _Document
-
-    def _read_table(self) -> Mapping[str, Mapping]:
-        tables = self._storage.peek()
-        return tables.get(self.name, {}) if tables else {}
 
 
 class StoreDB(TinyDB):

@@ -40,8 +40,8 @@ def policy():
 @pytest.fixture
 async def harness(sim, tg, tmp_path, policy):
     store_path = tmp_path / "stratus.json"
-    store = Store(store_path)
-    for uid, name in ((BOB_ID, "Bob"), (CAROL_ID, "Carol")):
-        store.users.put(User(id=uid, role="user", name=name, granted_by=ADMIN_ID))
+    with Store(store_path) as store:  # closed: the bot's store is the one of this data folder
+        for uid, name in ((BOB_ID, "Bob"), (CAROL_ID, "Carol")):
+            store.users.put(User(id=uid, role="user", name=name, granted_by=ADMIN_ID))
     async with running_bot(sim, tg, store_path, policy) as (services, app):
         yield Harness(sim, tg, services, app, str(store_path))

@@ -67,6 +67,7 @@ async def running_bot(sim: Simulator, tg: TelegramStandIn, store_path, policy: C
             yield services, app
     finally:
         await px.aclose()
+        services.store.close()  # a stopped bot lets go of its data folder
 
 
 def default_policy(**overrides) -> ChatPolicy:

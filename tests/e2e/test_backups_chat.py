@@ -525,9 +525,9 @@ async def test_a_backup_is_reported_to_whoever_owned_the_ct_when_it_ran(sim, tg,
     from bot.parsing_backups import parse_backup
 
     store_path = tmp_path / "s.json"
-    store = Store(store_path)
-    store.users.put(User(BOB_ID, "user", "Bob"))
-    store.users.put(User(CAROL_ID, "user", "Carol"))
+    with Store(store_path) as store:  # one store per data folder: the bot's comes next
+        store.users.put(User(BOB_ID, "user", "Bob"))
+        store.users.put(User(CAROL_ID, "user", "Carol"))
     policy = default_policy(backup_watch_s=0.2)
     bob, carol, admin = tg.user(BOB_ID, "Bob"), tg.user(CAROL_ID, "Carol"), tg.user(1001, "Ada")
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
@@ -558,9 +558,9 @@ async def test_a_scheduled_job_that_fails_after_its_guests_is_reported_once(sim,
     import asyncio
 
     store_path = tmp_path / "s.json"
-    store = Store(store_path)
-    store.users.put(User(BOB_ID, "user", "Bob"))
-    store.users.put(User(CAROL_ID, "user", "Carol"))
+    with Store(store_path) as store:  # one store per data folder: the bot's comes next
+        store.users.put(User(BOB_ID, "user", "Bob"))
+        store.users.put(User(CAROL_ID, "user", "Carol"))
     policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
     bob, carol = tg.user(BOB_ID, "Bob"), tg.user(CAROL_ID, "Carol")
     hook = "command '/usr/local/bin/vzdump-hook job-end' failed: exit code 1"

@@ -1,7 +1,8 @@
 """Kill a writing process at random moments; every write it acknowledged must survive.
 
-The child appends records in a loop and prints each record's key only after the write call has
-returned. The parent SIGKILLs it at a random moment (often in the middle of a write: the
+The child makes changes in a loop and prints their keys only once `sync()` has returned (the
+store writes off the caller's thread; what the bot acknowledges, it acknowledges after
+`durable()`, the same wait). The parent SIGKILLs it at a random moment (often in the middle of a write: the
 writes are most of what it does), reopens the store, and checks that the file loads and holds
 every acknowledged key, across many rounds on the same file.
 """
@@ -30,13 +31,17 @@ round_no = int(sys.argv[2])
 print("ready", flush=True)
 i = 0
 while True:
-    key = f"{round_no}-{i}"
-    if i % 2:
-        store.audit.record(actor_id=round_no, action="crash-test", target=key, outcome="ok")
-    else:
-        store.users.put(User(id=round_no * 1_000_000 + i, role="user", name=key))
-    print(key, flush=True)
-    i += 1
+    batch = []
+    for _ in range(1 + i % 3):  # several changes, then one wait for them all
+        key = f"{round_no}-{i}"
+        if i % 2:
+            store.audit.record(actor_id=round_no, action="crash-test", target=key, outcome="ok")
+        else:
+            store.users.put(User(id=round_no * 1_000_000 + i, role="user", name=key))
+        batch.append(key)
+        i += 1
+    store.sync()
+    print("\n".join(batch), flush=True)
 """
 
 
@@ -78,4 +83,5 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path):
     assert len(acknowledged) > ROUNDS  # the children really wrote something
     # Reopening cleaned up temp files of writes that were cut short.
     names = sorted(p.name for p in path.parent.iterdir())
-    assert names == ["store-audit.json", "store.json"]  # no temp file left
+    assert names == ["store-audit.jsonl", "store.json", "store.json.last-good",
+                     "store.lock"]  # no temp file left

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 
 import pytest
 
-from bot.store import Approval, AtomicJSONStorage, AuditEntry, Quota, Store, User
+from bot.store import Approval, AtomicJSONStorage, AuditEntry, Quota, Store, User, writer
 
 
 @pytest.fixture
@@ -16,13 +17,37 @@ def path(tmp_path):
     return tmp_path / "nested" / "dir" / "store.json"
 
 
+class _Restarting:
+    """The fixture's store, as a process that restarts sees it: one store per data folder, so
+    `reopen` closes it first, and it opens again when next used."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self.current = Store(path)
+
+    def __getattr__(self, name):
+        if self.current.closed:
+            self.current = Store(self.path)
+        return getattr(self.current, name)
+
+
+_OPEN: dict = {}  # path -> the fixture's store
+
+
 @pytest.fixture
 def store(path):
-    with Store(path) as s:
-        yield s
+    s = _OPEN[path] = _Restarting(path)
+    yield s
+    _OPEN.pop(path).current.close()
 
 
 def reopen(path) -> Store:
+    """The store as a restart finds it: the one open on `path` is closed first."""
+    if path in _OPEN:
+        restarting = _OPEN[path]
+        restarting.current.close()
+        restarting.current = Store(path)
+        return restarting.current
     return Store(path)
 
 
@@ -50,9 +75,10 @@ def test_storage_reads_missing_file_as_empty_and_writes_atomically(tmp_path):
     assert storage.read() is None
     assert not target.exists()
     storage.write({"t": {"1": {"x": 1}}})
+    storage.sync()
     assert json.loads(target.read_text()) == {"t": {"1": {"x": 1}}}
     assert AtomicJSONStorage(target).read() == {"t": {"1": {"x": 1}}}
-    assert [p.name for p in target.parent.iterdir()] == ["b.json"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["b.json", "b.json.last-good"]
 
 
 def test_storage_removes_stale_temp_files(tmp_path):
@@ -66,33 +92,40 @@ def test_storage_removes_stale_temp_files(tmp_path):
     assert unrelated.exists()
 
 
-def _fail(*args, **kwargs):
-    raise OSError(28, "No space left on device")
-
-
-@pytest.mark.parametrize("failing", ["os.replace", "_fsync_directory"])
-def test_a_failed_write_leaves_reads_consistent_with_the_file(store, path, monkeypatch, failing):
-    """Before the rename the file keeps the old data; after it (the directory's fsync failed)
-    it has the new: either way the store reads what the file holds, now and after a reopen."""
+@pytest.mark.parametrize("failing", ["os.replace", "fsync_directory"])
+def test_a_failed_write_is_retried_until_the_disk_takes_it(store, path, monkeypatch, caplog,
+                                                            failing):
+    """The disk refuses (full, say) twice: the writer says so in the log and tries again;
+    `sync` returns once the change is on the disk, and nothing is lost or left behind."""
     store.users.put(User(id=5, role="user", name="Bob"))
-    assert store.users.get(5).name == "Bob"  # the decoded data is in memory now
-    if failing == "os.replace":
-        monkeypatch.setattr("bot.store.storage.os.replace", _fail)
-    else:
-        monkeypatch.setattr("bot.store.storage._fsync_directory", _fail)
-    with pytest.raises(OSError):
-        store.users.put(User(id=5, role="admin", name="Bob"))
+    store.sync()
+    failures = []
+    real = getattr(writer, failing.split(".")[-1]) if failing != "os.replace" else os.replace
+
+    def flaky(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(args)
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("bot.store.writer.RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr(f"bot.store.writer.{failing}", flaky)
+    store.users.put(User(id=5, role="admin", name="Bob"))
+    store.sync()
     monkeypatch.undo()
+    assert len(failures) == 2
+    assert "No space left on device" in caplog.text and "retrying" in caplog.text
     on_file = {d["id"]: d["role"] for d in json.loads(path.read_text())["users"].values()}
-    assert on_file == {5: "user" if failing == "os.replace" else "admin"}
-    assert {u.id: u.role for u in store.users.all()} == on_file
+    assert on_file == {5: "admin"}
+    store.close()
     with reopen(path) as again:
         assert {u.id: u.role for u in again.users.all()} == on_file
-    assert [p.name for p in path.parent.iterdir()] == ["store.json"]  # no temp file left
+    assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_an_update_that_fails_halfway_changes_nothing(store, path):
-    """tinydb changes the documents in place before writing: it must work on a copy."""
+def test_an_update_that_fails_halfway_writes_nothing(store, path):
+    """tinydb changes the documents in place before writing: a failing update never reaches
+    the file (the store's own updates give fields, which cannot fail halfway)."""
     store.users.put(User(id=5, role="user", name="Bob"))
     store.users.get(5)
 
@@ -102,8 +135,10 @@ def test_an_update_that_fails_halfway_changes_nothing(store, path):
 
     with pytest.raises(RuntimeError):
         store.users._table.update(half_done)
-    assert store.users.get(5).role == "user"
+    store.close()
     assert json.loads(path.read_text())["users"]["1"]["role"] == "user"
+    with reopen(path) as again:
+        assert again.users.get(5).role == "user"
 
 
 def test_changing_what_a_read_handed_out_changes_nothing_stored(store, path):

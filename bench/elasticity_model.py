@@ -4,6 +4,10 @@ The model, second by second:
 - the load (requests/s) is spread evenly over the *ready* replicas; each serves ``capacity`` at
   100% CPU, so each ready replica's utilization is load / (ready x capacity);
 - every ``sync_period_s`` the policy sees (now, members, ready, utilizations) and answers a count;
+  what it sees of each ready replica is its CPU over the last ``window_s`` seconds (a metrics
+  window), observed as a real one would be (``Plant``): the requests it received in the window
+  (Poisson arrivals, the load balancer spreading them at random), times a measurement noise,
+  capped at 100% (a busy replica cannot report more);
 - a replica ordered at t is a member (it costs) from t and ready (it serves) from t + delay;
 - a scale-in removes replicas at once, newest first (so booting ones before ready ones);
 - a second violates the SLO when ready < ceil(load / (capacity x slo_utilization)).
@@ -123,21 +127,109 @@ def required_replicas(load: np.ndarray, capacity: float) -> np.ndarray:
     return np.ceil(load / (capacity * SLO_UTILIZATION) - 1e-9).astype(np.int64)
 
 
+# -- what the policy sees -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plant:
+    """How a replica's CPU is observed. The default is a perfect reading of the load at the
+    instant of the period (no noise, no cap); the bench's default is ``Plant.realistic()``.
+
+    - ``window_s``: the CPU is the average over the last ``window_s`` seconds (0: the instant);
+    - ``poisson``: the requests a replica received in the window are Poisson distributed
+      around its share of the load (arrivals at random, spread at random by the balancer);
+    - ``noise``: each reading is multiplied by 1 + N(0, noise) (request mix, background work);
+    - ``cpu_cap``: no replica reports more than 100%, however overloaded.
+    """
+
+    window_s: int = 0
+    poisson: bool = False
+    noise: float = 0.0
+    cpu_cap: bool = False
+    seed: int = 1
+
+    @classmethod
+    def realistic(cls, noise: float = 0.05, window_s: int = 15, seed: int = 1) -> Plant:
+        return cls(window_s=window_s, poisson=True, noise=noise, cpu_cap=True, seed=seed)
+
+    def describe(self) -> str:
+        if not (self.window_s or self.poisson or self.noise or self.cpu_cap):
+            return "exact (the load at the instant, no noise, no cap)"
+        parts = [f"CPU averaged over the last {self.window_s} s" if self.window_s
+                 else "CPU at the instant"]
+        if self.poisson:
+            parts.append("Poisson arrivals per replica")
+        if self.noise:
+            parts.append(f"x (1 + N(0, {self.noise:g})) per replica reading")
+        parts.append("capped at 100%" if self.cpu_cap else "not capped")
+        return ", ".join(parts) + (f"; seed {self.seed}" if self.poisson or self.noise else "")
+
+
+class _Sensor:
+    """The CPU readings of ``ready`` replicas at second ``now`` under a ``Plant``.
+
+    Poisson counts of a mean above 50 are drawn as mean + sqrt(mean) x N(0, 1) (the normal
+    approximation, off by well under 1% of a count there), from standard normals drawn in
+    blocks: the readings are plain Python floats, and a run of months stays fast."""
+
+    BLOCK = 1 << 16
+
+    def __init__(self, load: np.ndarray, capacity: float, plant: Plant) -> None:
+        self.load, self.capacity, self.plant = load, capacity, plant
+        self.sums = np.concatenate([[0.0], np.cumsum(load, dtype=float)])
+        self.rng = np.random.default_rng(plant.seed)
+        self._normals: list[float] = []
+
+    def _gauss(self, n: int) -> list[float]:
+        if len(self._normals) < n:
+            self._normals.extend(self.rng.standard_normal(max(n, self.BLOCK)).tolist())
+        out = self._normals[-n:]
+        del self._normals[-n:]
+        return out
+
+    def read(self, now: int, ready: int) -> tuple[float, ...]:
+        if not ready:
+            return ()
+        plant = self.plant
+        window = min(plant.window_s, now) if plant.window_s else 0
+        if window:
+            requests = float(self.sums[now] - self.sums[now - window]) / ready  # per replica
+            scale = 1.0 / (window * self.capacity)
+        else:
+            requests, scale = float(self.load[now]) / ready, 1.0 / self.capacity
+        if not plant.poisson:
+            shares = [requests * scale] * ready
+        elif requests > 50:
+            root = math.sqrt(requests)
+            shares = [max(0.0, requests + root * z) * scale for z in self._gauss(ready)]
+        else:
+            shares = [float(c) * scale for c in self.rng.poisson(requests, ready)]
+        if plant.noise:
+            shares = [max(0.0, x * (1.0 + plant.noise * z))
+                      for x, z in zip(shares, self._gauss(ready), strict=True)]
+        if plant.cpu_cap:
+            shares = [min(x, 1.0) for x in shares]
+        return tuple(shares)
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int,
              measure_from: int = 0, measure_to: int | None = None,
-             initial: int | None = None, cpu_cap: bool = False) -> RunResult:
+             initial: int | None = None, cpu_cap: bool = False,
+             plant: Plant | None = None) -> RunResult:
     """Replay ``load`` (one value per second) against the policy; measure [from, to).
 
     ``initial`` ready replicas at t=0 (default: what the SLO needs then, within the bounds).
-    ``cpu_cap`` makes a replica report at most 100% CPU, as a real one does when overloaded.
+    ``plant`` says how CPU is observed (default: exactly); ``cpu_cap`` alone makes a replica
+    report at most 100% CPU, as a real one does when overloaded.
     """
     total = len(load)
     period = int(cfg.sync_period_s)
     if period != cfg.sync_period_s or period < 1:
         raise ValueError("the model needs a whole number of seconds as sync period")
     delay = int(delay)
+    plant = plant or Plant(cpu_cap=cpu_cap)
+    sensor = _Sensor(load, capacity, plant)
     measure_to = total if measure_to is None else min(measure_to, total)
     need = required_replicas(load, capacity)
     if initial is None:
@@ -158,13 +250,7 @@ def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int
             booting.popleft()
             ready += 1
         members = ready + len(booting)
-        if ready:
-            util = float(load[now]) / (ready * capacity)
-            if cpu_cap:
-                util = min(util, 1.0)
-            utils = (util,) * ready
-        else:
-            utils = ()
+        utils = sensor.read(now, ready)
         decision = decide(Observation(float(now), members, ready, utils), state, cfg)
         state = decision.state
         change = decision.desired - members

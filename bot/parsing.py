@@ -61,12 +61,15 @@ USAGE: dict[str, str] = {
     "netcheck": "/netcheck <a> <b>   (a container, host, host:<node> or pc)",
     "doctor": "/doctor",
     "scale_create": (
-        "/scale_create <group> --template <ct> --min N --max M --target-cpu 60 [--bridge B] "
-        "[--node-spread] [--approve-above K] [--warm-spares N]"
+        "/scale_create <group> --template <ct> --min N --max M [--slo 85] "
+        "[--violation-cost 10] [--season 24h|7d|none] [--policy predictive|hpa] "
+        "[--target-cpu 80 (hpa)] [--bridge B] [--node-spread] [--approve-above K] "
+        "[--warm-spares N]"
     ),
     "scale_status": "/scale_status [group]",
     "scale_set": (
-        "/scale_set <group> [--min N] [--max M] [--target-cpu 60] [--bridge B] "
+        "/scale_set <group> [--min N] [--max M] [--slo 85] [--violation-cost 10] "
+        "[--season 24h|7d|none] [--policy predictive|hpa] [--target-cpu 80 (hpa)] [--bridge B] "
         "[--node-spread|--no-node-spread] [--approve-above K|none] [--warm-spares N]"
     ),
     "scale_pause": "/scale_pause <group>",
@@ -106,7 +109,7 @@ EXAMPLES: dict[str, str] = {
     "net_set": "/net_set web1 net0 --bridge vmbr1 --ip 10.10.20.5/24 --gw 10.10.20.1",
     "netcheck": "/netcheck web1 pc",
     "doctor": "/doctor",
-    "scale_create": "/scale_create web --template 900 --min 1 --max 6 --target-cpu 60",
+    "scale_create": "/scale_create web --template 900 --min 1 --max 6",
     "scale_status": "/scale_status web",
     "scale_set": "/scale_set web --max 8 --approve-above 5",
     "scale_pause": "/scale_pause web",

@@ -45,6 +45,10 @@ class GroupOptions:
     node_spread: bool | None = None
     approve_above: int | None = None  # -1: no approval needed (none/off)
     warm_spares: int | None = None
+    policy: str | None = None  # "predictive" or "hpa"
+    slo_cpu: int | None = None  # percent
+    violation_cost: float | None = None
+    season_s: float | None = None  # 0: none
 
     def given(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)
@@ -79,6 +83,51 @@ def _approve_above(text: str) -> int:
     return parse_int(text, "approve-above", 0, MAX_REPLICAS)
 
 
+POLICY_USAGE = "predictive (the default) or hpa (Kubernetes' HPA, the reference)"
+SEASON_USAGE = "a duration such as 24h, 7d, 90m or 50700s, or none"
+_DURATION = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*([smhd]?)", re.IGNORECASE)
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SEASON_RANGE_S = (600, 35 * 86400)
+VIOLATION_COST_RANGE = (1.0, 1000.0)
+
+
+def parse_policy(text: str) -> str:
+    word = text.strip().lower()
+    if word in ("predictive", "hpa"):
+        return word
+    raise UsageError(f"{_short(text)} is not a policy: use {POLICY_USAGE}", POLICY_USAGE)
+
+
+def parse_season(text: str) -> float:
+    """The load's season in seconds (0: none)."""
+    raw = text.strip()
+    if raw.lower() in NONE_WORDS + ("0",):
+        return 0.0
+    match = _DURATION.fullmatch(raw) if raw.isascii() else None
+    if match is None:
+        raise UsageError(f"{_short(text)} is not a season: use {SEASON_USAGE}", SEASON_USAGE)
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+    lo, hi = SEASON_RANGE_S
+    if not lo <= seconds <= hi:
+        raise UsageError(f"a season must be from 10 minutes to 35 days, not {_short(text)}",
+                         SEASON_USAGE)
+    return seconds
+
+
+def parse_violation_cost(text: str) -> float:
+    """What a second of SLO violation is worth in replica-seconds: a number from 1 to 1000."""
+    lo, hi = VIOLATION_COST_RANGE
+    usage = f"violation-cost: a number from {lo:g} to {hi:g}, e.g. 10"
+    raw = text.strip()
+    match = _DURATION.fullmatch(raw) if raw.isascii() else None
+    if match is None or match.group(2):
+        raise UsageError(f"violation-cost must be a number, not {_short(text)}", usage)
+    value = float(match.group(1))
+    if not lo <= value <= hi:
+        raise UsageError(f"violation-cost must be from {lo:g} to {hi:g}, not {value:g}", usage)
+    return value
+
+
 def _options(spread_flags: bool) -> list[_Option]:
     opts = [
         _Option("template", parse_ct_ref),
@@ -89,6 +138,10 @@ def _options(spread_flags: bool) -> list[_Option]:
         _Option("node-spread", None),
         _Option("approve-above", _approve_above),
         _count("warm-spares"),
+        _Option("policy", parse_policy),
+        _Option("slo", lambda t: parse_int(t.rstrip("%"), "slo", 10, 100)),
+        _Option("violation-cost", parse_violation_cost),
+        _Option("season", parse_season),
     ]
     if spread_flags:
         opts.append(_Option("no-node-spread", None))
@@ -105,6 +158,8 @@ def _group_options(values: dict, usage: str) -> GroupOptions:
         max_replicas=values.get("max"), target_cpu=values.get("target-cpu"),
         bridge=values.get("bridge"), node_spread=spread,
         approve_above=values.get("approve-above"), warm_spares=values.get("warm-spares"),
+        policy=values.get("policy"), slo_cpu=values.get("slo"),
+        violation_cost=values.get("violation-cost"), season_s=values.get("season"),
     )
     if (opts.min_replicas is not None and opts.max_replicas is not None
             and opts.min_replicas > opts.max_replicas):
@@ -116,7 +171,7 @@ def parse_scale_create(args: str) -> ScaleCreateArgs:
     usage = USAGE["scale_create"]
     positionals, values = _parse_options(_tokenize(args, usage), _options(False), usage)
     (name,) = _positionals(positionals, ["the group name"], 1, usage)
-    for required in ("template", "min", "max", "target-cpu"):
+    for required in ("template", "min", "max"):
         if required not in values:
             raise UsageError(f"--{required} is required", usage)
     return ScaleCreateArgs(parse_group(name, usage), _group_options(values, usage))

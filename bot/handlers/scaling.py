@@ -28,6 +28,8 @@ from bot.parsing_scaling import (
     parse_scale_create,
     parse_scale_set,
 )
+from bot.proxmox.tasks import duration_text
+from bot.scaler import group_policy
 from bot.scaler.notify import percent
 from bot.store.scaling import ScalingGroup
 
@@ -59,9 +61,19 @@ daily load curve for the group "web" fast (a day in a few minutes):
 TOPICS = {"elasticity": ELASTICITY_HELP, "scaling": ELASTICITY_HELP}
 
 
+def policy_text(group: ScalingGroup) -> str:
+    """The group's policy and its options, defaults filled in."""
+    opts = group_policy.effective(group)
+    if opts["policy"] == "hpa":
+        return f"HPA policy, target CPU {percent(opts['target_cpu'])}"
+    season = opts["season_s"]
+    return (f"predictive policy, SLO CPU {percent(opts['slo_cpu'])}, violation cost "
+            f"{opts['violation_cost']:g}, season "
+            + (duration_text(season) if season else "none"))
+
+
 def group_card(group: ScalingGroup, last=None) -> str:
-    flags = [f"target CPU {percent(group.target_cpu)}",
-             f"{group.min_replicas}-{group.max_replicas} replicas"]
+    flags = [policy_text(group), f"{group.min_replicas}-{group.max_replicas} replicas"]
     if group.approve_above is not None:
         flags.append(f"approval above {group.approve_above}")
     if group.node_spread:
@@ -79,6 +91,9 @@ def group_card(group: ScalingGroup, last=None) -> str:
         lines.append("Spares: " + ", ".join(f"{s.hostname} (CT {s.vmid})" for s in group.spares))
     if group.pending_approval:
         lines.append(f"Waiting for approval: request {group.pending_approval}")
+    if group.ready_delay_s is not None:
+        lines.append(f"Replica delay (clone + start + warm-up, measured): "
+                     f"{duration_text(group.ready_delay_s)}")
     if group.last_failure:
         lines.append(f"Last failure: {group.last_failure}")
     return "\n".join(lines)
@@ -88,9 +103,14 @@ async def scale_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     args = parse_scale_create(command_args(update))
     svc = services(context)
     group = await svc.scaling.create(update.effective_user.id, update.effective_chat.id, args)
+    note = ""
+    if args.options.policy is None and args.options.target_cpu is not None:
+        note = ("\n--target-cpu is the HPA policy's target, so this group runs HPA. Without it, "
+                "the predictive policy keeps --slo (default 85%) with fewer replicas; "
+                "/help elasticity.")
     await reply(update, f"✅ Scaling group {group.name} created.\n{group_card(group)}\n"
                         f"Scaling events will be posted in this chat; the controller looks "
-                        f"every {svc.scaling.settings.sync_s:g} s.")
+                        f"every {svc.scaling.settings.sync_s:g} s.{note}")
 
 
 async def scale_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

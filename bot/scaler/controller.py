@@ -21,6 +21,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.handlers import render
 from bot.proxmox.tasks import duration_text
+from bot.scaler import group_policy
 from bot.scaler.notify import Notifier, failure_text, percent, scaled_text
 from bot.scaler.policy import Decision, Observation, PolicyConfig, PolicyState, decide
 from bot.services import Services
@@ -28,6 +29,10 @@ from bot.services.scaling import Added, Failed, GroupView, StillCloning
 from bot.store.scaling import Sample, ScalingGroup
 
 log = logging.getLogger(__name__)
+
+#: Weight of each new replica delay in the group's average; delays are taken as at most this.
+DELAY_WEIGHT = 0.3
+MAX_DELAY_S = 3600.0
 
 
 class Controller:
@@ -84,10 +89,8 @@ class Controller:
             self._tell(group, f"{group.name}: {replica.hostname} was stopped; "
                               + (f"starting it failed: {error}" if error else "started it again"))
 
-        settings = self.scaling.settings
-        cfg = PolicyConfig(min_replicas=group.min_replicas, max_replicas=group.max_replicas,
-                           target_utilization=group.target_cpu, sync_period_s=settings.sync_s,
-                           ready_delay_s=settings.ready_delay_s)
+        group = self._measure_delays(group, view, now)
+        cfg = self.config(group)
         current = len(view.replicas) + len(view.cloning)  # a clone in flight counts as booting
         obs = Observation(now=now, replicas=current, ready=len(view.ready),
                           utilizations=view.utilizations)
@@ -96,21 +99,56 @@ class Controller:
         desired = await self._approval_cap(group, current, decision, now)
         group = self.scaling.record(group.name) or group
         if desired > current:
-            await self._scale_out(group, current, desired, decision)
+            await self._scale_out(group, current, desired, decision, cfg, now)
         elif desired < current:
-            await self._scale_in(group, view, current, desired, decision)
-        await self._sample(group, view, decision, desired, now)
+            await self._scale_in(group, view, current, desired, decision, cfg)
+        await self._sample(group, view, decision, desired, now, cfg)
+
+    def config(self, group: ScalingGroup) -> PolicyConfig:
+        """The policy configuration of ``group`` this period (bot/scaler/group_policy.py, the
+        builder the bench runs too), with the replica delay the group measured."""
+        settings = self.scaling.settings
+        delay = settings.ready_delay_s if group.ready_delay_s is None else group.ready_delay_s
+        return group_policy.policy_config(group, sync_s=settings.sync_s, ready_delay_s=delay)
+
+    def _measure_delays(self, group: ScalingGroup, view: GroupView, now: float) -> ScalingGroup:
+        """Each clone ordered is timed until it is ready (clone + start + warm-up, from its own
+        start time: now - uptime + warm-up), and the group's delay follows those times as an
+        exponential average; clones that never became members are dropped."""
+        if not group.booting:
+            return group
+        ready = {r.vmid: r for r in view.ready}
+        alive = {r.vmid for r in view.replicas} | {c.vmid for c in view.cloning}
+        delay, waiting = group.ready_delay_s, []
+        for vmid, ordered in group.booting:
+            replica = ready.get(vmid)
+            if replica is not None:
+                took = now - replica.uptime + self.scaling.settings.warmup_s - ordered
+                took = min(max(took, 0.0), MAX_DELAY_S)
+                delay = took if delay is None else delay + DELAY_WEIGHT * (took - delay)
+            elif vmid in alive and now - ordered < MAX_DELAY_S:
+                waiting.append((vmid, ordered))
+        return self.scaling.record(group.name, ready_delay_s=delay,
+                                   booting=tuple(waiting)) or group
 
     # ---- acting -------------------------------------------------------------------------------
 
     async def _scale_out(self, group: ScalingGroup, current: int, desired: int,
-                         decision: Decision) -> None:
+                         decision: Decision, cfg: PolicyConfig, now: float) -> None:
+        spares = {s.vmid for s in group.spares}
         results = await self.scaling.add_replicas(group, desired - current)
         added = [r for r in results if isinstance(r, Added)]
         failed = [r for r in results if isinstance(r, Failed)]
+        # Clones are timed until ready (a woken spare only starts: not a replica delay).
+        timed = [(r.vmid, now) for r in results
+                 if isinstance(r, Added | StillCloning) and r.vmid not in spares]
+        if timed:
+            latest = self.scaling.record(group.name) or group
+            self.scaling.record(group.name, booting=latest.booting + tuple(timed))
         if added:
             self._tell(group, scaled_text(
-                group.name, current, current + len(added), decision.metric, group.target_cpu,
+                group.name, current, current + len(added), decision.metric,
+                cfg.target_utilization,
                 [f"{a.hostname} on {a.node}" + (f" ({a.note})" if a.note else "")
                  for a in added]))
         for c in (r for r in results if isinstance(r, StillCloning)):
@@ -120,7 +158,7 @@ class Controller:
         self._report_failures(group, [(f"could not add {f.hostname}", f.reason) for f in failed])
 
     async def _scale_in(self, group: ScalingGroup, view: GroupView, current: int, desired: int,
-                        decision: Decision) -> None:
+                        decision: Decision, cfg: PolicyConfig) -> None:
         # A clone still in flight counts in `current` but cannot be retired yet: running
         # replicas do not go in its place (the group would serve with fewer than `desired`);
         # once it joins, it is the newest member and the first a later scale-in takes.
@@ -134,8 +172,8 @@ class Controller:
             kept = self.scaling.record(group.name) or group
             spare_ids = {s.vmid for s in kept.spares}
             self._tell(group, scaled_text(
-                group.name, current, current - len(done), decision.metric, group.target_cpu,
-                [f"{r.hostname} on {r.node}" + (" (kept stopped as a spare)"
+                group.name, current, current - len(done), decision.metric,
+                cfg.target_utilization, [f"{r.hostname} on {r.node}" + (" (kept stopped as a spare)"
                                                   if r.vmid in spare_ids else "")
                  for r in done]))
         self._report_failures(group, [(f"could not remove {r.hostname}", e) for r, e in failed])
@@ -153,14 +191,14 @@ class Controller:
             self.scaling.record(group.name, last_failure=key)
 
     async def _sample(self, group: ScalingGroup, view: GroupView, decision: Decision | None,
-                      desired: int, now: float) -> None:
+                      desired: int, now: float, cfg: PolicyConfig | None = None) -> None:
         utils = view.utilizations
         # In a worker thread: the history file (a day of samples per group) is rewritten whole.
         await asyncio.to_thread(self.services.store.scaling_history.add, group.name, Sample(
             at=now, replicas=len(view.replicas), ready=len(view.ready),
             utilization=(sum(utils) / len(utils)) if utils else None,
             load=(sum(utils) / len(utils) * len(view.ready)) if utils else None,
-            desired=desired, target=group.target_cpu))
+            desired=desired, target=(cfg or self.config(group)).target_utilization))
 
     # ---- approval above approve_above ---------------------------------------------------------
 
@@ -212,7 +250,8 @@ class Controller:
                             decision: Decision, now: float) -> None:
         svc = self.services
         summary = (f"scale {group.name} from {current} to {desired} replicas (CPU "
-                   f"{percent(decision.metric)} vs target {percent(group.target_cpu)}; "
+                   f"{percent(decision.metric)} vs target "
+                   f"{percent(self.config(group).target_utilization)}; "
                    f"above {group.approve_above} needs approval)")
         approval = svc.approvals.request("scale_out", {"group": group.name, "desired": desired},
                                          group.owner_id, group.notify_chat_id, summary)

@@ -21,6 +21,7 @@ from bot.parsing_scaling import GroupOptions, ScaleCreateArgs
 from bot.proxmox import Container, Proxmox
 from bot.proxmox import errors as px_errors
 from bot.proxmox.models import new_identity
+from bot.scaler import group_policy
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
@@ -38,7 +39,8 @@ REPLICA_TAG = "stratus"
 class ScalingSettings:
     sync_s: float = 15.0  # controller period
     warmup_s: float = 30.0  # a started replica counts as ready after this long
-    ready_delay_s: float = 60.0  # expected clone-to-ready time, for the predictive policy
+    #: The replica delay (clone + start + warm-up) assumed until a group has measured its own.
+    ready_delay_s: float = 120.0
     shutdown_timeout_s: int = 30  # clean shutdown before a stop, on scale-in
     auto_approve_s: float = 0.0  # scale-out approvals granted after this long (0: never)
     approval_cooldown_s: float = 600.0  # after a rejection, ask again no sooner
@@ -149,16 +151,10 @@ class ScalingService:
         opts = args.options
         if self._store.scaling.get(args.name) is not None:
             raise Conflict(f"A scaling group {args.name!r} exists already.")
+        check_policy_options(implied_policy(opts), opts)
         template = await self._template(actor_id, opts.template)
-        group = ScalingGroup(
-            name=args.name, owner_id=actor_id, template_vmid=template.vmid,
-            template_identity=template.identity,
-            min_replicas=opts.min_replicas, max_replicas=opts.max_replicas,
-            target_cpu=opts.target_cpu / 100, notify_chat_id=chat_id, bridge=opts.bridge,
-            node_spread=bool(opts.node_spread),
-            approve_above=None if opts.approve_above in (None, -1) else opts.approve_above,
-            warm_spares=opts.warm_spares or 0, created_at=self.clock(),
-        )
+        group = new_group(args, actor_id, chat_id, template.vmid, template.identity,
+                          self.clock())
         async with self._containers.quota_lock(actor_id):
             await self._check_quota(group, template)
             try:
@@ -175,8 +171,8 @@ class ScalingService:
         for key in ("min_replicas", "max_replicas", "bridge", "node_spread", "warm_spares"):
             if getattr(opts, key) is not None:
                 changes[key] = getattr(opts, key)
-        if opts.target_cpu is not None:
-            changes["target_cpu"] = opts.target_cpu / 100
+        check_policy_options(opts.policy or group_policy.effective(group)["policy"], opts)
+        changes.update(_policy_changes(opts))
         if opts.approve_above is not None:
             changes["approve_above"] = None if opts.approve_above == -1 else opts.approve_above
         updated = dataclasses.replace(group, **changes)
@@ -551,3 +547,67 @@ class ScalingService:
 
 async def _failed(failure: Failed) -> Failed:
     return failure
+
+
+# ---- a group's policy options --------------------------------------------------------------------
+
+def implied_policy(opts: GroupOptions) -> str | None:
+    """The policy /scale_create asks for: --policy, else HPA when only --target-cpu (HPA's knob,
+    as in Kubernetes) is given, else the default (None)."""
+    if opts.policy is None and opts.target_cpu is not None:
+        return "hpa"
+    return opts.policy
+
+
+def check_policy_options(policy: str | None, opts: GroupOptions) -> None:
+    """Refuse options the group's policy would not use, saying which ones it takes."""
+    policy = policy or group_policy.DEFAULT_POLICY
+    if policy == "hpa":
+        extra = [name for name, value in (("--slo", opts.slo_cpu),
+                                          ("--violation-cost", opts.violation_cost),
+                                          ("--season", opts.season_s)) if value is not None]
+        if extra:
+            raise ServiceError(
+                f"{', '.join(extra)} belong(s) to the predictive policy; the HPA policy takes "
+                "only --target-cpu (the average CPU it keeps, default 80). Drop "
+                f"{', '.join(extra)}, or use --policy predictive.")
+    elif opts.target_cpu is not None:
+        raise ServiceError(
+            "--target-cpu is the HPA policy's target; the predictive policy takes --slo (the CPU "
+            "above which your service slows down, default 85) and --violation-cost (what a "
+            "second over it is worth in replica-seconds, default "
+            f"{group_policy.DEFAULT_VIOLATION_COST:g}). Drop --target-cpu, or use --policy hpa "
+            "--target-cpu N.")
+
+
+def _policy_changes(opts: GroupOptions) -> dict[str, object]:
+    """The store's fields for the policy options given (fractions, not percentages)."""
+    changes: dict[str, object] = {}
+    if opts.policy is not None:
+        changes["policy"] = opts.policy
+    if opts.target_cpu is not None:
+        changes["target_cpu"] = opts.target_cpu / 100
+    if opts.slo_cpu is not None:
+        changes["slo_cpu"] = opts.slo_cpu / 100
+    if opts.violation_cost is not None:
+        changes["violation_cost"] = opts.violation_cost
+    if opts.season_s is not None:
+        changes["season_s"] = opts.season_s
+    return changes
+
+
+def new_group(args: ScaleCreateArgs, owner_id: int, chat_id: int, template_vmid: int,
+              template_identity: str | None, now: float) -> ScalingGroup:
+    """The group /scale_create makes from its arguments (options not given stay None: the
+    defaults of bot/scaler/group_policy.py). Pure: the bench builds its groups with it too."""
+    opts = args.options
+    policy = dict(_policy_changes(opts), policy=implied_policy(opts))
+    policy.setdefault("target_cpu", group_policy.DEFAULT_HPA_TARGET)
+    return ScalingGroup(
+        name=args.name, owner_id=owner_id, template_vmid=template_vmid,
+        template_identity=template_identity,
+        min_replicas=opts.min_replicas, max_replicas=opts.max_replicas,
+        notify_chat_id=chat_id, bridge=opts.bridge, node_spread=bool(opts.node_spread),
+        approve_above=None if opts.approve_above in (None, -1) else opts.approve_above,
+        warm_spares=opts.warm_spares or 0, created_at=now, **policy,
+    )

@@ -42,7 +42,7 @@ class ScalingGroup:
     template_vmid: int
     min_replicas: int
     max_replicas: int
-    target_cpu: float  # fraction, 0.6 = 60%
+    target_cpu: float  # the HPA policy's target, a fraction (0.6 = 60%)
     notify_chat_id: int
     bridge: str | None = None
     node_spread: bool = False
@@ -65,6 +65,17 @@ class ScalingGroup:
     last_failure: str | None = None  # the failure last reported (reported once)
     #: The template CT's marker: a vmid reused by someone else's CT is never cloned.
     template_identity: str | None = None
+    #: The policy and its options as /scale_create or /scale_set gave them; None: the default
+    #: (bot/scaler/group_policy.py keeps the defaults).
+    policy: str | None = None
+    slo_cpu: float | None = None  # fraction
+    violation_cost: float | None = None
+    season_s: float | None = None  # 0: none
+    #: The replica delay (clone + start + warm-up) the controller measured, smoothed; None:
+    #: none measured yet.
+    ready_delay_s: float | None = None
+    #: Clones ordered and not yet seen ready, for that measurement: (vmid, ordered at).
+    booting: tuple[tuple[int, float], ...] = ()
 
     def to_doc(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,6 +86,7 @@ class ScalingGroup:
         values["members"] = tuple(Member(**m) for m in values.get("members", ()))
         values["spares"] = tuple(Member(**m) for m in values.get("spares", ()))
         values["cloning"] = tuple(Member(**m) for m in values.get("cloning", ()))
+        values["booting"] = tuple((int(v), float(t)) for v, t in values.get("booting", ()))
         return cls(**values)
 
 

@@ -63,7 +63,7 @@ async def create_group(h, extra="", user=None, chat=GROUP_CHAT, minimum=1):
     user = user or h.admin
     h.tg.group(chat, "web team")
     await user.send(f"/scale_create web --template {TEMPLATE} --min {minimum} --max 6 "
-                    f"--target-cpu 60 {extra}", chat_id=chat)
+                    f"--slo 60 {extra}", chat_id=chat)
     return await h.tg.wait_for(lambda m: "web" in m.content, chat_id=chat)
 
 

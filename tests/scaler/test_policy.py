@@ -164,7 +164,7 @@ def test_state_round_trips_through_json():
     cfg = PolicyConfig(mode="predictive", target_utilization=0.6)
     decisions = run(cfg, [(0.0, 2, [0.5, 0.5]), (15.0, 2, [0.7, 0.7]), (30.0, 2, [0.9, 0.9])])
     state = decisions[-1].state
-    assert state.load_samples and state.recommendations and state.scale_events
+    assert state.trend and state.recommendations and state.scale_events
     again = PolicyState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert again == state
     nxt = obs(45.0, decisions[-1].desired, [0.8] * 2, ready=2)
@@ -294,8 +294,7 @@ def test_seasonal_forecast_is_used_once_the_load_has_repeated():
 def test_seasonal_forecast_sees_the_rise_before_the_trend_does():
     # At the trough (phase 0, load 1 and flat), the next 315 s rise to ~1.7: only the season
     # knows. Compare the count wanted there with and without the seasonal forecast.
-    # (No noise margin, so that only the forecasts differ.)
-    cfg = PolicyConfig(**{**SEASONAL.__dict__, "noise_sigmas": 0.0})
+    cfg = SEASONAL
     state = replay(cfg, 4 * DAY - 15)[-1].state
     now = 4 * DAY
     probe = obs(now, 8, [daily_load(now) / 8] * 8)

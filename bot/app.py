@@ -19,8 +19,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.api.server import ApiServer
 from bot.commands import BUTTONS, COMMANDS
-from bot.handlers.approvals import expire_job, report_interrupted
+from bot.handlers.approvals import ChatDesk, expire_job, report_interrupted
 from bot.handlers.backups import backup_watch_job
 from bot.handlers.common import STALE_BUTTON, guarded, new_ref, reply
 from bot.proxmox.errors import ProxmoxError
@@ -77,6 +78,16 @@ async def on_start(app: Application) -> None:
     await publish_commands(app)
     await report_interrupted(app.context_types.context(application=app))
     await reconcile_ownership(app.bot_data["services"])
+    api = app.bot_data.get("api")
+    if api is not None:  # the REST door, in this loop (bot/api)
+        await api.start()
+
+
+async def on_stop(app: Application) -> None:
+    """post_stop (and `serving`'s exit): the REST door closes with the bot."""
+    api = app.bot_data.get("api")
+    if api is not None:
+        await api.stop()
 
 
 async def reconcile_ownership(services: Services) -> None:
@@ -96,6 +107,7 @@ async def reconcile_ownership(services: Services) -> None:
 def build_application(
     token: str, services: Services, *, base_url: str | None = None,
     base_file_url: str | None = None, approval_check_s: float = 30.0,
+    api_listen: tuple[str, int] | None = None,
 ) -> Application:
     builder = (
         ApplicationBuilder()
@@ -103,6 +115,7 @@ def build_application(
         .rate_limiter(RetryingRateLimiter())
         .concurrent_updates(True)
         .post_init(on_start)
+        .post_stop(on_stop)
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(
@@ -123,7 +136,10 @@ def build_application(
     app.job_queue.run_repeating(expire_job, interval=approval_check_s, first=1.0)
     app.job_queue.run_repeating(backup_watch_job, interval=services.backups.watch_interval_s,
                                 first=min(services.backups.watch_interval_s, 5.0))
-    install_scaler(app, services)
+    controller = install_scaler(app, services)
+    if api_listen is not None:
+        app.bot_data["api"] = ApiServer(services, ChatDesk(app), api_listen,
+                                        between_ticks=controller.between_ticks)
     return app
 
 
@@ -151,3 +167,4 @@ async def serving(app: Application, poll_timeout: int = 10) -> AsyncIterator[App
         finally:
             await app.updater.stop()
             await app.stop()
+            await on_stop(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from .api_tokens import ApiTokenRepository
 from .backup_reports import BackupReportRepository
 from .pools import PoolRepository
 from .repositories import (
@@ -54,6 +55,7 @@ class Store:
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)
+        self.api_tokens = ApiTokenRepository(self._db.table("api_tokens", cache_size=0), lock)
         # The history has its own file and its own lock: the controller rewrites it (a day of
         # samples per group) in a worker thread, which must not hold up the other tables.
         self.scaling_history = ScalingHistoryRepository(

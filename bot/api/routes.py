@@ -754,3 +754,41 @@ def check_path(route: Route, raw: dict[str, str]) -> dict[str, Any]:
     if bad:
         raise invalid(*bad)
     return out
+
+
+# Chat commands the API has no route for, and why (the README's parity table says so).
+CHAT_ONLY = {
+    "start": "the API describes itself: `GET /api/v1/openapi.json`",
+    "help": "the API describes itself: `GET /api/v1/openapi.json`",
+    "api_token": "issued in the chat, shown once there",
+    "api_tokens": "in the chat",
+    "api_token_revoke": "in the chat",
+    "bridge_add": "chat only for now (staged changes are applied with a button)",
+    "bridge_del": "chat only for now",
+    "natnet_add": "chat only for now",
+    "doctor": "chat only for now",
+}
+# Routes with no command of their own: what the chat does instead.
+CHAT_INSTEAD = {
+    "GET /me": "(the chat knows who writes)",
+    "GET /approvals/{approval_id}": "(the requester is told in the chat)",
+    "POST /approvals/{approval_id}/decision": "Approve / Reject on the approval card",
+    "GET /operations": "(the chat's live messages)",
+    "GET /operations/{op_id}": "(the chat's live messages)",
+}
+
+
+def parity_table() -> str:
+    """Each chat command and its routes, in the order of /help (README.md holds this text;
+    tests/test_api_parity.py keeps them equal)."""
+    from bot.commands import COMMANDS  # the chat door's table
+
+    rows = ["| chat | REST, under `/api/v1` |", "|---|---|"]
+    for command in COMMANDS:
+        routes = [f"`{r.method} {r.path}`" for r in ROUTES if r.command == command.name]
+        rows.append(f"| `/{command.name}` | {', '.join(routes) or CHAT_ONLY[command.name]} |")
+    for route in ROUTES:
+        if route.command is None:
+            rows.append(f"| {CHAT_INSTEAD[f'{route.method} {route.path}']} | "
+                        f"`{route.method} {route.path}` |")
+    return "\n".join(rows)

@@ -19,8 +19,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.api.server import ApiServer
 from bot.commands import BUTTONS, COMMANDS
-from bot.handlers.approvals import expire_job, report_interrupted
+from bot.handlers.approvals import ChatDesk, expire_job, report_interrupted
 from bot.handlers.backups import backup_watch_job
 from bot.handlers.common import STALE_BUTTON, guarded, new_ref, reply
 from bot.proxmox.errors import ProxmoxError
@@ -77,9 +78,19 @@ async def on_start(app: Application) -> None:
     await publish_commands(app)
     await report_interrupted(app.context_types.context(application=app))
     await reconcile_ownership(app.bot_data["services"])
+    api = app.bot_data.get("api")
+    if api is not None:  # the REST door, in this loop (bot/api)
+        await api.start()
 
 
-async def on_stop(app: Application) -> None:
+async def stop_api(app: Application) -> None:
+    """post_stop (and `serving`'s exit): the REST door closes with the bot."""
+    api = app.bot_data.get("api")
+    if api is not None:
+        await api.stop()
+
+
+async def on_shutdown(app: Application) -> None:
     """post_shutdown (`python -m bot`): the last changes written, the data folder let go."""
     app.bot_data["services"].store.close()
 
@@ -101,6 +112,7 @@ async def reconcile_ownership(services: Services) -> None:
 def build_application(
     token: str, services: Services, *, base_url: str | None = None,
     base_file_url: str | None = None, approval_check_s: float = 30.0,
+    api_listen: tuple[str, int] | None = None,
 ) -> Application:
     builder = (
         ApplicationBuilder()
@@ -109,7 +121,8 @@ def build_application(
         .rate_limiter(RetryingRateLimiter(before_send=services.store.durable))
         .concurrent_updates(True)
         .post_init(on_start)
-        .post_shutdown(on_stop)
+        .post_stop(stop_api)
+        .post_shutdown(on_shutdown)
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(
@@ -130,7 +143,10 @@ def build_application(
     app.job_queue.run_repeating(expire_job, interval=approval_check_s, first=1.0)
     app.job_queue.run_repeating(backup_watch_job, interval=services.backups.watch_interval_s,
                                 first=min(services.backups.watch_interval_s, 5.0))
-    install_scaler(app, services)
+    controller = install_scaler(app, services)
+    if api_listen is not None:
+        app.bot_data["api"] = ApiServer(services, ChatDesk(app), api_listen,
+                                        between_ticks=controller.between_ticks)
     return app
 
 
@@ -158,3 +174,4 @@ async def serving(app: Application, poll_timeout: int = 10) -> AsyncIterator[App
         finally:
             await app.updater.stop()
             await app.stop()
+            await stop_api(app)

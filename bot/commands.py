@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers import admin, approvals, containers, create, scaling
+from bot.handlers import admin, approvals, containers, create, scaling, tokens
 from bot.handlers import backups as bk
 from bot.handlers import network as net
 from bot.handlers.common import Handler, reply, services
@@ -119,6 +119,11 @@ COMMANDS: list[Command] = [
             scaling.scale_delete, "group.delete"),
     Command("scale_chart", Role.USER, "a chart of a group's load and replicas",
             scaling.scale_chart, "group.see"),
+    Command("api_token", Role.USER, "a token for the REST API, acting as you (shown once)",
+            tokens.api_token, "token.issue"),
+    Command("api_tokens", Role.USER, "your API tokens", tokens.api_tokens, "token.list"),
+    Command("api_token_revoke", Role.USER, "revoke one of your API tokens",
+            tokens.api_token_revoke, "token.revoke"),
 ]
 
 BUTTONS: list[Button] = [

@@ -4,6 +4,7 @@ It starts pvesim (a simulated two-node Proxmox cluster, over HTTPS, in its own t
 stand-in of the Telegram Bot API, and the real bot (the same PTB Application as `python -m bot`),
 then lets a person chat with it in the terminal as one of two demo users:
 Ada (admin, id 1001) and Bob (user, id 1002). Approval cards go to Ada's private chat.
+The REST API listens on 127.0.0.1 too; the demo issues Bob a token and prints a curl line.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> 
         "STRATUS_ADMIN_IDS": str(ADMIN[0]),
         "STRATUS_APPROVAL_CHAT_ID": str(ADMIN[0]),
         "STRATUS_DATA_DIR": str(data_dir),
+        "STRATUS_API_LISTEN": "127.0.0.1:0",  # any free port: printed with a curl line
     }
     return Settings.load(env)
 
@@ -75,10 +77,19 @@ async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
             out = stdout or sys.stdout
             async with serving(app):
                 out.write(INTRO)
+                out.write(api_hint(app))
                 await TerminalChat(tg, [bob, ada], stdin=stdin, stdout=out).run()
             logging.getLogger().removeHandler(log_handler)
             log_handler.close()
             out.write(f"bye. The bot's log and state are in {data_dir}\n")
+
+
+def api_hint(app) -> str:
+    """A token issued to Bob (as /api_token would) and a curl line that uses it."""
+    token, _record = app.bot_data["services"].tokens.issue(USER[0], "demo")
+    url = app.bot_data["api"].url
+    return (f"REST API (as Bob, {url}/openapi.json describes it):\n"
+            f"  curl -H 'Authorization: Bearer {token}' {url}/containers\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,6 +76,9 @@ USAGE: dict[str, str] = {
     "scale_resume": "/scale_resume <group>",
     "scale_delete": "/scale_delete <group>",
     "scale_chart": "/scale_chart <group> [1h|6h|24h]",
+    "api_token": "/api_token [name]",
+    "api_tokens": "/api_tokens",
+    "api_token_revoke": "/api_token_revoke <token id>",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -116,6 +119,9 @@ EXAMPLES: dict[str, str] = {
     "scale_resume": "/scale_resume web",
     "scale_delete": "/scale_delete web",
     "scale_chart": "/scale_chart web 6h",
+    "api_token": "/api_token ci",
+    "api_tokens": "/api_tokens",
+    "api_token_revoke": "/api_token_revoke 1a2b3c4d",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")
@@ -662,3 +668,26 @@ def parse_list(args: str) -> ListArgs:
     )
     _positionals(positionals, [], 0, usage)
     return ListArgs(owner_id=opts.get("owner"), node=opts.get("node"), status=opts.get("status"))
+
+
+_TOKEN_ID = re.compile(r"[0-9a-f]{8}")
+
+
+def parse_api_token(args: str) -> str | None:
+    """/api_token [name]: the name is checked by the token service (the API shares it)."""
+    usage = USAGE["api_token"]
+    tokens = _tokenize(args, usage)
+    _no_options(tokens, usage)
+    values = _positionals(tokens, ["the token's name"], 0, usage)
+    return values[0] if values else None
+
+
+def parse_api_token_revoke(args: str) -> str:
+    usage = USAGE["api_token_revoke"]
+    tokens = _tokenize(args, usage)
+    _no_options(tokens, usage)
+    (raw,) = _positionals(tokens, ["the token id (/api_tokens lists them)"], 1, usage)
+    if not _TOKEN_ID.fullmatch(raw.strip().lower()):
+        raise UsageError(f"{_short(raw)} is not a token id: 8 hex digits as /api_tokens shows "
+                         "them, e.g. 1a2b3c4d", usage)
+    return raw.strip().lower()

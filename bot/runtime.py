@@ -18,8 +18,9 @@ from bot.services.doctor import DoctorService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
-from bot.services.ratelimit import ChatLimiter, ChatLimits
+from bot.services.ratelimit import ApiLimiter, ApiLimits, ChatLimiter, ChatLimits
 from bot.services.scaling import ScalingService, ScalingSettings
+from bot.services.tokens import ApiTokenService
 from bot.settings import Settings
 from bot.store import Quota, Store
 
@@ -43,6 +44,7 @@ class ChatPolicy:
     network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
     limits: ChatLimits = ChatLimits()  # per-user flood limits (bot/services/ratelimit.py)
+    api_limits: ApiLimits = ApiLimits()  # per-API-token limits (the same module)
 
 
 def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
@@ -67,9 +69,11 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                               policy.backup_limits),
         network=network,
         doctor=DoctorService(px, access),
+        tokens=ApiTokenService(store, access),
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),
+        api_limiter=ApiLimiter(policy.api_limits),
     )
 
 
@@ -101,6 +105,7 @@ def chat_policy(settings: Settings) -> ChatPolicy:
             auto_approve_s=float(settings.scaler_auto_approve_s),
             shutdown_timeout_s=settings.scaler_shutdown_timeout_s),
         limits=settings.chat_limits,
+        api_limits=settings.api_limits,
     )
 
 
@@ -122,4 +127,5 @@ def build_bot(settings: Settings, **app_options):
     px = Proxmox(proxmox_settings(settings))
     services = build_services(px, store, chat_policy(settings))
     return build_application(settings.telegram_token, services,
-                             base_url=settings.telegram_base_url, **app_options)
+                             base_url=settings.telegram_base_url,
+                             api_listen=settings.api_listen, **app_options)

@@ -33,6 +33,10 @@ Flood limits per person (bot/services/ratelimit.py): ``limits.stranger_answer_ev
 unregistered sender is answered once per this many seconds, default 300, then ignored),
 ``limits.{user_rate_per_min,user_burst}`` (a user's token bucket, default 60 a minute and 30 at
 once) and ``limits.{admin_rate_per_min,admin_burst}`` (an admin's, default 300 and 100).
+
+The REST API (bot/api) is off unless ``api.listen`` / ``STRATUS_API_LISTEN`` says where it
+listens, as HOST:PORT (``127.0.0.1:8080``; put a TLS reverse proxy in front of it, README);
+each API token's bucket is ``limits.{api_rate_per_min,api_burst}`` (default 600 and 100).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from bot.parsing_network import (
 )
 from bot.services.netcheck import Facts, PortForward
 from bot.services.quota import ApprovalThresholds, BackupLimits
-from bot.services.ratelimit import ChatLimits
+from bot.services.ratelimit import ApiLimits, ChatLimits
 from bot.store.models import Quota
 
 ENV_PREFIX = "STRATUS_"
@@ -119,6 +123,8 @@ class Settings:
     scaler_auto_approve_s: int = 0
     scaler_shutdown_timeout_s: int = 30
     chat_limits: ChatLimits = field(default_factory=ChatLimits)
+    api_listen: tuple[str, int] | None = None  # (host, port) of the REST API; None: off
+    api_limits: ApiLimits = field(default_factory=ApiLimits)
 
     def __repr__(self) -> str:
         parts = []
@@ -384,6 +390,13 @@ class _Loader:
             ("sync_s", 15, 1), ("warmup_s", 30, 0), ("auto_approve_s", 0, 0),
             ("shutdown_timeout_s", 30, 0))}
         limits = self._chat_limits()
+        api_listen = self.converted("api_listen", None, parse_listen)
+        d_api = ApiLimits()
+        api_limits = ApiLimits(
+            rate_per_min=self.integer("limits_api_rate_per_min", int(d_api.rate_per_min), 1,
+                                      600_000),
+            burst=self.integer("limits_api_burst", d_api.burst, 1, 100_000),
+        )
 
         if self.problems:
             raise SettingsError(self.problems)
@@ -415,6 +428,8 @@ class _Loader:
             network_facts=facts,
             **{f"scaler_{key}": value for key, value in scaler.items()},
             chat_limits=limits,
+            api_listen=api_listen,
+            api_limits=api_limits,
         )
 
     def _chat_limits(self) -> ChatLimits:
@@ -454,6 +469,18 @@ class _Loader:
                 "(STRATUS_PROXMOX_TOKEN_ID, STRATUS_PROXMOX_TOKEN_SECRET), "
                 "or proxmox_user and proxmox_password"
             )
+
+
+_LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})")
+LISTEN_USAGE = "HOST:PORT, e.g. 127.0.0.1:8080 ([::1]:8080 for IPv6; port 0: any free one)"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """Where the REST API listens: ``127.0.0.1:8080``, ``[::1]:8080``."""
+    match = _LISTEN.fullmatch(text.strip())
+    if not match or int(match.group(2)) > 65535:
+        raise UsageError(f"{text.strip()[:60]!r} is not HOST:PORT", LISTEN_USAGE)
+    return match.group(1).strip("[]"), int(match.group(2))
 
 
 def _size_mb_or_zero(text: str) -> int:
@@ -523,5 +550,8 @@ _KEYS = frozenset(
         "limits_user_burst",
         "limits_admin_rate_per_min",
         "limits_admin_burst",
+        "api_listen",
+        "limits_api_rate_per_min",
+        "limits_api_burst",
     }
 )

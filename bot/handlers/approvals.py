@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes
 
 from bot.handlers import render
 from bot.handlers.common import (
+    ACCESS,
     WATCH,
     BackgroundWatch,
     LiveMessage,
@@ -75,20 +76,29 @@ async def submit(
     reasons: tuple[str, ...] = (),
 ) -> Approval:
     """Store the request, post its card to the approval chat, tell the requester it waits."""
-    svc = services(context)
     user = update.effective_user
-    payload = {**payload, "requester_name": user.full_name}
-    approval = svc.approvals.request(action, payload, user.id, user.id, summary)
-    card = await context.bot.send_message(
-        svc.approval_chat_id, render.approval_card(approval),
-        reply_markup=render.approval_buttons(approval))
-    svc.approvals.add_card(approval.id, card.chat_id, card.message_id)
+    approval = await file_request(context, user.id, user.full_name, action, payload, summary)
     why = f" ({'; '.join(reasons)})" if reasons else ""
     # A message, not reply(): a button press may have been answered already.
     await context.bot.send_message(
         update.effective_chat.id,
         f"⏳ Waiting for an admin's approval{why}: {summary}. "
         f"I will tell you the outcome. Request {approval.id}.")
+    return approval
+
+
+async def file_request(context, requester_id: int, requester_name: str, action: str,
+                       payload: dict, summary: str) -> Approval:
+    """Store the request and post its card to the approval chat: how every door files one
+    (the chat's `submit`, the REST door's desk). The outcome goes to the requester's private
+    chat, whichever door asked."""
+    svc = services(context)
+    payload = {**payload, "requester_name": requester_name}
+    approval = svc.approvals.request(action, payload, requester_id, requester_id, summary)
+    card = await context.bot.send_message(
+        svc.approval_chat_id, render.approval_card(approval),
+        reply_markup=render.approval_buttons(approval))
+    svc.approvals.add_card(approval.id, card.chat_id, card.message_id)
     return approval
 
 
@@ -120,13 +130,20 @@ async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     svc = services(context)
     admin = update.effective_user
     approval = svc.approvals.decide(approval_id, verdict == "yes", admin.id)  # Conflict -> alert
-    word = "approved" if verdict == "yes" else "rejected"
-    await query.answer(f"Request {word}.")
-    await _close_cards(context, approval, f"{'✅' if verdict == 'yes' else '🚫'} {word.capitalize()} "
-                                          f"by {admin.full_name} ({admin.id})")
+    await query.answer(f"Request {'approved' if verdict == 'yes' else 'rejected'}.")
+    await carry_out_decision(context, approval, admin.id, admin.full_name)
+
+
+async def carry_out_decision(context, approval: Approval, admin_id: int, admin_name: str) -> None:
+    """After `ApprovalService.decide`, whichever door decided: the cards say who decided,
+    the requester is told, and an approved action runs."""
+    approved = approval.status == "approved"
+    word = "approved" if approved else "rejected"
+    await _close_cards(context, approval, f"{'✅' if approved else '🚫'} {word.capitalize()} "
+                                          f"by {admin_name} ({admin_id})")
     await _tell_requester(context, approval,
                           f"Your request {approval.id} ({approval.summary}) was {word}.")
-    if verdict == "yes":
+    if approved:
         await run_executor(context, approval)
 
 
@@ -191,3 +208,36 @@ async def report_interrupted(context: ContextTypes.DEFAULT_TYPE) -> None:
                               f"but not carried out to the end: the bot restarted meanwhile. "
                               f"Check the current state (/list) and ask again if you still "
                               f"need it.")
+
+
+class ChatDesk:
+    """The approval flow as the REST door uses it (bot/api): requests are filed, decided and
+    cancelled exactly as in the chat (cards in the approval chat, the requester told in their
+    private chat, an approved action run by the same `@deferrable` code)."""
+
+    def __init__(self, application) -> None:
+        self._app = application
+
+    def _context(self):
+        return self._app.context_types.context(application=self._app)
+
+    async def file(self, requester_id: int, requester_name: str, action: str, payload: dict,
+                   summary: str) -> Approval:
+        return await file_request(self._context(), requester_id, requester_name, action,
+                                  payload, summary)
+
+    async def decide(self, admin_id: int, admin_name: str, approval_id: str,
+                     approve: bool) -> Approval:
+        svc = services(self._context())
+        approval = svc.approvals.decide(approval_id, approve, admin_id)
+        token = ACCESS.set(svc.access)  # errors worded for their reader, as under the guard
+        try:
+            await carry_out_decision(self._context(), approval, admin_id, admin_name)
+        except Exception:  # noqa: BLE001 - decided already; the run's failure is its status
+            log.exception("approved action %s failed to run", approval.id)
+        finally:
+            ACCESS.reset(token)
+        return svc.approvals.get(approval.id)
+
+    async def cancelled(self, approvals: list[Approval]) -> None:
+        await report_cancelled(self._context(), approvals)

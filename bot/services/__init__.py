@@ -1,4 +1,4 @@
-"""The use cases, free of Telegram. `Services` is what the chat layer is handed."""
+"""The use cases, free of Telegram and HTTP. `Services` is what each door is handed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
 from bot.services.network import NetworkService
-from bot.services.ratelimit import ChatLimiter
+from bot.services.ratelimit import ApiLimiter, ChatLimiter
 from bot.services.scaling import ScalingService
+from bot.services.tokens import ApiTokenService
 from bot.store import Store
 
 __all__ = ["Services", "Role"]
@@ -29,6 +30,8 @@ class Services:
     network: NetworkService
     doctor: DoctorService
     scaling: ScalingService
+    tokens: ApiTokenService
     approval_chat_id: int
     notify_chat_id: int | None = None
     limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now
+    api_limiter: ApiLimiter = field(default_factory=ApiLimiter)  # each API token's bucket

@@ -128,6 +128,23 @@ class ApprovalService:
         now = self._clock()
         return [a for a in self._store.approvals.pending() if a.expires_at > now]
 
+    def mine(self, actor_id: int) -> list[Approval]:
+        """The requests `actor_id` made, newest first, whatever became of them."""
+        self._policy.authorize(actor_id, "approval.mine")
+        return self._store.approvals.of_requester(actor_id)
+
+    def seen_by(self, actor_id: int, approval_id: str) -> Approval:
+        """A request its requester (or an admin) may read; someone else's and a missing one
+        get the same answer."""
+        self._policy.authorize(actor_id, "approval.mine")
+        approval = self._store.approvals.get(approval_id)
+        if approval is None or (approval.requester_id != actor_id
+                                and not self._policy.is_admin(actor_id)):
+            raise NotFound(f"You have no request {approval_id!r}.")
+        self._policy.authorize(actor_id, "approval.mine", owner_id=approval.requester_id,
+                               what=f"Request {approval_id}")
+        return approval
+
     def expire_due(self) -> list[Approval]:
         expired = self._store.approvals.expire_due(self._clock())
         for approval in expired:

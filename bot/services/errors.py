@@ -22,3 +22,7 @@ class QuotaExceeded(ServiceError):
 
 class Conflict(ServiceError):
     """The thing is in a state that does not allow this now (already decided, expired, ...)."""
+
+
+class Unauthenticated(ServiceError):
+    """The credentials (an API token) are missing, unknown or revoked."""

@@ -93,8 +93,13 @@ RULES: dict[str, Rule] = {
     "user.list": Rule(A, ANY),
     "quota.manage": Rule(A, ANY),
     "approval.list": Rule(A, ANY),
+    "approval.mine": Rule(U, OWN),  # one's own requests and how they ended
     "approval.decide": Rule(A, ANY),
     "audit.read": Rule(A, ANY),
+    # API tokens (issued in the chat; each acts as its owner through the API)
+    "token.issue": Rule(U, NONE),
+    "token.list": Rule(U, NONE),  # one's own
+    "token.revoke": Rule(U, OWN),
 }
 
 _UNSET = object()

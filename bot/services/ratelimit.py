@@ -149,3 +149,42 @@ class ChatLimiter:
     def tracked(self) -> int:
         """How many senders have a bucket (for tests of the sweep)."""
         return len(self._senders)
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Each API token's bucket (bot/settings.py reads them as ``limits.api_*``). Programs ask
+    faster than people type, and their requests cost no Telegram message, so the bucket is
+    larger than a chat user's; it still keeps one runaway script from holding the bot."""
+
+    rate_per_min: float = 600.0
+    burst: int = 100
+
+
+class ApiLimiter:
+    """A token bucket per API token: `admit` says how long to wait (0: serve now)."""
+
+    def __init__(self, limits: ApiLimits = ApiLimits(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._sweep_above = TRACKED_BEFORE_SWEEP
+
+    def admit(self, token_id: str) -> float:
+        """0.0 when the request may be served, else the seconds until the next token."""
+        now = self.clock()
+        bucket = self._buckets.get(token_id)
+        if bucket is None:
+            self._sweep(now)
+            bucket = self._buckets[token_id] = TokenBucket(
+                self.limits.burst, self.limits.rate_per_min / 60.0, now)
+        return bucket.take(now)
+
+    def _sweep(self, now: float) -> None:
+        if len(self._buckets) < self._sweep_above:
+            return
+        for key, bucket in list(self._buckets.items()):
+            if bucket.is_full(now):
+                del self._buckets[key]
+        self._sweep_above = max(TRACKED_BEFORE_SWEEP, 2 * len(self._buckets))

@@ -209,6 +209,12 @@ class ApprovalRepository(_Repository):
             docs = self._table.search(_q.status == "pending")
         return sorted((Approval.from_doc(d) for d in docs), key=lambda a: a.created_at)
 
+    def of_requester(self, requester_id: int) -> list[Approval]:
+        """Every request `requester_id` made, newest first."""
+        with self._lock:
+            docs = self._table.search(_q.requester_id == requester_id)
+        return sorted((Approval.from_doc(d) for d in docs), key=lambda a: -a.created_at)
+
     def decide(self, approval_id: str, status: str, by: int | None, now: float) -> Approval | None:
         """Compare-and-set from "pending" to ``status``.
 

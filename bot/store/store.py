@@ -18,6 +18,7 @@ import os
 import threading
 from pathlib import Path
 
+from .api_tokens import ApiTokenRepository
 from .backup_reports import BackupReportRepository
 from .errors import StoreUnreadable
 from .journal import DAY_S, Journal
@@ -95,6 +96,7 @@ class Store:
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)
+        self.api_tokens = ApiTokenRepository(self._db.table("api_tokens", cache_size=0), lock)
         self.scaling_history = ScalingHistoryRepository(self._history_journal, history_lock)
 
     def _beside(self, part: str) -> Path:

@@ -35,3 +35,6 @@ async def test_demo_create_list_approve_as_the_other_user_quit():
     assert closing[0] == "bye" and closing[1].startswith("bye. The bot's log and state are in")
     assert text.count("No containers yet") == 1  # only the /list after the delete
     assert "Traceback" not in text
+    curl = re.search(r"curl -H 'Authorization: Bearer (stratus_\S+)' "
+                     r"http://127\.0\.0\.1:(\d+)/api/v1/containers", text)
+    assert curl and int(curl.group(2)) > 0, text

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers import admin, approvals, containers, create, scaling
+from bot.handlers import admin, approvals, containers, create, scaling, sharing
 from bot.handlers import backups as bk
 from bot.handlers import network as net
 from bot.handlers.common import Handler, reply, services
@@ -83,6 +83,12 @@ COMMANDS: list[Command] = [
     Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot"), "ct.power"),
     Command("ct_delete", Role.USER, "delete a container (users: with approval)",
             containers.ct_delete, "ct.delete"),
+    Command("share", Role.USER, "let another user see, power or manage a container",
+            sharing.share, "ct.share"),
+    Command("unshare", Role.USER, "stop sharing a container with a user", sharing.unshare,
+            "ct.share"),
+    Command("shares", Role.USER, "what you shared, and what is shared with you",
+            sharing.shares, "share.list"),
     Command("grant", Role.ADMIN, "let a user in, or make them admin", admin.grant, "user.grant"),
     Command("revoke", Role.ADMIN, "take a user's access away", admin.revoke, "user.revoke"),
     Command("users", Role.ADMIN, "who has access", admin.users, "user.list"),

@@ -73,6 +73,9 @@ USAGE: dict[str, str] = {
     "scale_resume": "/scale_resume <group>",
     "scale_delete": "/scale_delete <group>",
     "scale_chart": "/scale_chart <group> [1h|6h|24h]",
+    "share": "/share <vmid|hostname> <user id|name> viewer|operator|manager",
+    "unshare": "/unshare <vmid|hostname> <user id|name>",
+    "shares": "/shares",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -113,6 +116,9 @@ EXAMPLES: dict[str, str] = {
     "scale_resume": "/scale_resume web",
     "scale_delete": "/scale_delete web",
     "scale_chart": "/scale_chart web 6h",
+    "share": "/share web1 123456789 operator",
+    "unshare": "/unshare web1 123456789",
+    "shares": "/shares",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")

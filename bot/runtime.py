@@ -20,6 +20,7 @@ from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.services.ratelimit import ChatLimiter, ChatLimits
 from bot.services.scaling import ScalingService, ScalingSettings
+from bot.services.sharing import SharingService
 from bot.settings import Settings
 from bot.store import Quota, Store
 
@@ -70,6 +71,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),
+        sharing=SharingService(store, access, containers),
     )
 
 

@@ -13,6 +13,7 @@ from bot.services.doctor import DoctorService
 from bot.services.network import NetworkService
 from bot.services.ratelimit import ChatLimiter
 from bot.services.scaling import ScalingService
+from bot.services.sharing import SharingService
 from bot.store import Store
 
 __all__ = ["Services", "Role"]
@@ -32,3 +33,4 @@ class Services:
     approval_chat_id: int
     notify_chat_id: int | None = None
     limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now
+    sharing: SharingService | None = None  # who else may see or act on a CT

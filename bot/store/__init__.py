@@ -1,17 +1,20 @@
 """tinydb repositories for the chat layer's state. No Telegram here."""
 
 from .models import APPROVAL_STATUSES, ROLES, Approval, AuditEntry, Ownership, Quota, User
+from .shares import SHARE_ROLES, Share
 from .storage import AtomicJSONStorage
 from .store import Store
 
 __all__ = [
     "APPROVAL_STATUSES",
     "ROLES",
+    "SHARE_ROLES",
     "Approval",
     "AtomicJSONStorage",
     "AuditEntry",
     "Ownership",
     "Quota",
+    "Share",
     "Store",
     "User",
 ]

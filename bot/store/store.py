@@ -21,6 +21,7 @@ from .repositories import (
     UserRepository,
 )
 from .scaling import NoticeBacklogRepository, ScalingGroupRepository, ScalingHistoryRepository
+from .shares import ShareRepository
 from .storage import StoreDB
 
 
@@ -51,6 +52,7 @@ class Store:
             self._db.table("backup_reports", cache_size=0), lock)
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
+        self.shares = ShareRepository(self._db.table("shares", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)

@@ -76,6 +76,10 @@ USAGE: dict[str, str] = {
     "share": "/share <vmid|hostname> <user id|name> viewer|operator|manager",
     "unshare": "/unshare <vmid|hostname> <user id|name>",
     "shares": "/shares",
+    "invite": ("/invite [--quota containers=3,cores=4,memory=4G,disk=32G] [--expires 7d] "
+               "[--uses N]"),
+    "invites": "/invites",
+    "invite_revoke": "/invite_revoke <invite id>",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -119,6 +123,9 @@ EXAMPLES: dict[str, str] = {
     "share": "/share web1 123456789 operator",
     "unshare": "/unshare web1 123456789",
     "shares": "/shares",
+    "invite": "/invite --quota containers=2,memory=2G --expires 3d --uses 5",
+    "invites": "/invites",
+    "invite_revoke": "/invite_revoke 1a2b3c4d",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")

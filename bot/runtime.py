@@ -15,6 +15,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
+from bot.services.invites import InviteService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
@@ -72,6 +73,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),
         sharing=SharingService(store, access, containers),
+        invites=InviteService(store, access, policy.default_quota),
     )
 
 

@@ -10,6 +10,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
+from bot.services.invites import InviteService
 from bot.services.network import NetworkService
 from bot.services.ratelimit import ChatLimiter
 from bot.services.scaling import ScalingService
@@ -34,3 +35,4 @@ class Services:
     notify_chat_id: int | None = None
     limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now
     sharing: SharingService | None = None  # who else may see or act on a CT
+    invites: InviteService | None = None  # links that register whoever opens them

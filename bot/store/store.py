@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from .backup_reports import BackupReportRepository
+from .invites import InviteRepository
 from .pools import PoolRepository
 from .repositories import (
     ApprovalRepository,
@@ -53,6 +54,7 @@ class Store:
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
         self.shares = ShareRepository(self._db.table("shares", cache_size=0), lock)
+        self.invites = InviteRepository(self._db.table("invites", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)

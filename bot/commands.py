@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers import admin, approvals, containers, create, invites, scaling, sharing
+from bot.handlers import (
+    admin,
+    approvals,
+    containers,
+    create,
+    invites,
+    resizing,
+    scaling,
+    sharing,
+)
 from bot.handlers import backups as bk
 from bot.handlers import network as net
 from bot.handlers.common import Handler, command_args, refuse_unknown, reply, services
@@ -95,6 +104,8 @@ COMMANDS: list[Command] = [
     Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot"), "ct.power"),
     Command("ct_delete", Role.USER, "delete a container (users: with approval)",
             containers.ct_delete, "ct.delete"),
+    Command("resize", Role.USER, "more cores or memory, a bigger disk (within your quota)",
+            resizing.resize, "ct.resize"),
     Command("share", Role.USER, "let another user see, power or manage a container",
             sharing.share, "ct.share"),
     Command("unshare", Role.USER, "stop sharing a container with a user", sharing.unshare,

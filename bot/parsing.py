@@ -80,6 +80,7 @@ USAGE: dict[str, str] = {
                "[--uses N]"),
     "invites": "/invites",
     "invite_revoke": "/invite_revoke <invite id>",
+    "resize": "/resize <vmid|hostname> [--cores N] [--memory 2G] [--disk +4G|12G]",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -126,6 +127,7 @@ EXAMPLES: dict[str, str] = {
     "invite": "/invite --quota containers=2,memory=2G --expires 3d --uses 5",
     "invites": "/invites",
     "invite_revoke": "/invite_revoke 1a2b3c4d",
+    "resize": "/resize web1 --cores 2 --memory 2G --disk +4G",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")

@@ -1,5 +1,5 @@
 """Parsers of what tenants of a self-service portal expect: sharing a container, invite
-links. Pure, like bot.parsing, whose primitives they reuse."""
+links, resizing. Pure, like bot.parsing, whose primitives they reuse."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bot.parsing import (
+    CORES_MAX,
     QUOTA_MAX_CONTAINERS,
     QUOTA_MAX_CORES,
     QUOTA_MAX_DISK_GB,
@@ -162,3 +163,42 @@ def start_payload(args: str) -> str | None:
     no link of ours sends (the stranger gets the usual refusal, with their id)."""
     raw = args.strip()
     return raw if _START_PAYLOAD.fullmatch(raw) else None
+
+
+# ---- resizing ---------------------------------------------------------------------------
+
+RESIZE_DISK_USAGE = "+4G (grow by 4 GiB) or 12G (grow to 12 GiB); a disk only grows"
+
+
+@dataclass(frozen=True)
+class ResizeArgs:
+    ref: int | str
+    cores: int | None = None
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+    disk_grow: bool = False  # disk_gb is what it grows by (+4G), not the new size
+
+
+def parse_disk_change(text: str) -> tuple[int, bool]:
+    """``+4G`` -> (4, True): grow by; ``12G`` -> (12, False): grow to."""
+    raw = text.strip()
+    grow = raw.startswith("+")
+    try:
+        return parse_disk_gb(raw.removeprefix("+")), grow
+    except UsageError as error:
+        raise UsageError(error.problem, RESIZE_DISK_USAGE) from None
+
+
+def parse_resize(args: str) -> ResizeArgs:
+    usage = USAGE["resize"]
+    positionals, opts = _parse_options(_tokenize(args, usage), [
+        _Option("cores", lambda t: parse_int(t, "cores", 1, CORES_MAX)),
+        _Option("memory", parse_size_mb),
+        _Option("disk", parse_disk_change),
+    ], usage)
+    (raw,) = _positionals(positionals, ["the container (id or hostname)"], 1, usage)
+    if not opts:
+        raise UsageError("say what to change: --cores, --memory or --disk", usage)
+    disk_gb, grow = opts.get("disk", (None, False))
+    return ResizeArgs(_reported(usage, parse_ct_ref, raw), opts.get("cores"),
+                      opts.get("memory"), disk_gb, grow)

@@ -20,6 +20,7 @@ from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.services.ratelimit import ChatLimiter, ChatLimits
+from bot.services.resizing import ResizeService
 from bot.services.scaling import ScalingService, ScalingSettings
 from bot.services.sharing import SharingService
 from bot.settings import Settings
@@ -74,6 +75,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         limiter=ChatLimiter(policy.limits),
         sharing=SharingService(store, access, containers),
         invites=InviteService(store, access, policy.default_quota),
+        resizing=ResizeService(px, store, containers, policy.thresholds),
     )
 
 

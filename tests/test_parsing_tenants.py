@@ -80,3 +80,17 @@ def test_start_payload():
     assert start_payload("abc_DEF-123") == "abc_DEF-123"
     for bad in ("a b", "a$b", "x" * 65, "100 --cores 1"):
         assert start_payload(bad) is None
+
+
+def test_resize():
+    from bot.parsing_tenants import ResizeArgs, parse_resize
+
+    assert parse_resize("web1 --cores 2 --memory 2G --disk +4G") == ResizeArgs(
+        "web1", 2, 2048, 4, True)
+    assert parse_resize("101 --disk 12G") == ResizeArgs(101, None, None, 12, False)
+    for bad, problem in (("web1", "say what to change"), ("--cores 2", "missing the container"),
+                         ("web1 --disk +1.5G", "whole number of GiB"),
+                         ("web1 --disk -4G", "not a disk size"),
+                         ("web1 --cores 0", "cores must be from 1")):
+        with pytest.raises(UsageError, match=problem):
+            parse_resize(bad)

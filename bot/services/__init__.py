@@ -13,6 +13,7 @@ from bot.services.doctor import DoctorService
 from bot.services.invites import InviteService
 from bot.services.network import NetworkService
 from bot.services.ratelimit import ChatLimiter
+from bot.services.resizing import ResizeService
 from bot.services.scaling import ScalingService
 from bot.services.sharing import SharingService
 from bot.store import Store
@@ -36,3 +37,4 @@ class Services:
     limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now
     sharing: SharingService | None = None  # who else may see or act on a CT
     invites: InviteService | None = None  # links that register whoever opens them
+    resizing: ResizeService | None = None  # cores, memory, disk of a CT

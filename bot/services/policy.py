@@ -100,6 +100,7 @@ RULES: dict[str, Rule] = {
     "ct.create": Rule(U, NONE, Approve.SIZE),
     "ct.power": Rule(U, OWN, shared=OPERATOR),
     "ct.delete": Rule(U, OWN, Approve.USERS),  # the owner only, never a share
+    "ct.resize": Rule(U, OWN, Approve.SIZE),  # the owner: it grows their quota's use
     "ct.share": Rule(U, OWN),  # share and unshare: the owner's decision
     "share.list": Rule(U, NONE),  # what one shared, and what is shared with one
     # network

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registration)
     lxc,
     network,
     nodes,
+    resize,
     sdn,
     storage,
     tasks,

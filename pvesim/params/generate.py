@@ -106,6 +106,7 @@ METHODS: dict[str, list[tuple[str, str]]] = {
         ("GET", "/nodes/{node}/tasks/{upid}/status"),
         ("GET", "/nodes/{node}/tasks/{upid}/log"),
     ],
+    "resize": [("PUT", "/nodes/{node}/lxc/{vmid}/resize")],
 }
 
 

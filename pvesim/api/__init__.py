@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (registration)
     access,
     backup,
     cluster,
+    firewall,
     lxc,
     network,
     nodes,

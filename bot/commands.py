@@ -11,11 +11,22 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers import admin, approvals, containers, create, scaling, tokens
+from bot.handlers import (
+    admin,
+    approvals,
+    containers,
+    create,
+    invites,
+    resizing,
+    scaling,
+    sharing,
+    tokens,
+)
 from bot.handlers import backups as bk
 from bot.handlers import network as net
-from bot.handlers.common import Handler, reply, services
+from bot.handlers.common import Handler, command_args, refuse_unknown, reply, services
 from bot.parsing import EXAMPLES, USAGE
+from bot.parsing_tenants import start_payload
 from bot.services import Role
 
 
@@ -40,11 +51,22 @@ class Button:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Also what opening an invite link sends (``/start <token>``): the one command a
+    stranger may use, and only with a token."""
     user = update.effective_user
     role = services(context).access.role_of(user.id)
-    await reply(update, f"Hello {user.first_name}! I am Stratus: I create and run Linux "
+    if role is Role.NONE:
+        token = start_payload(command_args(update))
+        await (invites.join(update, context, token) if token else refuse_unknown(update, context))
+        return
+    link = ("You are registered already: that link was not used.\n\n"
+            if command_args(update) else "")
+    await reply(update, f"{link}Hello {user.first_name}! I am Stratus: I create and run Linux "
                         f"containers on Proxmox for you.\nYou are {'an admin' if role is Role.ADMIN else 'a user'}.\n\n"
                         + help_text(role))
+
+
+start.welcomes_strangers = True  # read by `guarded`
 
 
 def help_text(role: Role) -> str:
@@ -83,6 +105,19 @@ COMMANDS: list[Command] = [
     Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot"), "ct.power"),
     Command("ct_delete", Role.USER, "delete a container (users: with approval)",
             containers.ct_delete, "ct.delete"),
+    Command("resize", Role.USER, "more cores or memory, a bigger disk (within your quota)",
+            resizing.resize, "ct.resize"),
+    Command("share", Role.USER, "let another user see, power or manage a container",
+            sharing.share, "ct.share"),
+    Command("unshare", Role.USER, "stop sharing a container with a user", sharing.unshare,
+            "ct.share"),
+    Command("shares", Role.USER, "what you shared, and what is shared with you",
+            sharing.shares, "share.list"),
+    Command("invite", Role.ADMIN, "a link that registers whoever opens it, with a quota",
+            invites.invite, "invite.create"),
+    Command("invites", Role.ADMIN, "invite links, used and unused", invites.invites, "invite.list"),
+    Command("invite_revoke", Role.ADMIN, "make an invite link register nobody",
+            invites.invite_revoke, "invite.revoke"),
     Command("grant", Role.ADMIN, "let a user in, or make them admin", admin.grant, "user.grant"),
     Command("revoke", Role.ADMIN, "take a user's access away", admin.revoke, "user.revoke"),
     Command("users", Role.ADMIN, "who has access", admin.users, "user.list"),

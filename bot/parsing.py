@@ -79,6 +79,14 @@ USAGE: dict[str, str] = {
     "api_token": "/api_token [name]",
     "api_tokens": "/api_tokens",
     "api_token_revoke": "/api_token_revoke <token id>",
+    "share": "/share <vmid|hostname> <user id|name> viewer|operator|manager",
+    "unshare": "/unshare <vmid|hostname> <user id|name>",
+    "shares": "/shares",
+    "invite": ("/invite [--quota containers=3,cores=4,memory=4G,disk=32G] [--expires 7d] "
+               "[--uses N]"),
+    "invites": "/invites",
+    "invite_revoke": "/invite_revoke <invite id>",
+    "resize": "/resize <vmid|hostname> [--cores N] [--memory 2G] [--disk +4G|12G]",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -122,6 +130,13 @@ EXAMPLES: dict[str, str] = {
     "api_token": "/api_token ci",
     "api_tokens": "/api_tokens",
     "api_token_revoke": "/api_token_revoke 1a2b3c4d",
+    "share": "/share web1 123456789 operator",
+    "unshare": "/unshare web1 123456789",
+    "shares": "/shares",
+    "invite": "/invite --quota containers=2,memory=2G --expires 3d --uses 5",
+    "invites": "/invites",
+    "invite_revoke": "/invite_revoke 1a2b3c4d",
+    "resize": "/resize web1 --cores 2 --memory 2G --disk +4G",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")

@@ -15,11 +15,14 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
+from bot.services.invites import InviteService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.services.ratelimit import ApiLimiter, ApiLimits, ChatLimiter, ChatLimits
+from bot.services.resizing import ResizeService
 from bot.services.scaling import ScalingService, ScalingSettings
+from bot.services.sharing import SharingService
 from bot.services.tokens import ApiTokenService
 from bot.settings import Settings
 from bot.store import Quota, Store
@@ -74,6 +77,9 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),
         api_limiter=ApiLimiter(policy.api_limits),
+        sharing=SharingService(store, access, containers),
+        invites=InviteService(store, access, policy.default_quota),
+        resizing=ResizeService(px, store, containers, policy.thresholds),
     )
 
 

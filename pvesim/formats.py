@@ -12,6 +12,8 @@ import ipaddress
 import re
 from collections.abc import Callable
 
+from .firewall import FORMATS as FIREWALL_FORMATS
+
 Checker = Callable[[str], str | None]
 
 _NODE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)$")
@@ -290,6 +292,7 @@ FORMATS: dict[str, Checker] = {
     "pve-lxc-mp-string": _mp_string,
     "pve-lxc-dev-string": _dev_string,
 }
+FORMATS.update(FIREWALL_FORMATS)  # pve-firewall's own (src/PVE/Firewall.pm)
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

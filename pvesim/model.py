@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .firewall import Firewall
 from .load import LoadModel
 
 GIB = 1 << 30
@@ -266,6 +267,7 @@ class Cluster:
         self.sdn: dict[str, dict[str, dict[str, Any]]] = {"zones": {}, "vnets": {}, "subnets": {}}
         self.sdn_running: dict[str, dict[str, dict[str, Any]]] = {
             "zones": {}, "vnets": {}, "subnets": {}}
+        self.firewall = Firewall()  # cluster.fw and the guests' <vmid>.fw (pvesim.firewall)
         self._pid = random.randint(0x1000, 0x8000)
 
     # ---- hooks for tests and benches -------------------------------------------------------

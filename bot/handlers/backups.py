@@ -57,7 +57,8 @@ async def backup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                      {"args": {**dataclasses.asdict(args), "ref": ct.vmid},
                       "identity": ct.identity},
                      f"protected backup of CT {ct.vmid} {ct.hostname} (kept until an admin lifts "
-                     "the protection)", needs_approval=svc.backups.backup_needs_approval(uid, args))
+                     "the protection)" + svc.containers.share_note(uid, ct.vmid),
+                     needs_approval=svc.backups.backup_needs_approval(uid, args))
 
 
 @deferrable("backup")
@@ -195,7 +196,8 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     named = f" as {args.hostname}" if args.hostname else ""
     await run_or_ask(update, context, "restore_into", request.to_payload(),
                      f"restore {args.volid} into CT {ct.vmid} {ct.hostname}{named} (overwrites "
-                     "it)", needs_approval=svc.backups.restore_into_needs_approval(uid))
+                     "it)" + svc.containers.share_note(uid, ct.vmid),
+                     needs_approval=svc.backups.restore_into_needs_approval(uid))
 
 
 # ask_confirmation's tokens are token_hex(4).

@@ -165,9 +165,10 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
                 await hold_back(update, role, admission)
                 return
             if role is Role.NONE:
-                await refuse_unknown(update, context)
-                return
-            if role < required:
+                if not getattr(handler, "welcomes_strangers", False):
+                    await refuse_unknown(update, context)
+                    return
+            elif role < required:
                 await reply(update, "This is for admins only. /help lists what you can do.")
                 return
             access = services(context).access

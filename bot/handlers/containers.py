@@ -32,7 +32,9 @@ async def list_containers(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     uid = update.effective_user.id
     cts = await svc.containers.visible(uid, owner_id=args.owner_id, node=args.node,
                                        status=args.status)
-    owners = svc.containers.owners(uid) if svc.access.is_admin(uid) else None
+    # a user's list names the owner of what others shared with them
+    owners = svc.containers.owners(uid) if svc.access.is_admin(uid) else \
+        svc.containers.share_owners(uid)
     await reply(update, render.container_list(cts, owners))
 
 

@@ -335,6 +335,21 @@ class Proxmox(ScalingMixin, MovesMixin, NetworkMixin, BackupsMixin):
             ),
         )
 
+    async def grow_disk(self, vmid: int, grow_gb: int, disk: str = "rootfs") -> str:
+        """Grow a CT's disk by `grow_gb` GiB (PUT .../resize, a ``resize`` task); Proxmox
+        only grows disks, online on a running CT."""
+        return await self._on_ct(
+            vmid,
+            lambda node: self._run_task(
+                "PUT",
+                f"nodes/{node}/lxc/{vmid}/resize",
+                node,
+                action=f"grow CT {vmid}'s disk on {node}",
+                disk=disk,
+                size=f"+{grow_gb}G",
+            ),
+        )
+
     # -- tasks ------------------------------------------------------------------------------
 
     async def wait_task(

@@ -25,6 +25,7 @@ TASK_TIMEOUTS_S = {
     "vzshutdown": 900.0,  # PVE's own shutdown timeout (60 s by default) comes first
     "vzreboot": 900.0,
     "vzdestroy": 1800.0,
+    "resize": 1800.0,  # growing a volume: quick on thin storage, a copy on some others
     "imgdel": 1800.0,
     "srvreload": 900.0,
     "reloadnetworkall": 900.0,

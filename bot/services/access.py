@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from bot.services.errors import Forbidden, ServiceError
-from bot.services.policy import Policy, Role
+from bot.services.policy import Policy, Role, ShareRole
 from bot.store import Approval, AuditEntry, Store, User
 
 
@@ -17,7 +17,8 @@ class AccessService:
         identity the bot has there); see `shown_to`."""
         self._store = store
         self._admin_ids = frozenset(admin_ids)
-        self.policy = Policy(self.role_of)  # the one policy point, shared by every service
+        # the one policy point, shared by every service
+        self.policy = Policy(self.role_of, self.share_role)
         # Called with the requests a revocation cancels (ApprovalService.on_close, wired by
         # build_services): what they hold goes back.
         self.on_close: list[Callable[[Approval], None]] = []
@@ -30,6 +31,11 @@ class AccessService:
         if user is None:
             return Role.NONE
         return Role.ADMIN if user.role == "admin" else Role.USER
+
+    def share_role(self, user_id: int, identity: str) -> ShareRole | None:
+        """How far the CT carrying `identity` is shared with `user_id` (None: not at all)."""
+        share = self._store.shares.get(identity, user_id)
+        return ShareRole[share.role.upper()] if share else None
 
     def is_admin(self, user_id: int) -> bool:
         return self.role_of(user_id) is Role.ADMIN
@@ -58,6 +64,10 @@ class AccessService:
         if not self._store.users.remove(user_id):
             raise ServiceError(f"{user_id} has no grant to revoke. /users lists who has one.")
         self._store.audit.record(actor_id, "revoke", f"user:{user_id}", "ok")
+        # What was shared with them goes too: a later grant must not bring it back unasked.
+        for share in self._store.shares.drop_user(user_id):
+            self._store.audit.record(actor_id, "unshare", f"ct:{share.vmid}", "ok",
+                                     f"with {user_id} (access revoked), owner {share.owner_id}")
         cancelled = self._store.approvals.cancel_pending_of(user_id, time.time())
         for approval in cancelled:
             for hook in self.on_close:

@@ -261,13 +261,26 @@ class BackupService:
             return False
         return await self.owner_of_backup(backup) == actor_id
 
+    async def _may_use(self, actor_id: int, backup: BackupInfo, use_case: str) -> bool:
+        """`_may_see`, or a backup of a CT shared with the asker far enough for `use_case`
+        (bound to the CT's identity, as the share is). Never counted in the asker's quota:
+        a backup is its CT's owner's."""
+        if await self._may_see(actor_id, backup):
+            return True
+        shared = {s.vmid for s in self._store.shares.of_user(actor_id)}
+        if backup.vmid is None or backup.vmid not in shared:  # cheap first, as in _may_see
+            return False
+        return self._containers.policy.share_allows(actor_id, use_case,
+                                                    await self._identity_in(backup))
+
     async def visible(self, actor_id: int, ref: int | str | None = None) -> list[BackupInfo]:
         self._containers.policy.authorize(actor_id, "backup.list")
         vmid = None
         if ref is not None:
             vmid = (await self._containers.resolve(actor_id, ref, "backup.list")).vmid
         backups = await self._px.list_backups(vmid)
-        mine = await asyncio.gather(*(self._may_see(actor_id, b) for b in backups))
+        mine = await asyncio.gather(*(self._may_use(actor_id, b, "backup.list")
+                                      for b in backups))
         return [b for b, ok in zip(backups, mine, strict=True) if ok]
 
     async def backup_of(self, actor_id: int, volid: str,
@@ -281,7 +294,7 @@ class BackupService:
             backup = await self._px.get_backup(volid)
         except errors.NotFound:
             raise unknown from None
-        if not await self._may_see(actor_id, backup):
+        if not await self._may_use(actor_id, backup, use_case):
             raise unknown
         return backup
 
@@ -296,7 +309,7 @@ class BackupService:
         """The CT to back up, after checking that the asker may act on it and that one more
         backup of it fits in their backup quota (admins have none)."""
         ct = await self._containers.resolve(actor_id, args.ref, "backup.create")
-        await self._backup_fits(actor_id, ct, args)
+        await self._backup_fits(self._containers.accountable(actor_id, ct), ct, args)
         return ct
 
     async def start(self, actor_id: int, args: BackupArgs, approved: bool = False,
@@ -308,18 +321,21 @@ class BackupService:
             raise Forbidden("A protected backup needs an admin's approval: /backup asks for "
                             "it when you add --protected.")
         # One start at a time per user, and the backup counted from its start: two requests
-        # cannot both take the last place in the quota.
-        async with self._quota_lock(actor_id):
-            ct = await self._containers.resolve(actor_id, args.ref, "backup.create", identity)
-            counted = await self._backup_fits(actor_id, ct, args)
+        # cannot both take the last place in the quota. A backup of a shared CT is its
+        # owner's, counted in their quota.
+        ct = await self._containers.resolve(actor_id, args.ref, "backup.create", identity)
+        payer = self._containers.accountable(actor_id, ct)
+        async with self._quota_lock(payer):
+            counted = await self._backup_fits(payer, ct, args)
             storage = args.storage or self.default_storage
             node, upid = await self._px.start_backup(
                 ct.vmid, storage=storage, mode=args.mode,
                 compress=args.compress, notes=args.note, protected=args.protected)
             if counted is not None:
-                self._making[upid] = (actor_id, counted)
+                self._making[upid] = (payer, counted)
         self._following[upid] = storage  # the watcher leaves it to the follow
-        self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started", upid)
+        self._store.audit.record(actor_id, "backup", f"ct:{ct.vmid}", "started",
+                                 upid + self._containers.share_note(actor_id, ct.vmid))
         return ct.vmid, node, upid
 
     def leave_to_watcher(self, upid: str) -> None:
@@ -631,9 +647,10 @@ class BackupService:
         `hostname` is for restoring into another CT. `identity`: a deferred request's."""
         backup, ct = await self._restore_into_targets(actor_id, volid, ref, hostname, identity)
         await self._check_readable_on(backup, ct.node, f"CT {ct.vmid} {ct.hostname}")
-        if not self._access.is_admin(actor_id):
+        payer = self._containers.accountable(actor_id, ct)  # a shared CT grows its owner's
+        if not self._access.is_admin(payer):
             grows, context = self._growth_into(volid, ct, await self._px.extract_config(backup))
-            await self._containers.check_quota(actor_id, grows, context)
+            await self._containers.check_quota(payer, grows, context)
         return RestoreInto(volid, ct.vmid, ct.identity, hostname, backup.ctime), ct
 
     def ask_confirmation(self, actor_id: int, request: RestoreInto) -> str:
@@ -677,7 +694,8 @@ class BackupService:
         # The CT keeps its own marker; one made outside the bot (none) gets one, never the
         # backup's, which would make it pass for the original.
         identity = ct.identity or new_identity()
-        async with self._containers.reserving(actor_id, grows, context):
+        async with self._containers.reserving(self._containers.accountable(actor_id, ct),
+                                              grows, context):
             copy: dict[str, str] = {}
             notes: list[str] = []
             leases: list = []
@@ -724,7 +742,8 @@ class BackupService:
         if owner is not None and (copy or owner.identity != identity):
             self._store.ownership.set(vmid, owner.owner_id, name, identity=identity)
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
-                                 f"{volid} in place" if not copy else f"{volid} as {name}")
+                                 (f"{volid} in place" if not copy else f"{volid} as {name}")
+                                 + self._containers.share_note(actor_id, vmid))
         return RestoreResult(vmid, ct.node, name, tuple(notes))
 
     # ---- schedules --------------------------------------------------------------------------

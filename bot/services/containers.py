@@ -21,7 +21,7 @@ from bot.proxmox.tasks import task_vmid
 from bot.services.access import AccessService, Role
 from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
 from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons, quota_problems
-from bot.store import Ownership, Quota, Store
+from bot.store import Ownership, Quota, Share, Store
 
 Progress = Callable[[str], Awaitable[None]] | None
 
@@ -120,6 +120,8 @@ class ContainerService:
             self.reconcile(cts, complete=node is None)
         else:
             cts = await self.owned_containers(owner_id)
+        if not admin:
+            cts += [ct for ct, _ in await self.shared_with(actor_id)]
         cts = [ct for ct in cts if not ct.template]
         if node is not None:
             cts = [ct for ct in cts if ct.node == node]
@@ -145,6 +147,57 @@ class ContainerService:
 
     def owner_of(self, vmid: int) -> int | None:
         return self._store.ownership.owner(vmid)
+
+    # ---- shares: other users an owner lets see or act on a CT (bot/services/sharing.py) -------
+
+    async def shared_with(self, user_id: int) -> list[tuple[Container, Share]]:
+        """The CTs shared with `user_id`, with their shares; a share whose CT is gone or
+        carries another identity now (its vmid handed out again) is dropped on the way."""
+        shares = self._store.shares.of_user(user_id)
+        if not shares:
+            return []
+        cts = {ct.vmid: ct for ct in
+               await self._px.list_containers(vmids={s.vmid for s in shares})}
+        live = []
+        for share in shares:
+            ct = cts.get(share.vmid)
+            if ct is not None and ct.identity == share.identity:
+                live.append((ct, share))
+            elif ct is not None or not self._shared(user_id, self._store.ownership.get(
+                    share.vmid)):  # listed with another identity, or its owner's record gone
+                self.forget_shares(share.identity, f"CT {share.vmid} is gone or replaced")
+        return live
+
+    def share_owners(self, user_id: int) -> dict[int, int]:
+        """vmid -> owner of the CTs shared with `user_id` (for their /list)."""
+        return {s.vmid: s.owner_id for s in self._store.shares.of_user(user_id)}
+
+    def forget_shares(self, identity: str | None, why: str) -> None:
+        """A CT's shares die with its identity (deleted, or its vmid handed out again)."""
+        if identity is None:
+            return
+        for share in self._store.shares.drop_identity(identity):
+            self._store.audit.record(None, "unshare", f"ct:{share.vmid}", "forgotten",
+                                     f"with {share.user_id}, owner {share.owner_id}: {why}")
+
+    def accountable(self, actor_id: int, ct: Container) -> int:
+        """Whose quota what `actor_id` does to `ct` counts against: its owner's when the actor
+        acts through a share (the backup, the growth is the owner's), else the actor's."""
+        owner = self.owner_of(ct.vmid)
+        shared = owner is not None and owner != actor_id and ct.identity is not None \
+            and self._store.shares.get(ct.identity, actor_id) is not None
+        return owner if shared and not self.policy.is_admin(actor_id) else actor_id
+
+    def share_note(self, actor_id: int, vmid: int) -> str:
+        """`` (owner 1002's CT, shared with 1003 as operator)`` when `actor_id` acts on CT
+        `vmid` through a share, else empty: approvals and the audit name both people."""
+        record = self._store.ownership.get(vmid)
+        if record is None or record.owner_id == actor_id or record.identity is None:
+            return ""
+        share = self._store.shares.get(record.identity, actor_id)
+        if share is None:
+            return ""
+        return f" (owner {record.owner_id}'s CT, shared with {actor_id} as {share.role})"
 
     async def owned_containers(self, owner_id: int, *, exclude: set[int] = frozenset(),
                                also: set[int] = frozenset()) -> list[Container]:
@@ -177,6 +230,7 @@ class ContainerService:
             why = "gone from Proxmox" if ct is None else f"CT {ct.vmid} is another container now"
             self._store.audit.record(None, "disown", f"ct:{record.vmid}", "forgotten",
                                      f"owner {record.owner_id}: {why}")
+            self.forget_shares(record.identity, why)
             forgotten.append(record)
         return forgotten
 
@@ -217,7 +271,8 @@ class ContainerService:
             # Ownership first: to a user, someone else's vmid and a missing one look alike.
             record = self._store.ownership.get(ref)
             if not self.policy.is_admin(actor_id) and (record is None
-                                                      or record.owner_id != actor_id):
+                                                      or record.owner_id != actor_id) \
+                    and not self._shared(actor_id, record):
                 raise Forbidden(f"CT {ref} is not yours: you can act only on your own "
                                 "containers.")
             ct = await self._px.get_container(ref)  # errors.NotFound maps to a clear message
@@ -232,11 +287,15 @@ class ContainerService:
                 raise ServiceError(f"Several containers are named {ref!r} ({ids}): use the vmid.")
             ct = matches[0]
         self.policy.authorize(actor_id, use_case, owner_id=self.owner_of(ct.vmid),
-                              what=f"CT {ct.vmid}")
+                              what=f"CT {ct.vmid}", identity=ct.identity)
         if identity is not None and ct.identity != identity:
             raise Conflict(f"CT {ct.vmid} is no longer the container this request was about "
                            "(that one was deleted or replaced since): nothing was done.")
         return ct
+
+    def _shared(self, actor_id: int, record: Ownership | None) -> bool:
+        return record is not None and record.identity is not None and \
+            self._store.shares.get(record.identity, actor_id) is not None
 
     # ---- quota and approval -------------------------------------------------------------------
 
@@ -419,7 +478,8 @@ class ContainerService:
         except Exception as exc:
             self._store.audit.record(actor_id, action, f"ct:{vmid}", "failed", str(exc))
             raise
-        self._store.audit.record(actor_id, action, f"ct:{vmid}", "ok")
+        self._store.audit.record(actor_id, action, f"ct:{vmid}", "ok",
+                                 self.share_note(actor_id, vmid).strip())
         return await self._px.get_container(vmid)
 
     def delete_needs_approval(self, actor_id: int) -> bool:
@@ -437,4 +497,5 @@ class ContainerService:
             self._store.audit.record(actor_id, "delete", f"ct:{vmid}", "failed", str(exc))
             raise
         self._store.ownership.remove(vmid)
+        self.forget_shares(ct.identity, "deleted")
         self._store.audit.record(actor_id, "delete", f"ct:{vmid}", "ok", ct.hostname)

@@ -464,7 +464,8 @@ class NetworkService:
             if lease:
                 self.release(lease)
             raise
-        self._store.audit.record(actor_id, "net_set", f"ct:{vmid}", "ok", f"{args.key}={value}")
+        self._store.audit.record(actor_id, "net_set", f"ct:{vmid}", "ok", f"{args.key}={value}"
+                                 + self.containers.share_note(actor_id, vmid))
         return NicChange(vmid, args.key, current.raw if current else "", value, ct.running)
 
     # ---- the connectivity doctor --------------------------------------------------------------
@@ -501,9 +502,10 @@ class NetworkService:
             ends.append(end)
         snapshot = await self.snapshot()
         if not self._access.is_admin(actor_id):  # a user is not told whose address they took
+            shared = {vmid for vmid in ends if isinstance(vmid, int)}  # resolved: may see
             snapshot = dataclasses.replace(snapshot, hidden=frozenset(
                 g.vmid for g in snapshot.guests
-                if self._store.ownership.owner(g.vmid) != actor_id))
+                if self._store.ownership.owner(g.vmid) != actor_id and g.vmid not in shared))
         return netcheck.check(*ends, snapshot, self.facts)
 
 

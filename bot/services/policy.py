@@ -6,6 +6,12 @@ and again once it knows the object's owner, so the chat door, the buttons, the b
 jobs and a REST door refuse alike; no handler decides. The ownership of an object is found by
 its identity (a marker Proxmox keeps), never by its number: that is the services' job; this
 module only compares the owner they found with the actor.
+
+An owner may share a CT with other users (`ShareRole`): the services pass the CT's identity
+with its owner, and the policy asks `share_of` how far the actor may act on that identity;
+each rule says the least share that lets a use case through (`Rule.shared`; None: the owner
+only). A share is bound to the identity, so it dies with the CT, never passing to whatever
+takes its vmid.
 """
 
 from __future__ import annotations
@@ -23,6 +29,35 @@ class Role(IntEnum):
     NONE = 0
     USER = 1
     ADMIN = 2
+
+
+class ShareRole(IntEnum):
+    """How far a user an owner shared a CT with may act on it; each includes the ones below."""
+
+    VIEWER = 1  # sees it: its card, its network, whether it reaches something
+    OPERATOR = 2  # also starts, stops and reboots it
+    MANAGER = 3  # also backs it up, restores into it and changes its network and firewall
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def a(self) -> str:
+        """``a viewer``, ``an operator``, ``a manager``."""
+        return ("an " if self.label[0] in "aeiou" else "a ") + self.label
+
+    @property
+    def allows(self) -> str:
+        return SHARE_ALLOWS[self]
+
+
+SHARE_ALLOWS = {
+    ShareRole.VIEWER: "may see it",
+    ShareRole.OPERATOR: "may see it, start, stop and reboot it",
+    ShareRole.MANAGER: "may see and power it, back it up, restore into it and change its "
+                       "network and firewall",
+}
 
 
 class Scope(Enum):
@@ -49,23 +84,29 @@ class Rule:
     role: Role
     scope: Scope
     approve: Approve = Approve.NEVER
+    # On a CT shared with the actor: the least share that lets this through (None: owner only).
+    shared: ShareRole | None = None
 
 
 U, A = Role.USER, Role.ADMIN
 OWN, NONE, ANY = Scope.OWN, Scope.NONE, Scope.ANY
+VIEWER, OPERATOR, MANAGER = ShareRole.VIEWER, ShareRole.OPERATOR, ShareRole.MANAGER
 
 #: use case -> who may ask, on whose objects, when an admin must approve.
 RULES: dict[str, Rule] = {
     # containers
     "ct.list": Rule(U, NONE),  # one's own; an admin's filters may name any owner
-    "ct.see": Rule(U, OWN),
+    "ct.see": Rule(U, OWN, shared=VIEWER),
     "ct.create": Rule(U, NONE, Approve.SIZE),
-    "ct.power": Rule(U, OWN),
-    "ct.delete": Rule(U, OWN, Approve.USERS),
+    "ct.power": Rule(U, OWN, shared=OPERATOR),
+    "ct.delete": Rule(U, OWN, Approve.USERS),  # the owner only, never a share
+    "ct.resize": Rule(U, OWN, Approve.SIZE),  # the owner: it grows their quota's use
+    "ct.share": Rule(U, OWN),  # share and unshare: the owner's decision
+    "share.list": Rule(U, NONE),  # what one shared, and what is shared with one
     # network
-    "net.see": Rule(U, OWN),
-    "net.set": Rule(U, OWN),
-    "net.check": Rule(U, OWN),
+    "net.see": Rule(U, OWN, shared=VIEWER),
+    "net.set": Rule(U, OWN, shared=MANAGER),
+    "net.check": Rule(U, OWN, shared=VIEWER),
     "bridge.see": Rule(A, ANY),
     "bridge.add": Rule(A, ANY),
     "bridge.apply": Rule(A, ANY),
@@ -73,11 +114,11 @@ RULES: dict[str, Rule] = {
     "natnet.add": Rule(A, ANY),
     "doctor": Rule(A, ANY),
     # backups
-    "backup.create": Rule(U, OWN, Approve.KEEPS),
-    "backup.list": Rule(U, OWN),
+    "backup.create": Rule(U, OWN, Approve.KEEPS, shared=MANAGER),
+    "backup.list": Rule(U, OWN, shared=MANAGER),
     "backup.delete": Rule(U, OWN, Approve.USERS),
     "backup.restore_new": Rule(U, OWN),
-    "backup.restore_into": Rule(U, OWN, Approve.USERS),
+    "backup.restore_into": Rule(U, OWN, Approve.USERS, shared=MANAGER),
     "schedule.create": Rule(U, OWN, Approve.KEEPS),
     "schedule.list": Rule(U, OWN),
     "schedule.delete": Rule(U, OWN, Approve.USERS),
@@ -91,6 +132,9 @@ RULES: dict[str, Rule] = {
     "user.grant": Rule(A, ANY),
     "user.revoke": Rule(A, ANY),
     "user.list": Rule(A, ANY),
+    "invite.create": Rule(A, ANY),
+    "invite.list": Rule(A, ANY),
+    "invite.revoke": Rule(A, ANY),
     "quota.manage": Rule(A, ANY),
     "approval.list": Rule(A, ANY),
     "approval.mine": Rule(U, OWN),  # one's own requests and how they ended
@@ -108,13 +152,19 @@ _UNSET = object()
 class Policy:
     """The policy point: `authorize` raises Forbidden with a message a person can act on."""
 
-    def __init__(self, role_of: Callable[[int], Role]) -> None:
+    def __init__(self, role_of: Callable[[int], Role],
+                 share_of: Callable[[int, str], ShareRole | None] = lambda _a, _i: None,
+                 ) -> None:
+        """`share_of(actor_id, identity)`: how far the CT carrying `identity` is shared with
+        the actor (None: not at all)."""
         self.role_of = role_of
+        self.share_of = share_of
 
     def authorize(self, actor_id: int, use_case: str, owner_id: int | None | object = _UNSET,
-                  what: str = "This") -> Role:
+                  what: str = "This", identity: str | None = None) -> Role:
         """May `actor_id` do `use_case` (and, given `owner_id`, on an object of that owner;
-        None: nobody's)? Returns the actor's role; `what` names the object in a refusal."""
+        None: nobody's; `identity`: the CT's marker, for its shares)? Returns the actor's
+        role; `what` names the object in a refusal."""
         rule = RULES[use_case]
         role = self.role_of(actor_id)
         if role < rule.role:
@@ -122,8 +172,23 @@ class Policy:
                             else "You are not registered to use this bot.")
         if owner_id is not _UNSET and rule.scope is Scope.OWN and role < Role.ADMIN \
                 and owner_id != actor_id:
-            raise Forbidden(f"{what} is not yours: you can act only on your own.")
+            share = self.share_of(actor_id, identity) if identity and owner_id else None
+            if share is None:
+                raise Forbidden(f"{what} is not yours: you can act only on your own.")
+            if rule.shared is None or share < rule.shared:
+                needs = ("only its owner (or an admin) may do this" if rule.shared is None
+                         else f"this needs {rule.shared.a}'s share; ask its owner")
+                raise Forbidden(f"{what} is shared with you as {share.a}: you "
+                                f"{share.allows}; {needs}.")
         return role
+
+    def share_allows(self, actor_id: int, use_case: str, identity: str | None) -> bool:
+        """Whether a share of the CT carrying `identity` lets the actor do `use_case` (for
+        objects of a CT the services find by identity alone, such as its backups)."""
+        rule = RULES[use_case]
+        share = self.share_of(actor_id, identity) if identity else None
+        return (share is not None and rule.shared is not None and share >= rule.shared
+                and self.role_of(actor_id) >= rule.role)
 
     def needs_approval(self, actor_id: int, use_case: str) -> bool:
         """Whether the request waits for an admin by the rule alone (SIZE, KEEPS and LIMIT are

@@ -21,6 +21,7 @@ from pathlib import Path
 from .api_tokens import ApiTokenRepository
 from .backup_reports import BackupReportRepository
 from .errors import StoreUnreadable
+from .invites import InviteRepository
 from .journal import DAY_S, Journal
 from .lock import DEFAULT_WAIT_S, DataFolderLock
 from .pools import PoolRepository
@@ -33,6 +34,7 @@ from .repositories import (
     UserRepository,
 )
 from .scaling import NoticeBacklogRepository, ScalingGroupRepository, ScalingHistoryRepository
+from .shares import ShareRepository
 from .storage import AtomicJSONStorage, StoreDB
 from .writer import fsync_directory, write_atomically
 
@@ -93,6 +95,8 @@ class Store:
             self._db.table("backup_reports", cache_size=0), lock)
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
+        self.shares = ShareRepository(self._db.table("shares", cache_size=0), lock)
+        self.invites = InviteRepository(self._db.table("invites", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)

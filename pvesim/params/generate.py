@@ -123,6 +123,28 @@ METHODS: dict[str, list[tuple[str, str]]] = {
         ("GET", "/nodes/{node}/tasks/{upid}/status"),
         ("GET", "/nodes/{node}/tasks/{upid}/log"),
     ],
+    "resize": [("PUT", "/nodes/{node}/lxc/{vmid}/resize")],
+    "firewall": [
+        ("GET", "/cluster/firewall/options"),
+        ("PUT", "/cluster/firewall/options"),
+        ("GET", "/cluster/firewall/ipset"),
+        ("POST", "/cluster/firewall/ipset"),
+        ("GET", "/cluster/firewall/ipset/{name}"),
+        ("POST", "/cluster/firewall/ipset/{name}"),
+        ("DELETE", "/cluster/firewall/ipset/{name}"),
+        ("DELETE", "/cluster/firewall/ipset/{name}/{cidr}"),
+        ("GET", "/cluster/firewall/groups"),
+        ("POST", "/cluster/firewall/groups"),
+        ("GET", "/cluster/firewall/groups/{group}"),
+        ("POST", "/cluster/firewall/groups/{group}"),
+        ("DELETE", "/cluster/firewall/groups/{group}/{pos}"),
+        ("GET", "/nodes/{node}/lxc/{vmid}/firewall/options"),
+        ("PUT", "/nodes/{node}/lxc/{vmid}/firewall/options"),
+        ("GET", "/nodes/{node}/lxc/{vmid}/firewall/rules"),
+        ("POST", "/nodes/{node}/lxc/{vmid}/firewall/rules"),
+        ("GET", "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}"),
+        ("DELETE", "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}"),
+    ],
 }
 
 

@@ -107,6 +107,8 @@ COMMANDS: list[Command] = [
     Command("bridge_del", Role.ADMIN, "delete a bridge (with approval)", net.bridge_del, "bridge.delete"),
     Command("natnet_add", Role.ADMIN, "create a NAT network (SDN, SNAT)", net.natnet_add, "natnet.add"),
     Command("doctor", Role.ADMIN, "check Stratus's Proxmox set-up", net.doctor, "doctor"),
+    Command("netfacts", Role.ADMIN, "the network facts Proxmox cannot show (NAT, forwarding, "
+            "port forwards): see or change them", net.netfacts_command, "netfacts"),
     Command("scale_create", Role.USER, "create a scaling group of replicas (/help elasticity)",
             scaling.scale_create, "group.create"),
     Command("scale_status", Role.USER, "your scaling groups and their replicas",

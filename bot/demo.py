@@ -43,6 +43,20 @@ then watch the replicas follow a day's load replayed in 8 minutes (/help elastic
 """
 
 
+def lab_network(api_port: int) -> dict[str, str]:
+    """Where the lab puts Proxmox: a VirtualBox VM behind NAT. pve1 is the VM ("ServPM",
+    10.0.2.15 on vmbr0, bridged to the NAT NIC), VirtualBox's router 10.0.2.2 leads to the PC,
+    and the PC reaches the VM only through port forwards: here the port Stratus uses on
+    127.0.0.1 leads to pve1's 8006. Containers on vmbr0 take addresses from a pool of that
+    network. These are settings, so an admin sees and changes them with /netfacts."""
+    return {
+        "STRATUS_NETWORK_PC_VIA": "pve1:vmbr0,pve2:vmbr0",
+        "STRATUS_NETWORK_PORT_FORWARDS": f"pve1:{api_port}->8006",
+        "STRATUS_NETWORK_POOLS": "vmbr0=10.0.2.100-10.0.2.199",
+        "STRATUS_NETWORK_VBOX_VM": "pve",
+    }
+
+
 def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> Settings:
     env = {
         "STRATUS_TELEGRAM_TOKEN": tg.token,
@@ -56,6 +70,7 @@ def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> 
         "STRATUS_ADMIN_IDS": str(ADMIN[0]),
         "STRATUS_APPROVAL_CHAT_ID": str(ADMIN[0]),
         "STRATUS_DATA_DIR": str(data_dir),
+        **lab_network(sim.port),
     }
     return Settings.load(env)
 

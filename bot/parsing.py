@@ -60,6 +60,8 @@ USAGE: dict[str, str] = {
     "net_set": "/net_set <vmid|hostname> <netN> [--bridge B] [--ip 10.0.0.5/24] [--gw IP] [--dhcp]",
     "netcheck": "/netcheck <a> <b>   (a container, host, host:<node> or pc)",
     "doctor": "/doctor",
+    "netfacts": ("/netfacts  |  /netfacts add|del <fact> <item>...  |  /netfacts set <fact> "
+                 "<item>...|none  |  /netfacts reset <fact>"),
     "scale_create": (
         "/scale_create <group> --template <ct> --min N --max M --target-cpu 60 [--bridge B] "
         "[--node-spread] [--approve-above K] [--warm-spares N]"
@@ -106,6 +108,7 @@ EXAMPLES: dict[str, str] = {
     "net_set": "/net_set web1 net0 --bridge vmbr1 --ip 10.10.20.5/24 --gw 10.10.20.1",
     "netcheck": "/netcheck web1 pc",
     "doctor": "/doctor",
+    "netfacts": "/netfacts add masquerade pve1:vmbr1:vmbr0",
     "scale_create": "/scale_create web --template 900 --min 1 --max 6 --target-cpu 60",
     "scale_status": "/scale_status web",
     "scale_set": "/scale_set web --max 8 --approve-above 5",

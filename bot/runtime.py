@@ -66,7 +66,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                               policy.backup_watch_s, policy.backup_follow_timeout_s,
                               policy.backup_limits),
         network=network,
-        doctor=DoctorService(px, access),
+        doctor=DoctorService(px, access, lambda: network.facts),
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),

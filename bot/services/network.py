@@ -19,7 +19,7 @@ from bot.proxmox import Proxmox, errors
 from bot.proxmox.models import parse_property_string
 from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
 from bot.proxmox.tasks import TASK_TIMEOUTS_S
-from bot.services import netcheck
+from bot.services import netcheck, netfacts
 from bot.services.access import AccessService
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -49,6 +49,16 @@ class Overview:
     nodes: tuple[NodeNetwork, ...]
     vnets: tuple[VNetInfo, ...]
     pools: dict[str, str]  # network -> "first-last"
+
+
+@dataclass(frozen=True)
+class FactLine:
+    """One network fact as /netfacts shows it: its value and where that comes from."""
+
+    kind: netfacts.FactKind
+    items: tuple[str, ...]
+    by: int | None = None  # who set it from the chat (None: the setting's value)
+    at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class NetworkService:
         self._store = store
         self._access = access
         self.containers: ContainerService | None = None  # wired by build_services
-        self.facts = facts or netcheck.Facts()
+        self._settings_facts = facts or netcheck.Facts()  # initial values; /netfacts overrides
         self._settings_pools = {name: (first, last) for name, first, last in pools}
 
     def _admin(self, actor_id: int, use_case: str) -> None:
@@ -466,6 +476,73 @@ class NetworkService:
             raise
         self._store.audit.record(actor_id, "net_set", f"ct:{vmid}", "ok", f"{args.key}={value}")
         return NicChange(vmid, args.key, current.raw if current else "", value, ct.running)
+
+    # ---- the network facts the API cannot show (admins) ---------------------------------------
+
+    @property
+    def facts(self) -> netcheck.Facts:
+        """The settings' facts, with those an admin set from the chat in their place."""
+        stored = {name: doc["items"] for name, doc in self._store.netfacts.all().items()}
+        return netfacts.merged(self._settings_facts, stored)
+
+    def fact_sheet(self, actor_id: int) -> list[FactLine]:
+        self._admin(actor_id, "netfacts")
+        facts, stored = self.facts, self._store.netfacts.all()
+        return [FactLine(k, netfacts.shown(k.name, netfacts.items_of(facts, k.name)),
+                         stored.get(k.name, {}).get("by"), stored.get(k.name, {}).get("at"))
+                for k in netfacts.KINDS.values()]
+
+    async def change_fact(self, actor_id: int, op: str, name: str,
+                          items: tuple = ()) -> FactLine:
+        """add / del / set items of fact `name`, or reset it to the setting's value. What is
+        added names nodes and bridges that exist; the change is stored and audited."""
+        self._admin(actor_id, "netfacts")
+        kind = netfacts.KINDS[name]
+        current = list(netfacts.items_of(self.facts, name))
+        if op == "reset":
+            self._store.netfacts.remove(name)
+        else:
+            if op in ("add", "set"):
+                await self._check_fact_items(kind, items)
+            if op == "add":
+                new = current + [i for i in items if i not in current]
+            elif op == "del":
+                missing = [i for i in items if i not in current]
+                if missing:
+                    have = ", ".join(netfacts.shown(name, current)) or "nothing"
+                    raise NotFound(f"{name} has no {', '.join(netfacts.shown(name, missing))}; "
+                                   f"it holds: {have}.")
+                new = [i for i in current if i not in items]
+            else:
+                new = list(items)
+            texts = netfacts.shown(name, netfacts.items_of(
+                netfacts.with_items(netcheck.Facts(), name, new), name))
+            self._store.netfacts.put(name, list(texts), actor_id)
+        line = next(f for f in self.fact_sheet(actor_id) if f.kind.name == name)
+        detail = f"{op} {' '.join(netfacts.shown(name, items))}".strip()
+        self._store.audit.record(actor_id, "netfacts", f"fact:{name}", "ok",
+                                 f"{detail} -> {', '.join(line.items) or 'none'}")
+        return line
+
+    async def _check_fact_items(self, kind: netfacts.FactKind, items: tuple) -> None:
+        """Nodes and bridges a fact names must exist: a typo would make /netcheck reason
+        about a network that is not there."""
+        if kind.name in ("vbox_vm",):
+            return
+        online = await self._px.online_nodes()
+        for item in items:
+            node = item.node if isinstance(item, netcheck.PortForward) else (
+                item if isinstance(item, str) else item[0])
+            if node not in online:
+                raise NotFound(f"{node} is not an online node of the cluster (online: "
+                               f"{', '.join(online) or 'none'}).")
+            bridges = item[1:] if isinstance(item, tuple) else ()
+            if bridges:
+                have = {b.name for b in (await self._px.node_network(node)).bridges}
+                for bridge in bridges:
+                    if bridge not in have:
+                        raise NotFound(f"{node} has no bridge {bridge} (its bridges: "
+                                       f"{', '.join(sorted(have)) or 'none'}).")
 
     # ---- the connectivity doctor --------------------------------------------------------------
 

@@ -72,6 +72,7 @@ RULES: dict[str, Rule] = {
     "bridge.delete": Rule(A, ANY, Approve.ALWAYS),
     "natnet.add": Rule(A, ANY),
     "doctor": Rule(A, ANY),
+    "netfacts": Rule(A, ANY),  # what the API cannot show: see them, change them
     # backups
     "backup.create": Rule(U, OWN, Approve.KEEPS),
     "backup.list": Rule(U, OWN),

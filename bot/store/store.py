@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from .backup_reports import BackupReportRepository
+from .netfacts import NetFactRepository
 from .pools import PoolRepository
 from .repositories import (
     ApprovalRepository,
@@ -51,6 +52,7 @@ class Store:
             self._db.table("backup_reports", cache_size=0), lock)
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
+        self.netfacts = NetFactRepository(self._db.table("netfacts", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)

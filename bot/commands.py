@@ -102,7 +102,8 @@ COMMANDS: list[Command] = [
     Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net, "net.see"),
     Command("net_set", Role.USER, "change a container's NIC", net.net_set, "net.set"),
     Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck, "net.check"),
-    Command("bridges", Role.ADMIN, "bridges and NAT networks, with pending changes", net.bridges, "bridge.see"),
+    Command("bridges", Role.USER, "the networks you may use (admins: every bridge, with "
+            "pending changes)", net.bridges, "bridge.see"),
     Command("bridge_add", Role.ADMIN, "stage a Linux bridge (then Apply)", net.bridge_add, "bridge.add"),
     Command("bridge_del", Role.ADMIN, "delete a bridge (with approval)", net.bridge_del, "bridge.delete"),
     Command("natnet_add", Role.ADMIN, "create a NAT network (SDN, SNAT)", net.natnet_add, "natnet.add"),

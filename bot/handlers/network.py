@@ -46,7 +46,19 @@ def _bridge_line(b) -> str:
     return " · ".join(bits)
 
 
+def usable_line(n) -> str:
+    """One network a person may use: what /bridges lists for users and the create menu offers."""
+    where = f"on {', '.join(n.nodes)}" if n.nodes else "on no online node"
+    return (f"{n.name}{' (default)' if n.default else ''} · {n.subnet or 'no subnet'}"
+            f"{' · NAT' if n.nat else ''} · {n.addressing} · {where}")
+
+
 def render_overview(ov: Overview) -> str:
+    if not ov.full:
+        if not ov.usable:
+            return "No network is open to you yet: ask an admin to give one an address pool."
+        return ("Networks you may use (/create <name> --bridge <network>):\n"
+                + "\n".join(f"  {usable_line(n)}" for n in ov.usable))
     lines = []
     for net in ov.nodes:
         lines.append(f"Node {net.node}:")
@@ -61,6 +73,10 @@ def render_overview(ov: Overview) -> str:
                          f"{v.gateway or '-'} · {'SNAT' if v.snat else 'no SNAT'}"
                          + ("" if v.applied else " · PENDING (not applied)")
                          + (f" · pool {ov.pools[v.name]}" if v.name in ov.pools else ""))
+    users = [n.name + (" (default)" if n.default else "") for n in ov.usable
+             if n.pool or n.default]
+    if users:
+        lines.append(f"Open to users: {', '.join(users)}")
     return "\n".join(lines) or "No networks."
 
 

@@ -733,10 +733,14 @@ def _not_joined(pa: _Port, pb: _Port) -> Verdict:
                 )
             )
         elif s.bridge is not None and not s.bridge.ports:
+            other = pb if p is pa else pa
             problems.append(
                 Problem(
                     f"{s.label} has no physical port, so its traffic never leaves {s.node}",
-                    f"give it one (--ports eth1) or move {p.who} to a bridge with an uplink",
+                    f"put {other.who} on {s.node} too: back it up (/backup "
+                    f"{other.guest.vmid}), restore it there (/restore <its backup> --new "
+                    f"--node {s.node}) and delete the old one; or give {s.name} an uplink "
+                    f"(--ports eth1), or move {p.who} to a bridge with one",
                 )
             )
     if not problems:

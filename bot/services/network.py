@@ -20,7 +20,7 @@ from bot.proxmox.models import parse_property_string
 from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
 from bot.proxmox.tasks import TASK_TIMEOUTS_S
 from bot.services import netcheck, netfacts
-from bot.services.access import AccessService
+from bot.services.access import AccessService, Role
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from bot.store import Approval, Store
@@ -45,10 +45,32 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class UsableNetwork:
+    """A network a person may put a container on, as the guided create and /bridges show it."""
+
+    name: str
+    subnet: str | None  # "10.0.2.0/24"
+    gateway: str | None  # what its containers route through
+    pool: str | None  # "first-last": where their addresses come from; None: DHCP
+    nodes: tuple[str, ...]  # where it exists (applied)
+    nat: bool = False  # an SDN network with SNAT
+    default: bool = False  # /create's network when none is named
+
+    @property
+    def addressing(self) -> str:
+        if self.pool:
+            return f"addresses from its pool {self.pool}" + (
+                f", gateway {self.gateway}" if self.gateway else "")
+        return "DHCP (no address pool)"
+
+
+@dataclass(frozen=True)
 class Overview:
     nodes: tuple[NodeNetwork, ...]
     vnets: tuple[VNetInfo, ...]
     pools: dict[str, str]  # network -> "first-last"
+    usable: tuple[UsableNetwork, ...] = ()  # what users may put containers on
+    full: bool = True  # False: a user's view, only `usable`
 
 
 @dataclass(frozen=True)
@@ -135,11 +157,50 @@ class NetworkService:
     # ---- seeing -------------------------------------------------------------------------------
 
     async def overview(self, actor_id: int, node: str | None = None) -> Overview:
-        self._admin(actor_id, "bridge.see")
+        """An admin's: every bridge and NAT network, with pending changes and what users may
+        use. A user's: only the networks they may put containers on (`usable_networks`)."""
+        role = self._access.policy.authorize(actor_id, "bridge.see")
+        pools = {p: f"{a}-{b}" for p, (a, b) in self._pools().items()}
+        if role < Role.ADMIN:
+            return Overview((), (), pools, tuple(await self.usable_networks(actor_id)),
+                            full=False)
         nodes = [await self._node(node)] if node else await self._px.online_nodes()
         networks = tuple([await self._px.node_network(n) for n in nodes])
         vnets = tuple(await self._px.list_vnets())
-        return Overview(networks, vnets, {p: f"{a}-{b}" for p, (a, b) in self._pools().items()})
+        return Overview(networks, vnets, pools, tuple(await self.usable_networks(actor_id)))
+
+    async def usable_networks(self, actor_id: int, use_case: str = "bridge.see",
+                              ) -> list[UsableNetwork]:
+        """The networks the asker may put a container on, where they exist, with their subnet,
+        gateway and address pool: for a user, those an admin gave a pool (their fixed
+        addresses come only from it) and the default network; for an admin, every applied
+        bridge and NAT network. The default comes first."""
+        role = self._access.policy.authorize(actor_id, use_case)
+        default = self.containers.defaults.bridge if self.containers else "vmbr0"
+        pools = {p: f"{a}-{b}" for p, (a, b) in self._pools().items()}
+        found: dict[str, UsableNetwork] = {}
+        online = await self._px.online_nodes()
+        for node in online:
+            for b in (await self._px.node_network(node)).bridges:
+                if not b.active:  # staged, not applied yet
+                    continue
+                seen = found.get(b.name)
+                if seen is not None:
+                    found[b.name] = dataclasses.replace(seen, nodes=(*seen.nodes, node))
+                    continue
+                subnet = str(ipaddress.IPv4Interface(b.cidr).network) if b.cidr else None
+                gateway = b.gateway or (str(ipaddress.IPv4Interface(b.cidr).ip) if b.cidr
+                                        else None)
+                found[b.name] = UsableNetwork(b.name, subnet, gateway, pools.get(b.name),
+                                              (node,), default=b.name == default)
+        for v in await self._px.list_vnets():
+            if v.applied:
+                found[v.name] = UsableNetwork(v.name, v.subnet, v.gateway, pools.get(v.name),
+                                              tuple(v.zone_nodes or online), nat=v.snat,
+                                              default=v.name == default)
+        usable = [n for n in found.values()
+                  if role is Role.ADMIN or n.pool is not None or n.default]
+        return sorted(usable, key=lambda n: (not n.default, n.name))
 
     def _pools(self) -> dict[str, tuple[str, str]]:
         pools = dict(self._settings_pools)

@@ -66,7 +66,7 @@ RULES: dict[str, Rule] = {
     "net.see": Rule(U, OWN),
     "net.set": Rule(U, OWN),
     "net.check": Rule(U, OWN),
-    "bridge.see": Rule(A, ANY),
+    "bridge.see": Rule(U, NONE),  # users: only the networks they may use
     "bridge.add": Rule(A, ANY),
     "bridge.apply": Rule(A, ANY),
     "bridge.delete": Rule(A, ANY, Approve.ALWAYS),

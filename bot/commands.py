@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers import admin, approvals, containers, create, scaling
+from bot.handlers import admin, approvals, containers, create, keys, scaling
 from bot.handlers import backups as bk
 from bot.handlers import network as net
 from bot.handlers.common import Handler, reply, services
@@ -83,6 +83,8 @@ COMMANDS: list[Command] = [
     Command("ct_reboot", Role.USER, "reboot a container", containers.power_command("reboot"), "ct.power"),
     Command("ct_delete", Role.USER, "delete a container (users: with approval)",
             containers.ct_delete, "ct.delete"),
+    Command("ssh_key", Role.USER, "your SSH public key: your new containers get it for root",
+            keys.ssh_key, "key.manage"),
     Command("grant", Role.ADMIN, "let a user in, or make them admin", admin.grant, "user.grant"),
     Command("revoke", Role.ADMIN, "take a user's access away", admin.revoke, "user.revoke"),
     Command("users", Role.ADMIN, "who has access", admin.users, "user.list"),

@@ -60,6 +60,8 @@ USAGE: dict[str, str] = {
     "net_set": "/net_set <vmid|hostname> <netN> [--bridge B] [--ip 10.0.0.5/24] [--gw IP] [--dhcp]",
     "netcheck": "/netcheck <a> <b>   (a container, host, host:<node> or pc)",
     "doctor": "/doctor",
+    "ssh_key": ("/ssh_key <your public key, one line of its .pub file>  |  /ssh_key  |  "
+                "/ssh_key --remove"),
     "netfacts": ("/netfacts  |  /netfacts add|del <fact> <item>...  |  /netfacts set <fact> "
                  "<item>...|none  |  /netfacts reset <fact>"),
     "scale_create": (
@@ -109,6 +111,8 @@ EXAMPLES: dict[str, str] = {
     "netcheck": "/netcheck web1 pc",
     "doctor": "/doctor",
     "netfacts": "/netfacts add masquerade pve1:vmbr1:vmbr0",
+    "ssh_key": ("/ssh_key ssh-ed25519 "
+                "AAAAC3NzaC1lZDI1NTE5AAAAIHlhSQwpZYAYyd3SfqHN/tlrjGfURzzD3ApCQ23SePDJ bob@laptop"),
     "scale_create": "/scale_create web --template 900 --min 1 --max 6 --target-cpu 60",
     "scale_status": "/scale_status web",
     "scale_set": "/scale_set web --max 8 --approve-above 5",

@@ -15,6 +15,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
+from bot.services.keys import KeyService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
@@ -49,6 +50,8 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     access = AccessService(store, policy.admin_ids, hide=px.hide_location)
     containers = ContainerService(px, store, access, policy.default_quota, policy.thresholds,
                                   policy.defaults)
+    keys = KeyService(store, access)
+    containers.keys = keys
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
     containers.addresses = network
     network.containers = containers
@@ -67,6 +70,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                               policy.backup_limits),
         network=network,
         doctor=DoctorService(px, access, lambda: network.facts),
+        keys=keys,
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),

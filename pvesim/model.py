@@ -119,6 +119,9 @@ class Guest:
     status: str = "stopped"  # running | stopped
     started_at: float | None = None
     cpu_usage: float = 0.02  # fraction of its cores in use while running
+    # /root/.ssh/authorized_keys in its root filesystem: written by a create's ssh-public-keys,
+    # copied by a clone. The API cannot read it; tests can (as a person would, by logging in).
+    authorized_keys: str | None = None
 
     @property
     def lock(self) -> str | None:

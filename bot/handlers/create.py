@@ -26,6 +26,7 @@ from bot.handlers.common import (
     services,
 )
 from bot.parsing import CreateArgs, UsageError, parse_create, parse_hostname
+from bot.parsing_keys import parse_public_key
 from bot.proxmox import ContainerSpec
 from bot.proxmox.errors import StartFailed, StillRunning
 from bot.proxmox.tasks import task_vmid
@@ -70,6 +71,9 @@ async def create_in_background(context, owner_id: int, live: LiveMessage,
         note = ""
         if result.password:
             note = await send_password(context, owner_id, ct.vmid, ct.hostname, result.password)
+        elif spec.ssh_public_key:
+            note = (f" Log in as root with your SSH key "
+                    f"({parse_public_key(spec.ssh_public_key).fingerprint}).")
         return (f"✅ CT {ct.vmid} {ct.hostname} is {ct.status} on {ct.node}, "
                 f"IP {render.ips_of(ct)}.{note}")
 

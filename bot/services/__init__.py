@@ -10,6 +10,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
+from bot.services.keys import KeyService
 from bot.services.network import NetworkService
 from bot.services.ratelimit import ChatLimiter
 from bot.services.scaling import ScalingService
@@ -29,6 +30,7 @@ class Services:
     network: NetworkService
     doctor: DoctorService
     scaling: ScalingService
+    keys: KeyService
     approval_chat_id: int
     notify_chat_id: int | None = None
     limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now

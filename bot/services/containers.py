@@ -97,6 +97,7 @@ class ContainerService:
         self.defaults = defaults
         # Hands out pool addresses (bot.services.network.NetworkService); wired by build_services.
         self.addresses: AddressSource | None = None
+        self.keys: Any = None  # bot.services.keys.KeyService: a person's SSH key, for creates
         # Per owner: a quota check and what it lets through (a create, a scaling group's
         # reservation) are one step; one user's commands run concurrently and each check awaits
         # Proxmox. Creates under way count against the quota until their ownership is recorded.
@@ -340,7 +341,7 @@ class ContainerService:
             cores=args.cores or d.cores, memory_mb=args.memory_mb or d.memory_mb,
             disk_gb=args.disk_gb or d.disk_gb, nics=(nic,), node=args.node,
             prefer_node=None if args.node else await self.home_node(actor_id),
-            tags=("stratus",), start=True,
+            ssh_public_key=self._ssh_key_line(actor_id), tags=("stratus",), start=True,
         )
         plan = CreatePlan(spec, (), holder if lease is not None else None)
         if role is Role.ADMIN:
@@ -353,6 +354,10 @@ class ContainerService:
             raise
         return dataclasses.replace(plan, approval_reasons=tuple(
             approval_reasons(plan.size, self._thresholds)))
+
+    def _ssh_key_line(self, owner_id: int) -> str | None:
+        key = self.keys.key_of(owner_id) if self.keys is not None else None
+        return key.line if key else None
 
     async def home_node(self, owner_id: int) -> str | None:
         """The node holding most of the owner's containers (scaling replicas aside), where

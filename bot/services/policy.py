@@ -89,6 +89,7 @@ RULES: dict[str, Rule] = {
     "group.delete": Rule(U, OWN, Approve.USERS),
     "group.scale_out": Rule(U, OWN, Approve.LIMIT),  # the controller, for the group's owner
     # people and the trail
+    "key.manage": Rule(U, NONE),  # one's own SSH key, for one's new containers
     "user.grant": Rule(A, ANY),
     "user.revoke": Rule(A, ANY),
     "user.list": Rule(A, ANY),

@@ -22,6 +22,7 @@ from .repositories import (
     UserRepository,
 )
 from .scaling import NoticeBacklogRepository, ScalingGroupRepository, ScalingHistoryRepository
+from .ssh_keys import SshKeyRepository
 from .storage import StoreDB
 
 
@@ -53,6 +54,7 @@ class Store:
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
         self.netfacts = NetFactRepository(self._db.table("netfacts", cache_size=0), lock)
+        self.ssh_keys = SshKeyRepository(self._db.table("ssh_keys", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)

@@ -7,6 +7,8 @@ inside the task, DELETE of a locked CT fails at once), existing ids, unprivilege
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import time
 from typing import Any
@@ -99,6 +101,9 @@ async def create_ct(ctx, p):
         return await restore_ct(ctx, p)
     if err := already_exists(ctx, vmid):
         raise err
+    keys = p.get("ssh-public-keys")
+    if keys is not None:
+        _validate_ssh_public_keys(keys)
     # ostemplate: a template volume in a storage of this node
     ostemplate = p["ostemplate"]
     store_id, sep, volname = ostemplate.partition(":")
@@ -148,7 +153,7 @@ async def create_ct(ctx, p):
     extra = "".join(f",{k}={v}" for k, v in spec.items() if k not in ("volume", "size"))
     config["rootfs"] = f"{disk_store_id}:{disk_name}{extra},size={size_text}"
     config["lock"] = "create"
-    guest = Guest(vmid, node.name, config)
+    guest = Guest(vmid, node.name, config, authorized_keys=keys)
     ctx.cluster.guests[vmid] = guest  # taken now: a concurrent create of the same id fails at once
     start_after = bool(p.get("start"))
 
@@ -173,6 +178,23 @@ async def create_ct(ctx, p):
 
     task = ctx.runner.start(node.name, "vzcreate", str(vmid), ctx.identity.userid, work, undo)
     return task.upid
+
+
+def _validate_ssh_public_keys(raw: str) -> None:
+    """PVE::Tools::validate_ssh_public_keys, which create_vm calls before its worker: every
+    non-blank line must read as a key to ``ssh-keygen -l``, else one error for them all. Here:
+    a type, then base64 whose first wire string is that type."""
+    for line in str(raw).split("\n"):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            blob = base64.b64decode(fields[1], validate=True) if len(fields) > 1 else b""
+        except (binascii.Error, ValueError):
+            blob = b""
+        size = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
+        if size < 1 or blob[4:4 + size] != fields[0].encode():
+            raise fail("SSH public key validation error")
 
 
 _SUBDIR_TYPES = ("vztmpl", "backup", "iso", "snippets", "import")  # named by their subdirectory
@@ -346,7 +368,7 @@ async def clone_ct(ctx, p):
         parts = [x for x in str(config[key]).split(",") if not x.startswith("hwaddr=")]
         config[key] = _net_with_defaults(",".join(parts))
     config["lock"] = "create"
-    clone = Guest(newid, target.name, config)
+    clone = Guest(newid, target.name, config, authorized_keys=source.authorized_keys)
     ctx.cluster.guests[newid] = clone
     if not template:  # a template's disks are read-only: parallel clones of it are fine
         source.config["lock"] = "disk"

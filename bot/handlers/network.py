@@ -217,9 +217,9 @@ async def doctor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "Doctor:\n" + "\n".join(str(c) for c in checks))
 
 
-def _fact_text(line: FactLine) -> str:
+def _fact_text(line: FactLine, name=str) -> str:
     k = line.kind
-    source = (f"set from the chat by {line.by} on "
+    source = (f"set from the chat by {name(line.by)} on "
               f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(line.at))}" if line.by
               else f"the setting {k.setting}")
     return f"{k.name} = {', '.join(line.items) or 'none'}   ({source})\n    {k.meaning}"
@@ -232,9 +232,10 @@ async def netfacts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if args.op == "show":
         lines = network.fact_sheet(uid)
         await reply(update, "Network facts (what /netcheck cannot read from Proxmox):\n"
-                    + "\n".join(_fact_text(line) for line in lines)
+                    + "\n".join(_fact_text(line, services(context).access.display)
+                                 for line in lines)
                     + "\nChange one: /netfacts add|del|set <fact> <item>...; "
                       "/netfacts reset <fact> goes back to its setting.")
         return
     line = await network.change_fact(uid, args.op, args.name, args.items)
-    await reply(update, f"✅ {_fact_text(line)}")
+    await reply(update, f"✅ {_fact_text(line, services(context).access.display)}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .backup_reports import BackupReportRepository
 from .netfacts import NetFactRepository
+from .people import PeopleRepository
 from .pools import PoolRepository
 from .repositories import (
     ApprovalRepository,
@@ -54,6 +55,7 @@ class Store:
         self.pools = PoolRepository(self._db.table("pools", cache_size=0),
                                     self._db.table("pool_leases", cache_size=0), lock)
         self.netfacts = NetFactRepository(self._db.table("netfacts", cache_size=0), lock)
+        self.people = PeopleRepository(self._db.table("people", cache_size=0), lock)
         self.ssh_keys = SshKeyRepository(self._db.table("ssh_keys", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(

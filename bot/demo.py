@@ -2,8 +2,10 @@
 
 It starts pvesim (a simulated two-node Proxmox cluster, over HTTPS, in its own thread), a local
 stand-in of the Telegram Bot API, and the real bot (the same PTB Application as `python -m bot`),
-then lets a person chat with it in the terminal as one of two demo users:
-Ada (admin, id 1001) and Bob (user, id 1002). Approval cards go to Ada's private chat.
+then lets a person chat with it in the terminal as one of the demo users: Ada (admin, id 1001)
+and Bob (user, id 1002), or anyone added with ":user ID NAME". Approval cards, scaling notices
+and backup reports go to the group chat "Stratus lab" (":group"), as a phone would show them;
+photos (charts) are saved to files whose path is printed.
 The REST API listens on 127.0.0.1 too; the demo issues Bob a token and prints a curl line.
 """
 
@@ -26,6 +28,7 @@ from tgsim import TelegramStandIn
 from tgsim.terminal import TerminalChat
 
 ADMIN = (1001, "Ada", "ada")
+GROUP = (-100500, "Stratus lab")  # where approval cards and notices land
 # A template CT for scaling groups, and a day of load for the group "web" replayed 180x fast.
 DEMO_SCENARIO = {
     "guests": [{"vmid": 900, "node": "pve1", "hostname": "web-template", "template": 1}],
@@ -35,13 +38,29 @@ DEMO_SCENARIO = {
 USER = (1002, "Bob", "bob")
 
 INTRO = """\
-Stratus demo: a simulated Proxmox cluster (pve1, pve2) and a chat with the bot.
-You are Bob (a user). Try:  /help   /create web1   /list   /info web1   /ct_delete web1
-Bob's delete waits for an admin: switch with ":user ada", press Approve with ":1".
-Elasticity: as Ada, /scale_create web --template 900 --min 1 --max 6 --target-cpu 60
-then watch the replicas follow a day's load replayed in 8 minutes (/help elasticity).
-":user bob" switches back, ":help" shows the terminal's commands, ":quit" leaves.
+Stratus demo: a simulated Proxmox cluster (pve1 is the lab's VM behind VirtualBox NAT, 10.0.2.15)
+and a chat with the bot. You are Bob (a user). Try:  /help   /create c1   /netcheck c1 pc
+/bridges   /info c1   /ct_delete c1
+Bob's delete waits for an admin: ":user ada", then ":group" (the admins' group chat, where
+approval cards and scaling notices land) and ":1" presses Approve.
+Elasticity: in the group, as Ada, /scale_create web --template 900 --min 1 --max 6
+--target-cpu 60, then watch the replicas follow a day's load (/help elasticity).
+":user 1003 Carol" adds someone, ":help" shows the terminal's commands, ":quit" leaves.
 """
+
+
+def lab_network(api_port: int) -> dict[str, str]:
+    """Where the lab puts Proxmox: a VirtualBox VM behind NAT. pve1 is the VM ("ServPM",
+    10.0.2.15 on vmbr0, bridged to the NAT NIC), VirtualBox's router 10.0.2.2 leads to the PC,
+    and the PC reaches the VM only through port forwards: here the port Stratus uses on
+    127.0.0.1 leads to pve1's 8006. Containers on vmbr0 take addresses from a pool of that
+    network. These are settings, so an admin sees and changes them with /netfacts."""
+    return {
+        "STRATUS_NETWORK_PC_VIA": "pve1:vmbr0,pve2:vmbr0",
+        "STRATUS_NETWORK_PORT_FORWARDS": f"pve1:{api_port}->8006",
+        "STRATUS_NETWORK_POOLS": "vmbr0=10.0.2.100-10.0.2.199",
+        "STRATUS_NETWORK_VBOX_VM": "pve",
+    }
 
 
 def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> Settings:
@@ -55,9 +74,11 @@ def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> 
         "STRATUS_PROXMOX_TLS": "fingerprint",
         "STRATUS_PROXMOX_FINGERPRINT": sim.fingerprint,
         "STRATUS_ADMIN_IDS": str(ADMIN[0]),
-        "STRATUS_APPROVAL_CHAT_ID": str(ADMIN[0]),
+        "STRATUS_APPROVAL_CHAT_ID": str(GROUP[0]),
+        "STRATUS_NOTIFY_CHAT_ID": str(GROUP[0]),
         "STRATUS_DATA_DIR": str(data_dir),
         "STRATUS_API_LISTEN": "127.0.0.1:0",  # any free port: printed with a curl line
+        **lab_network(sim.port),
     }
     return Settings.load(env)
 
@@ -73,12 +94,14 @@ async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
                                      granted_by=ADMIN[0]))
             bob, ada = tg.user(*USER), tg.user(*ADMIN)
             ada.open_chat()
+            tg.group(*GROUP)
             app = build_bot(settings)
             out = stdout or sys.stdout
             async with serving(app):
                 out.write(INTRO)
                 out.write(api_hint(app))
-                await TerminalChat(tg, [bob, ada], stdin=stdin, stdout=out).run()
+                await TerminalChat(tg, [bob, ada], stdin=stdin, stdout=out,
+                                   media_dir=data_dir / "media").run()
             logging.getLogger().removeHandler(log_handler)
             log_handler.close()
             out.write(f"bye. The bot's log and state are in {data_dir}\n")

@@ -60,6 +60,10 @@ USAGE: dict[str, str] = {
     "net_set": "/net_set <vmid|hostname> <netN> [--bridge B] [--ip 10.0.0.5/24] [--gw IP] [--dhcp]",
     "netcheck": "/netcheck <a> <b>   (a container, host, host:<node> or pc)",
     "doctor": "/doctor",
+    "ssh_key": ("/ssh_key <your public key, one line of its .pub file>  |  /ssh_key  |  "
+                "/ssh_key --remove"),
+    "netfacts": ("/netfacts  |  /netfacts add|del <fact> <item>...  |  /netfacts set <fact> "
+                 "<item>...|none  |  /netfacts reset <fact>"),
     "scale_create": (
         "/scale_create <group> --template <ct> --min N --max M [--slo 85] "
         "[--violation-cost 10] [--season 24h|7d|none] [--policy predictive|hpa] "
@@ -120,6 +124,9 @@ EXAMPLES: dict[str, str] = {
     "net_set": "/net_set web1 net0 --bridge vmbr1 --ip 10.10.20.5/24 --gw 10.10.20.1",
     "netcheck": "/netcheck web1 pc",
     "doctor": "/doctor",
+    "netfacts": "/netfacts add masquerade pve1:vmbr1:vmbr0",
+    "ssh_key": ("/ssh_key ssh-ed25519 "
+                "AAAAC3NzaC1lZDI1NTE5AAAAIHlhSQwpZYAYyd3SfqHN/tlrjGfURzzD3ApCQ23SePDJ bob@laptop"),
     "scale_create": "/scale_create web --template 900 --min 1 --max 6",
     "scale_status": "/scale_status web",
     "scale_set": "/scale_set web --max 8 --approve-above 5",

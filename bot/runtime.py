@@ -16,6 +16,7 @@ from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
 from bot.services.invites import InviteService
+from bot.services.keys import KeyService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
 from bot.services.quota import ApprovalThresholds, BackupLimits
@@ -54,6 +55,8 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     access = AccessService(store, policy.admin_ids, hide=px.hide_location)
     containers = ContainerService(px, store, access, policy.default_quota, policy.thresholds,
                                   policy.defaults)
+    keys = KeyService(store, access)
+    containers.keys = keys
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
     containers.addresses = network
     network.containers = containers
@@ -71,8 +74,9 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                               policy.backup_watch_s, policy.backup_follow_timeout_s,
                               policy.backup_limits),
         network=network,
-        doctor=DoctorService(px, access),
+        doctor=DoctorService(px, access, lambda: network.facts),
         tokens=ApiTokenService(store, access),
+        keys=keys,
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),

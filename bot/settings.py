@@ -27,7 +27,9 @@ scale-out approvals never granted automatically), and the network facts the API 
 (for /netcheck) with address pools: ``network.pools`` ("vmbr1=10.10.20.10-10.10.20.200"),
 ``network.forwarding`` ("pve1"), ``network.masquerade`` ("pve1:vmbr1:vmbr0"),
 ``network.pc_via`` ("pve1:vmbr0"), ``network.port_forwards`` ("pve1:8006->8006"),
-``network.vbox_vm``.
+``network.dhcp`` ("pve1:vmbr0": a DHCP server Proxmox does not run serves it),
+``network.vbox_vm``: the initial values of the facts an admin sees and changes with /netfacts
+under the same names (bot/services/netfacts.py).
 
 Flood limits per person (bot/services/ratelimit.py): ``limits.stranger_answer_every_s`` (an
 unregistered sender is answered once per this many seconds, default 300, then ignored),
@@ -384,6 +386,8 @@ class _Loader:
             nat_port_forwards=tuple(
                 PortForward(node, pc, port, ip, proto) for node, pc, port, ip, proto in
                 self.converted("network_port_forwards", (), parse_port_forwards_setting) or ()),
+            dhcp_bridges=self.converted("network_dhcp", (),
+                                        lambda t: parse_node_bridges_setting(t, 2)),
             vbox_vm=self.text("network_vbox_vm") or "pve",
         )
         scaler = {key: self.integer(f"scaler_{key}", default, lo, 86400) for key, default, lo in (
@@ -541,6 +545,7 @@ _KEYS = frozenset(
         "network_pc_via",
         "network_port_forwards",
         "network_vbox_vm",
+        "network_dhcp",
         "scaler_sync_s",
         "scaler_warmup_s",
         "scaler_auto_approve_s",

@@ -126,6 +126,9 @@ class Guest:
     # name -> {"config": the config then, "snaptime", "description"[, "parent"]}, as the
     # [snapshot] sections of PVE's config file (the current config's "parent" names the last)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # /root/.ssh/authorized_keys in its root filesystem: written by a create's ssh-public-keys,
+    # copied by a clone. The API cannot read it; tests can (as a person would, by logging in).
+    authorized_keys: str | None = None
 
     @property
     def lock(self) -> str | None:

@@ -2,6 +2,8 @@
 
 A plain line is a message from the current user; lines starting with ":" are commands (":help").
 Bot messages and edits are printed as they arrive, inline buttons numbered so ":N" presses one.
+Photos and files the bot sends are saved (``media_dir``) and their path printed, so a chart can
+be opened as a phone would show it.
 With piped input (tests, scripted demos) each line waits for the bot's answer and then for a
 short quiet time, so a transcript comes out in the order a person would have seen it.
 """
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from tgsim.model import Chat, Message
@@ -23,6 +27,8 @@ commands:
   <text>          send <text> as the current user in the current chat
   :N  :N@MSGID    press button N of the last message with buttons (or of message MSGID)
   :user NAME|ID   switch user (opens that user's private chat)
+  :user ID NAME   add a user with that Telegram id and name, and switch to them
+  :group [ID]     go to the group chat (approval cards and scaling notices land there)
   :chats          list chats        :chat ID   view chat ID (e.g. the approval group)
   :show           reprint the bot's messages in the current chat
   :wait TEXT      wait until a bot message here shows TEXT (for scripts)
@@ -34,7 +40,8 @@ class TerminalChat:
 
     def __init__(self, tg: TelegramStandIn, users: Sequence[SimUser], stdin: Any = None,
                  stdout: TextIO | None = None, *, interactive: bool | None = None,
-                 settle: float = 0.3, reply_timeout: float = 10.0):
+                 settle: float = 0.3, reply_timeout: float = 10.0,
+                 media_dir: str | Path | None = None):
         if not users:
             raise ValueError("TerminalChat needs at least one SimUser")
         self.tg = tg
@@ -51,6 +58,7 @@ class TerminalChat:
         self.chat_id = self.user.id
         self._printed = len(tg.events)  # events before the chat started are not replayed
         self._pressed: dict[str, str] = {}  # callback query id -> button text, until answered
+        self.media_dir = Path(media_dir) if media_dir is not None else None
 
     # --- the loop ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -109,6 +117,8 @@ class TerminalChat:
             return True
         if command == "user":
             self._switch_user(arg)
+        elif command == "group":
+            self._switch_group(arg)
         elif command == "chats":
             self._list_chats()
         elif command == "chat":
@@ -196,6 +206,10 @@ class TerminalChat:
         self._say(f"(pressed [{index}] {button.text} on #{message.message_id})")
 
     def _switch_user(self, arg: str) -> None:
+        number, _, name = arg.partition(" ")
+        if number.isdigit() and (name.strip() or all(str(u.id) != number for u in self.users)):
+            self._add_user(int(number), name.strip())
+            return
         wanted = arg.lower().lstrip("@")
         for user in self.users:
             if wanted in (str(user.id), user.first_name.lower(), (user.username or "").lower()):
@@ -204,6 +218,31 @@ class TerminalChat:
                 return
         names = ", ".join(f"{self._name(u)} ({u.id})" for u in self.users)
         raise ValueError(f"no user {arg!r}; users: {names}")
+
+    def _add_user(self, user_id: int, name: str) -> None:
+        """`:user ID NAME`: anyone, e.g. a new student the admin has not granted yet."""
+        if user_id <= 0 or user_id > 2**53:
+            raise ValueError(f"{user_id} is not a Telegram user id")
+        name = name or f"user{user_id}"
+        user = self.tg.user(user_id, name,
+                            re.sub(r"[^a-z0-9_]", "", name.split()[0].lower()) or None)
+        if user not in self.users:
+            self.users.append(user)
+        self.user, self.chat_id = user, user.id
+        self._say(f"now {self._name(user)} ({user.id}), in the private chat")
+
+    def _switch_group(self, arg: str) -> None:
+        """`:group` alone: the first group chat (the demo has one); `:group ID`: that one."""
+        groups = [c for c in self.tg.chats.values() if c.type != "private"]
+        if arg:
+            groups = [c for c in groups if str(c.id) == arg]
+            if not groups:
+                raise ValueError(f"no group chat {arg} (:chats lists the chats)")
+        if not groups:
+            raise ValueError("there is no group chat here")
+        self.chat_id = groups[0].id
+        self._say(f"now in the group {self._chat_name(groups[0])} ({groups[0].id}) as "
+                  f"{self._name(self.user)}; :user NAME goes back to a private chat")
 
     def _list_chats(self) -> None:
         if not self.tg.chats:
@@ -264,10 +303,11 @@ class TerminalChat:
         where = self._where(msg) if with_chat else ""
         media = ""
         if msg.photo is not None:
-            media = f"[photo {msg.photo.width}x{msg.photo.height}, {msg.photo.size} bytes] "
+            media = f"[photo {msg.photo.width}x{msg.photo.height}, {msg.photo.size} bytes" \
+                    f"{self._saved(msg, msg.photo)}] "
         elif msg.document is not None:
             media = f"[file {msg.document.filename or msg.document.file_id}, " \
-                    f"{msg.document.size} bytes] "
+                    f"{msg.document.size} bytes{self._saved(msg, msg.document)}] "
         lines = (content or "").splitlines() or [""]
         self._say(f"{where}bot #{msg.message_id}{tag}: {media}{lines[0]}")
         for line in lines[1:]:
@@ -279,6 +319,20 @@ class TerminalChat:
                 number += 1
                 cells.append(f"[{number}] {button.text}")
             self._say("    " + "  ".join(cells))
+
+    def _saved(self, msg: Message, blob: Any) -> str:
+        """Write the photo or file to ``media_dir`` (once per message); ", saved to PATH"."""
+        if self.media_dir is None or blob.data is None:
+            return ""
+        if blob is msg.photo:  # Telegram keeps no name for a photo, only the picture
+            name = "photo." + ("png" if blob.is_png else "jpg")
+        else:
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", blob.filename or blob.file_id)
+        path = self.media_dir / f"chat{msg.chat_id}-msg{msg.message_id}-{name}"
+        if not path.exists():
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob.data)
+        return f", saved to {path}"
 
     def _where(self, msg: Message) -> str:
         """A prefix naming the chat when it is not the one being viewed."""

@@ -16,8 +16,10 @@ from bot.store import Quota
 
 async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_grant(command_args(update))
-    user = services(context).access.grant(update.effective_user.id, args.user_id, args.role)
-    await reply(update, f"✅ {user.id} is now {'an admin' if user.role == 'admin' else 'a user'}.")
+    access = services(context).access
+    user = access.grant(update.effective_user.id, args.user_id, args.role)
+    await reply(update, f"✅ {access.display(user.id)} is now "
+                        f"{'an admin' if user.role == 'admin' else 'a user'}.")
 
 
 async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -25,7 +27,8 @@ async def revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     cancelled = services(context).access.revoke(update.effective_user.id, args.user_id)
     await report_cancelled(context, cancelled)
     pending = f" {len(cancelled)} pending request(s) of theirs cancelled." if cancelled else ""
-    await reply(update, f"✅ {args.user_id} no longer has access. Their containers stay.{pending}")
+    await reply(update, f"✅ {services(context).access.display(args.user_id)} no longer has "
+                        f"access. Their containers stay.{pending}")
 
 
 async def users(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -49,7 +52,7 @@ async def quota(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                if v is not None}
     current, used = await svc.containers.quota_report(update.effective_user.id, args.user_id,
                                                       changes)
-    await reply(update, f"Quota of {args.user_id}: {_quota_text(current)}.\n"
+    await reply(update, f"Quota of {svc.access.display(args.user_id)}: {_quota_text(current)}.\n"
                         f"In use: {used.containers} containers, {used.cores} cores, "
                         f"{used.memory_mb} MiB memory, {used.disk_gb} GiB disk.\n"
                         + await svc.backups.usage_line(args.user_id))
@@ -57,11 +60,13 @@ async def quota(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = parse_audit(command_args(update))
-    entries = services(context).access.audit_trail(update.effective_user.id, args.n)
+    access = services(context).access
+    entries = access.audit_trail(update.effective_user.id, args.n)
     if not entries:
         await reply(update, "The audit trail is empty.")
         return
-    lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.at))} · {e.actor_id} · "
+    lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.at))} · "
+             f"{access.display(e.actor_id)} · "
              f"{e.action} {e.target} · {e.outcome}" + (f" · {e.detail}" if e.detail else "")
              for e in entries]
     await reply(update, "\n".join(lines)[-4000:])

@@ -164,6 +164,7 @@ def guarded(required: Role) -> Callable[[Handler], Handler]:
             if admission.verdict is not Verdict.SERVE:
                 await hold_back(update, role, admission)
                 return
+            svc.access.saw(user.id, user.full_name, user.username)
             if role is Role.NONE:
                 if not getattr(handler, "welcomes_strangers", False):
                     await refuse_unknown(update, context)

@@ -35,15 +35,22 @@ async def list_containers(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     # a user's list names the owner of what others shared with them
     owners = svc.containers.owners(uid) if svc.access.is_admin(uid) else \
         svc.containers.share_owners(uid)
-    await reply(update, render.container_list(cts, owners))
+    named = {vmid: svc.access.display(owner) for vmid, owner in owners.items()} \
+        if owners is not None else None
+    await reply(update, render.container_list(cts, named))
 
 
 async def info(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = parse_ct_command(command_args(update)).ref
     svc = services(context)
     ct = await svc.containers.resolve(update.effective_user.id, ref)
-    await reply(update, render.container_card(ct, svc.containers.owner_of(ct.vmid)),
+    await reply(update, render.container_card(ct, _owner(svc, ct)),
                 reply_markup=render.card_buttons(ct))
+
+
+def _owner(svc, ct: Container) -> str | None:
+    owner = svc.containers.owner_of(ct.vmid)
+    return svc.access.display(owner) if owner is not None else None
 
 
 # ---- power and delete -------------------------------------------------------------------------
@@ -134,7 +141,7 @@ async def on_card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     live = LiveMessage(context.bot, message.chat_id, message.message_id)
     if action == "info":
         await query.answer()
-        await live.edit(render.container_card(ct, svc.containers.owner_of(ct.vmid)),
+        await live.edit(render.container_card(ct, _owner(svc, ct)),
                         reply_markup=render.card_buttons(ct))
     elif action in PROGRESS_WORD:
         await query.answer()

@@ -26,6 +26,7 @@ from bot.handlers.common import (
     services,
 )
 from bot.parsing import CreateArgs, UsageError, parse_create, parse_hostname
+from bot.parsing_keys import parse_public_key
 from bot.proxmox import ContainerSpec
 from bot.proxmox.errors import StartFailed, StillRunning
 from bot.proxmox.tasks import task_vmid
@@ -70,6 +71,9 @@ async def create_in_background(context, owner_id: int, live: LiveMessage,
         note = ""
         if result.password:
             note = await send_password(context, owner_id, ct.vmid, ct.hostname, result.password)
+        elif spec.ssh_public_key:
+            note = (f" Log in as root with your SSH key "
+                    f"({parse_public_key(spec.ssh_public_key).fingerprint}).")
         return (f"✅ CT {ct.vmid} {ct.hostname} is {ct.status} on {ct.node}, "
                 f"IP {render.ips_of(ct)}.{note}")
 
@@ -130,8 +134,10 @@ async def _templates(context, uid: int) -> list[str]:
     return await services(context).containers.template_names(uid)
 
 
-def _networks(context) -> list[str]:
-    return [services(context).containers.defaults.bridge]
+async def _usable(context, uid: int):
+    """The networks the user may put a CT on (services: the default first), for step 3."""
+    return await services(context).network.usable_networks(uid, "ct.create")
+
 
 
 async def start_wizard(update: Update, context) -> None:
@@ -143,7 +149,9 @@ async def start_wizard(update: Update, context) -> None:
 
 async def _wizard_step(context, uid: int, nonce: str, t: str, s: str, n: str):
     templates = await _templates(context, uid)
-    _check_choices(templates, _networks(context), t, s, n)
+    usable = await _usable(context, uid)
+    networks = [u.name for u in usable]
+    _check_choices(templates, networks, t, s, n)
     if t == "-":
         rows = [(v.split("/")[-1], _data(uid, nonce, str(i))) for i, v in enumerate(templates)]
         return "New container · step 1 of 3: choose a template.", _keyboard(rows, uid, nonce)
@@ -151,25 +159,37 @@ async def _wizard_step(context, uid: int, nonce: str, t: str, s: str, n: str):
         rows = [(label, _data(uid, nonce, t, key)) for key, (label, *_r) in SIZES.items()]
         return "Step 2 of 3: choose a size.", _keyboard(rows, uid, nonce)
     if n == "-":
-        rows = [(f"{bridge} · DHCP", _data(uid, nonce, t, s, str(i)))
-                for i, bridge in enumerate(_networks(context))]
-        return "Step 3 of 3: choose a network.", _keyboard(rows, uid, nonce)
-    args = _wizard_args(templates, _networks(context), nonce, t, s, n)
+        rows = [(_network_label(u), _data(uid, nonce, t, s, str(i)))
+                for i, u in enumerate(usable)]
+        return ("Step 3 of 3: choose a network (/bridges lists them).",
+                _keyboard(rows, uid, nonce))
+    args = _wizard_args(templates, usable, nonce, t, s, n)
+    chosen = usable[int(n)]
     summary = (f"Create {args.hostname}: {args.template.split('/')[-1]}, {SIZES[s][0]}, "
-               f"{args.bridge} DHCP?\n(Name it yourself with /create <hostname> …)")
+               f"{chosen.name} ({chosen.subnet or 'no subnet'}, {chosen.addressing})?\n"
+               "(Name it yourself with /create <hostname> …)")
     markup = InlineKeyboardMarkup([[
         InlineKeyboardButton("Create", callback_data=_data(uid, nonce, t, s, n, go=True)),
         InlineKeyboardButton("Cancel", callback_data=f"cw:{uid}:{nonce}:x")]])
     return summary, markup
 
 
-def _wizard_args(templates: list[str], networks: list[str], nonce: str, t: str, s: str,
+def _network_label(u) -> str:
+    how = f"pool {u.pool}" if u.pool else "DHCP"
+    return f"{u.name} · {u.subnet or 'no subnet'} · {how}"
+
+
+def _wizard_args(templates: list[str], usable: list, nonce: str, t: str, s: str,
                  n: str) -> CreateArgs:
-    """Raises IndexError/KeyError/ValueError on stale or forged data; the caller says so."""
+    """Raises IndexError/KeyError/ValueError on stale or forged data; the caller says so.
+    A network with an address pool gives the CT its next address and gateway (the create's
+    own rule); one without, DHCP."""
     template = _chosen(templates, t)
     _label, cores, memory, disk = SIZES[s]
+    network = _chosen(usable, n)
     return CreateArgs(hostname=_hostname(template, nonce), template=template, cores=cores,
-                      memory_mb=memory, disk_gb=disk, bridge=_chosen(networks, n), dhcp=True)
+                      memory_mb=memory, disk_gb=disk, bridge=network.name,
+                      dhcp=network.pool is None)
 
 
 def _hostname(template: str, nonce: str) -> str:
@@ -185,7 +205,7 @@ def _hostname(template: str, nonce: str) -> str:
 _INDEX = re.compile(r"[0-9]{1,3}")
 
 
-def _chosen(items: list[str], index: str) -> str:
+def _chosen(items: list, index: str):
     """The item a menu button names by its index, as `_wizard_step` wrote it: int() would also
     take "-1" (the last item), " 1", "1_0" or "١"."""
     if not _INDEX.fullmatch(index):
@@ -230,7 +250,8 @@ async def on_wizard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             await query.answer()
             await query.edit_message_text(text, reply_markup=markup)
             return
-        args = _wizard_args(await _templates(context, uid), _networks(context), nonce, t, s, n)
+        args = _wizard_args(await _templates(context, uid), await _usable(context, uid), nonce,
+                            t, s, n)
     except (IndexError, KeyError, ValueError):
         await query.answer(f"{STALE_BUTTON.rstrip('.')}: the menu is out of date. Send /create "
                            "again.", show_alert=True)

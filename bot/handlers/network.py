@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
@@ -17,6 +18,7 @@ from bot.handlers.common import (
     run_reporting,
     services,
 )
+from bot.parsing_netfacts import parse_netfacts
 from bot.parsing_network import (
     parse_bridge_add,
     parse_bridge_del,
@@ -28,7 +30,7 @@ from bot.parsing_network import (
     parse_node_arg,
 )
 from bot.proxmox.network import NodeNetwork
-from bot.services.network import Overview, StaleChanges, changes_token
+from bot.services.network import FactLine, Overview, StaleChanges, changes_token
 
 _DIFF_MAX = 2500
 
@@ -44,7 +46,19 @@ def _bridge_line(b) -> str:
     return " · ".join(bits)
 
 
+def usable_line(n) -> str:
+    """One network a person may use: what /bridges lists for users and the create menu offers."""
+    where = f"on {', '.join(n.nodes)}" if n.nodes else "on no online node"
+    return (f"{n.name}{' (default)' if n.default else ''} · {n.subnet or 'no subnet'}"
+            f"{' · NAT' if n.nat else ''} · {n.addressing} · {where}")
+
+
 def render_overview(ov: Overview) -> str:
+    if not ov.full:
+        if not ov.usable:
+            return "No network is open to you yet: ask an admin to give one an address pool."
+        return ("Networks you may use (/create <name> --bridge <network>):\n"
+                + "\n".join(f"  {usable_line(n)}" for n in ov.usable))
     lines = []
     for net in ov.nodes:
         lines.append(f"Node {net.node}:")
@@ -59,6 +73,10 @@ def render_overview(ov: Overview) -> str:
                          f"{v.gateway or '-'} · {'SNAT' if v.snat else 'no SNAT'}"
                          + ("" if v.applied else " · PENDING (not applied)")
                          + (f" · pool {ov.pools[v.name]}" if v.name in ov.pools else ""))
+    users = [n.name + (" (default)" if n.default else "") for n in ov.usable
+             if n.pool or n.default]
+    if users:
+        lines.append(f"Open to users: {', '.join(users)}")
     return "\n".join(lines) or "No networks."
 
 
@@ -197,3 +215,27 @@ async def doctor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parse_no_args(command_args(update), "doctor")
     checks = await services(context).doctor.run(update.effective_user.id)
     await reply(update, "Doctor:\n" + "\n".join(str(c) for c in checks))
+
+
+def _fact_text(line: FactLine, name=str) -> str:
+    k = line.kind
+    source = (f"set from the chat by {name(line.by)} on "
+              f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(line.at))}" if line.by
+              else f"the setting {k.setting}")
+    return f"{k.name} = {', '.join(line.items) or 'none'}   ({source})\n    {k.meaning}"
+
+
+async def netfacts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = parse_netfacts(command_args(update))
+    network = services(context).network
+    uid = update.effective_user.id
+    if args.op == "show":
+        lines = network.fact_sheet(uid)
+        await reply(update, "Network facts (what /netcheck cannot read from Proxmox):\n"
+                    + "\n".join(_fact_text(line, services(context).access.display)
+                                 for line in lines)
+                    + "\nChange one: /netfacts add|del|set <fact> <item>...; "
+                      "/netfacts reset <fact> goes back to its setting.")
+        return
+    line = await network.change_fact(uid, args.op, args.name, args.items)
+    await reply(update, f"✅ {_fact_text(line, services(context).access.display)}")

@@ -29,21 +29,21 @@ def duration(seconds: int) -> str:
     return f"{minutes}m"
 
 
-def container_line(ct: Container, owner: int | None = None) -> str:
+def container_line(ct: Container, owner: int | str | None = None) -> str:
     icon = STATE_ICON.get(ct.status, "•")
     who = f" · owner {owner}" if owner is not None else ""
     # No address here: the cluster listing does not carry NICs (see /info for them).
     return f"{icon} {ct.vmid} {ct.hostname} · {ct.status} · {ct.node}{who}"
 
 
-def container_list(cts: list[Container], owners: dict[int, int] | None = None) -> str:
+def container_list(cts: list[Container], owners: dict[int, int | str] | None = None) -> str:
     if not cts:
         return "No containers yet. /create <hostname> makes one."
     lines = [container_line(ct, owners.get(ct.vmid) if owners else None) for ct in cts]
     return f"{len(cts)} container(s):\n" + "\n".join(lines)
 
 
-def container_card(ct: Container, owner: int | None) -> str:
+def container_card(ct: Container, owner: int | str | None) -> str:
     lock = f"\nLocked: {ct.lock}" if ct.lock else ""
     uptime = duration(ct.uptime) if ct.status == "running" else "-"
     return (

@@ -594,8 +594,8 @@ class Proxmox(ScalingMixin, MovesMixin, NetworkMixin, BackupsMixin):
 
     def _place(self, spec: ContainerSpec, resources: list[dict],
                allowed: set[str] | None = None) -> str:
-        """spec.node if online; else the online node (among `allowed`) with the most free
-        memory that fits."""
+        """spec.node if online; else spec.prefer_node if allowed and it fits; else the online
+        node (among `allowed`) with the most free memory that fits."""
         nodes = {r["node"]: r for r in resources if r.get("type") == "node"}
         if spec.node:
             if spec.node not in nodes:
@@ -612,6 +612,8 @@ class Proxmox(ScalingMixin, MovesMixin, NetworkMixin, BackupsMixin):
         }
         if not free:
             raise errors.NodeUnavailable("No node of the cluster is online.")
+        if free.get(spec.prefer_node, 0) >= spec.memory_mb:
+            return spec.prefer_node
         best = max(sorted(free), key=lambda n: free[n])
         if free[best] < spec.memory_mb:
             raise errors.NodeUnavailable(

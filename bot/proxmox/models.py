@@ -67,6 +67,9 @@ class ContainerSpec:
     password: str | None = field(default=None, repr=False)  # None and no key: generated
     unprivileged: bool = True
     node: str | None = None
+    # With no `node`: the node to choose when it can take the CT (its owner's other CTs are
+    # there), else placement's usual choice.
+    prefer_node: str | None = None
     tags: tuple[str, ...] = ()
     description: str | None = None
     start: bool = False

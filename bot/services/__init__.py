@@ -11,6 +11,7 @@ from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
 from bot.services.invites import InviteService
+from bot.services.keys import KeyService
 from bot.services.network import NetworkService
 from bot.services.ratelimit import ApiLimiter, ChatLimiter
 from bot.services.resizing import ResizeService
@@ -34,6 +35,7 @@ class Services:
     doctor: DoctorService
     scaling: ScalingService
     tokens: ApiTokenService
+    keys: KeyService
     approval_chat_id: int
     notify_chat_id: int | None = None
     limiter: ChatLimiter = field(default_factory=ChatLimiter)  # who may make the bot work now

@@ -92,6 +92,19 @@ class AccessService:
         self._store.audit.record(user_id, "refused", "bot", "unknown user", tried[:60])
         return True
 
+    def saw(self, user_id: int, name: str, username: str | None = None) -> None:
+        """The name `user_id` goes by in the chat now (for `display`)."""
+        self._store.people.saw(user_id, name, username)
+
+    def display(self, user_id: int | None) -> str:
+        """"Ada (1001)": how a person is named in what the bot shows; None is the bot's own
+        doing (its scaler, expiries)."""
+        if user_id is None:
+            return "Stratus (automatic)"
+        user = self._store.users.get(user_id)
+        name = (user.name if user and user.name else None) or self._store.people.name(user_id)
+        return f"{name} ({user_id})" if name else str(user_id)
+
     def admins(self) -> list[int]:
         """Every admin's id (for the bot's own set-up, e.g. their command menu)."""
         granted = [u.id for u in self._store.users.all() if u.is_admin]

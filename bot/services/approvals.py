@@ -88,7 +88,8 @@ class ApprovalService:
             current = self.get(approval_id)
             if current.status == "pending":  # past its deadline; the expiry job will close it
                 raise Conflict("This request has already expired.")
-            raise Conflict(f"This request is already {describe_status(current)}.")
+            raise Conflict(f"This request is already "
+                           f"{describe_status(current, self._access.display)}.")
         self._store.audit.record(admin_id, "approve" if approve else "reject",
                                  f"approval:{approval_id}", status, decided.summary)
         if not approve:
@@ -163,8 +164,9 @@ def _object_of(payload: dict) -> str:
     return json.dumps(stable, sort_keys=True, default=str)
 
 
-def describe_status(approval: Approval) -> str:
-    who = f" by {approval.decided_by}" if approval.decided_by else ""
+def describe_status(approval: Approval, name=str) -> str:
+    """`name`: how a person is shown (AccessService.display), else their id."""
+    who = f" by {name(approval.decided_by)}" if approval.decided_by else ""
     return {
         "approved": f"approved{who}",
         "rejected": f"rejected{who}",

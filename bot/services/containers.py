@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class ContainerService:
         self.defaults = defaults
         # Hands out pool addresses (bot.services.network.NetworkService); wired by build_services.
         self.addresses: AddressSource | None = None
+        self.keys: Any = None  # bot.services.keys.KeyService: a person's SSH key, for creates
         # Per owner: a quota check and what it lets through (a create, a scaling group's
         # reservation) are one step; one user's commands run concurrently and each check awaits
         # Proxmox. Creates under way count against the quota until their ownership is recorded.
@@ -397,7 +399,8 @@ class ContainerService:
             hostname=args.hostname, template=args.template or d.template,
             cores=args.cores or d.cores, memory_mb=args.memory_mb or d.memory_mb,
             disk_gb=args.disk_gb or d.disk_gb, nics=(nic,), node=args.node,
-            tags=("stratus",), start=True,
+            prefer_node=None if args.node else await self.home_node(actor_id),
+            ssh_public_key=self._ssh_key_line(actor_id), tags=("stratus",), start=True,
         )
         plan = CreatePlan(spec, (), holder if lease is not None else None)
         if role is Role.ADMIN:
@@ -410,6 +413,21 @@ class ContainerService:
             raise
         return dataclasses.replace(plan, approval_reasons=tuple(
             approval_reasons(plan.size, self._thresholds)))
+
+    def _ssh_key_line(self, owner_id: int) -> str | None:
+        key = self.keys.key_of(owner_id) if self.keys is not None else None
+        return key.line if key else None
+
+    async def home_node(self, owner_id: int) -> str | None:
+        """The node holding most of the owner's containers (scaling replicas aside), where
+        their next one goes when it can: containers that talk through a node's own bridges
+        (one without uplink, like the lab's vmbr1, or routed by the node between two bridges)
+        reach each other only on the same node."""
+        in_groups = {m.vmid for g in self._store.scaling.all() if g.owner_id == owner_id
+                     for m in g.members + g.spares}
+        cts = await self.owned_containers(owner_id, exclude=in_groups)
+        counts = Counter(ct.node for ct in cts if not ct.template)
+        return max(sorted(counts), key=counts.__getitem__) if counts else None
 
     # ---- acting -------------------------------------------------------------------------------
 

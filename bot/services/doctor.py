@@ -9,11 +9,18 @@ early on (nothing answers) makes the later checks pointless, so they are skipped
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.proxmox import Proxmox, errors
 from bot.proxmox import privileges as needed
 from bot.services.access import AccessService
+from bot.services.netcheck import Facts
+
+# Where Stratus reaches Proxmox through a NAT port forward of the machine it runs on (the lab:
+# Proxmox in a VirtualBox VM behind NAT, its port 8006 forwarded to the PC).
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+PVE_API_PORT = 8006
 
 
 @dataclass(frozen=True)
@@ -27,9 +34,11 @@ class Check:
 
 
 class DoctorService:
-    def __init__(self, px: Proxmox, access: AccessService) -> None:
+    def __init__(self, px: Proxmox, access: AccessService,
+                 facts: Callable[[], Facts] = Facts) -> None:
         self._px = px
         self._access = access
+        self._facts = facts  # the network facts of the moment (settings, then /netfacts)
 
     async def run(self, actor_id: int) -> list[Check]:
         self._access.policy.authorize(actor_id, "doctor")
@@ -63,7 +72,34 @@ class DoctorService:
                                f"(release {version.get('release', '?')})"))
         out += await self._permissions()
         out += await self._cluster()
+        if s.host in _LOOPBACK:
+            nat = await self._nat_forward(s.port)
+            out += [nat] if nat else []
         return out
+
+    async def _nat_forward(self, port: int) -> Check | None:
+        """Proxmox answers on the PC's own address: behind NAT (a bridge is declared to lead to
+        the PC), through a port forward, which the API cannot show; /netcheck pc host reasons
+        from the declared one, so it must be there. (Stratus may also run on the node itself:
+        with no NAT declared, nothing is said.)"""
+        facts = self._facts()
+        forwards = [f for f in facts.nat_port_forwards
+                    if f.pc_port == port and f.target_ip is None and f.proto == "tcp"]
+        if forwards:
+            f = forwards[0]
+            return Check(True, f"the PC reaches {f.node}'s API through the NAT port forward "
+                               f"{port}->{f.target_port} (declared: /netfacts)")
+        if not facts.pc_reachable_via:
+            return None
+        try:
+            node = next((n.name for n in await self._px.overview() if n.online), "pve1")
+        except errors.ProxmoxError:
+            node = "pve1"
+        return Check(False, f"Proxmox answers at 127.0.0.1:{port}, the PC's end of a NAT port "
+                            "forward, but no such forward is declared",
+                     f"declare it: /netfacts add port_forwards {node}:{port}->{PVE_API_PORT} "
+                     f"(on VirtualBox: VBoxManage controlvm {facts.vbox_vm} natpf1 "
+                     f"\"pve-api,tcp,127.0.0.1,{port},,{PVE_API_PORT}\")")
 
     def _tls(self, probe) -> Check:
         """What was verified, on the route the API connection takes (through its proxy: an

@@ -1,9 +1,9 @@
 """The connectivity doctor's reasoning: can endpoint A reach endpoint B, and if not, what is missing.
 
 Pure: it reads a snapshot of what the Proxmox API shows (bridges, SDN VNets, guests and their NICs)
-plus a few facts declared in settings for what the API cannot show (IP forwarding, masquerading done
-in `post-up` lines, which bridge leads to the PC, the NAT's port forwards), and answers with the path
-a packet takes or with each missing piece and its fix. No I/O, no Telegram, no proxmox imports: the
+plus a few facts declared for what the API cannot show (IP forwarding, masquerading done in `post-up`
+lines, which bridge leads to the PC, the NAT's port forwards: bot/services/netfacts.py, /netfacts),
+and answers with the path a packet takes or with each missing piece and the command that fixes it. No I/O, no Telegram, no proxmox imports: the
 caller fills the dataclasses below from PVE's answers.
 
 "Reach" means a conversation: A's packets get to B and B's answers get back to A. NAT makes the
@@ -108,7 +108,8 @@ class PortForward:
 
 @dataclass(frozen=True)
 class Facts:
-    """What the API cannot show, declared in settings."""
+    """What the API cannot show: the settings' values, or an admin's (/netfacts,
+    bot/services/netfacts.py, which names each field the same way everywhere)."""
 
     forwarding_nodes: frozenset[str] = frozenset()  # nodes with net.ipv4.ip_forward=1
     # (node, inner bridge, out bridge): "the node forwards and masquerades vmbr1 out of vmbr0"
@@ -444,7 +445,9 @@ def _attach(
                 Problem(
                     f"{who} asks for DHCP on {seg.label}, but nothing the API shows serves DHCP there "
                     "(probably none)",
-                    f"give it a static address: {_address_fix(g, nic, seg, net, facts)}",
+                    f"give it a static address: {_address_fix(g, nic, seg, net, facts)} (or, "
+                    f"if a DHCP server outside Proxmox serves {seg.name}, declare it: "
+                    f"/netfacts add dhcp {seg.node}:{seg.name})",
                 )
             )
     elif ip_if is None:
@@ -616,7 +619,7 @@ def _forwarding_problem(node: str) -> Problem:
     return Problem(
         f"{node} is not declared to forward IP packets between its bridges",
         f"enable it on {node} (net.ipv4.ip_forward=1 in /etc/sysctl.d/, "
-        "sysctl --system) and declare it in Stratus's network facts (forwarding_nodes)",
+        f"sysctl --system), then declare it: /netfacts add forwarding {node}",
     )
 
 
@@ -730,10 +733,14 @@ def _not_joined(pa: _Port, pb: _Port) -> Verdict:
                 )
             )
         elif s.bridge is not None and not s.bridge.ports:
+            other = pb if p is pa else pa
             problems.append(
                 Problem(
                     f"{s.label} has no physical port, so its traffic never leaves {s.node}",
-                    f"give it one (--ports eth1) or move {p.who} to a bridge with an uplink",
+                    f"put {other.who} on {s.node} too: back it up (/backup "
+                    f"{other.guest.vmid}), restore it there (/restore <its backup> --new "
+                    f"--node {s.node}) and delete the old one; or give {s.name} an uplink "
+                    f"(--ports eth1), or move {p.who} to a bridge with one",
                 )
             )
     if not problems:
@@ -838,10 +845,12 @@ def _node_out(
                 f"set the gateway on {b.name} (e.g. 10.0.2.2 behind VirtualBox NAT) and apply",
             )
         ]
+    # The bridge carrying the node's default gateway is the usual way out (vmbr0 on VirtualBox).
+    out = next((b.name for b in net.bridges if b.node == node and b.gateway), "vmbr0")
     return None, [
         Problem(
             f"nothing declares how {node} reaches the PC",
-            f"declare the bridge whose uplink leads to it (pc_reachable_via: {node} vmbr0)",
+            f"declare the bridge whose uplink leads to it: /netfacts add pc_via {node}:{out}",
         )
     ]
 
@@ -855,7 +864,8 @@ def _guest_pc_uplink(p: _Port, facts: Facts) -> Verdict:
         problems.append(
             Problem(
                 f"{seg.label} is declared to lead to the PC but has no physical port",
-                "add its uplink (e.g. --ports enp0s3) or fix the declaration",
+                f"add its uplink (e.g. --ports enp0s3) or, if it does not lead to the PC, "
+                f"take the declaration back: /netfacts del pc_via {seg.node}:{seg.name}",
             )
         )
     home, out_gw, host = seg.network, seg.uplink_gateway, seg.host_ip
@@ -934,7 +944,8 @@ def _guest_pc_nat(
             Problem(
                 f"{seg.node} masquerades {seg.name} out of {', '.join(inner_out)}, "
                 f"but reaches the PC through {out.name}",
-                f"masquerade {seg.name} out of {out.name} and declare it",
+                f"masquerade {seg.name} out of {out.name} on {seg.node}, then declare it: "
+                f"/netfacts add masquerade {seg.node}:{seg.name}:{out.name}",
             )
         )
     if problems:
@@ -951,7 +962,7 @@ def _guest_pc_nat(
     )
 
 
-def _no_way_out(p: _Port, net: NetworkSnapshot) -> Problem:
+def _no_way_out(p: _Port, net: NetworkSnapshot, facts: Facts) -> Problem:
     seg = p.seg
     natnets = [
         v
@@ -977,12 +988,14 @@ def _no_way_out(p: _Port, net: NetworkSnapshot) -> Problem:
             f"create a NAT network (/natnet_add natnet 10.10.30.0/24) and move {p.who} onto it "
             f"(/net_set {p.guest.vmid} {p.nic.name} --bridge natnet ...)"
         )
+    out = next((b for n, b in facts.pc_reachable_via if n == seg.node), "vmbr0")
     return Problem(
         f"{seg.label} neither leads to the PC nor is NATed (no SNAT VNet, no declared "
         f"masquerade), so {p.who}'s packets cannot leave {seg.node} and come back",
-        f"{move}; or masquerade {seg.name} out of the PC-side bridge on {seg.node} "
-        f"(post-up iptables -t nat -A POSTROUTING -s '{p.network}' -o vmbr0 -j MASQUERADE) "
-        "and declare it in Stratus's network facts",
+        f"{move}; or masquerade {seg.name} out of {out} on {seg.node} (post-up iptables -t "
+        f"nat -A POSTROUTING -s '{p.network}' -o {out} -j MASQUERADE, and "
+        f"net.ipv4.ip_forward=1), then declare it: /netfacts add masquerade "
+        f"{seg.node}:{seg.name}:{out}",
     )
 
 
@@ -995,7 +1008,7 @@ def _guest_pc(p: _Port, net: NetworkSnapshot, facts: Facts) -> Verdict:
         return _guest_pc_nat(p, out, out_problems, net, facts)
     if seg.bridge is not None and any(m[:2] == (seg.node, seg.name) for m in facts.masquerade):
         return _guest_pc_nat(p, out, out_problems, net, facts)
-    return Verdict(False, problems=[_no_way_out(p, net)])
+    return Verdict(False, problems=[_no_way_out(p, net, facts)])
 
 
 def _forward_fix(
@@ -1004,12 +1017,13 @@ def _forward_fix(
     """A VirtualBox NAT port forward straight to the guest when it sits on the PC-side network;
     otherwise a forward to the node plus a DNAT there (which the API cannot show, hence declared)."""
     natpf = f'VBoxManage controlvm {facts.vbox_vm} natpf1 "{target}-{port},tcp,127.0.0.1,<pc port>'
+    declare = f"/netfacts add port_forwards {node}:<pc port>->{ip}:{port}"
     if not behind:
-        return f"{natpf},{ip},{port}\", then declare it in Stratus's network facts"
+        return f"{natpf},{ip},{port}\", then declare it: {declare}"
     return (
         f'forward a PC port to {node} ({natpf},,<pc port>") and DNAT it on {node} to {ip}:{port} '
         f"(iptables -t nat -A PREROUTING -p tcp --dport <pc port> -j DNAT --to-destination "
-        f"{ip}:{port}), then declare the forward in Stratus's network facts"
+        f"{ip}:{port}), then declare the forward: {declare}"
     )
 
 
@@ -1080,7 +1094,8 @@ def _pc_host(node: str, net: NetworkSnapshot, facts: Facts) -> Verdict:
                 Problem(
                     f"the PC reaches {node} only through the NAT's port forwards, and none is declared",
                     f'VBoxManage controlvm {facts.vbox_vm} natpf1 "pve-api,tcp,127.0.0.1,8006,,8006" '
-                    "(and pve-ssh ...,2222,,22), then declare them in Stratus's network facts",
+                    f"(and pve-ssh ...,2222,,22), then declare them: /netfacts add port_forwards "
+                    f"{node}:8006->8006 {node}:2222->22",
                 )
             ],
         )

@@ -19,8 +19,8 @@ from bot.proxmox import Proxmox, errors
 from bot.proxmox.models import parse_property_string
 from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
 from bot.proxmox.tasks import TASK_TIMEOUTS_S
-from bot.services import netcheck
-from bot.services.access import AccessService
+from bot.services import netcheck, netfacts
+from bot.services.access import AccessService, Role
 from bot.services.containers import ContainerService
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from bot.store import Approval, Store
@@ -45,10 +45,42 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class UsableNetwork:
+    """A network a person may put a container on, as the guided create and /bridges show it."""
+
+    name: str
+    subnet: str | None  # "10.0.2.0/24"
+    gateway: str | None  # what its containers route through
+    pool: str | None  # "first-last": where their addresses come from; None: DHCP
+    nodes: tuple[str, ...]  # where it exists (applied)
+    nat: bool = False  # an SDN network with SNAT
+    default: bool = False  # /create's network when none is named
+
+    @property
+    def addressing(self) -> str:
+        if self.pool:
+            return f"addresses from its pool {self.pool}" + (
+                f", gateway {self.gateway}" if self.gateway else "")
+        return "DHCP (no address pool)"
+
+
+@dataclass(frozen=True)
 class Overview:
     nodes: tuple[NodeNetwork, ...]
     vnets: tuple[VNetInfo, ...]
     pools: dict[str, str]  # network -> "first-last"
+    usable: tuple[UsableNetwork, ...] = ()  # what users may put containers on
+    full: bool = True  # False: a user's view, only `usable`
+
+
+@dataclass(frozen=True)
+class FactLine:
+    """One network fact as /netfacts shows it: its value and where that comes from."""
+
+    kind: netfacts.FactKind
+    items: tuple[str, ...]
+    by: int | None = None  # who set it from the chat (None: the setting's value)
+    at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +138,7 @@ class NetworkService:
         self._store = store
         self._access = access
         self.containers: ContainerService | None = None  # wired by build_services
-        self.facts = facts or netcheck.Facts()
+        self._settings_facts = facts or netcheck.Facts()  # initial values; /netfacts overrides
         self._settings_pools = {name: (first, last) for name, first, last in pools}
 
     def _admin(self, actor_id: int, use_case: str) -> None:
@@ -125,11 +157,50 @@ class NetworkService:
     # ---- seeing -------------------------------------------------------------------------------
 
     async def overview(self, actor_id: int, node: str | None = None) -> Overview:
-        self._admin(actor_id, "bridge.see")
+        """An admin's: every bridge and NAT network, with pending changes and what users may
+        use. A user's: only the networks they may put containers on (`usable_networks`)."""
+        role = self._access.policy.authorize(actor_id, "bridge.see")
+        pools = {p: f"{a}-{b}" for p, (a, b) in self._pools().items()}
+        if role < Role.ADMIN:
+            return Overview((), (), pools, tuple(await self.usable_networks(actor_id)),
+                            full=False)
         nodes = [await self._node(node)] if node else await self._px.online_nodes()
         networks = tuple([await self._px.node_network(n) for n in nodes])
         vnets = tuple(await self._px.list_vnets())
-        return Overview(networks, vnets, {p: f"{a}-{b}" for p, (a, b) in self._pools().items()})
+        return Overview(networks, vnets, pools, tuple(await self.usable_networks(actor_id)))
+
+    async def usable_networks(self, actor_id: int, use_case: str = "bridge.see",
+                              ) -> list[UsableNetwork]:
+        """The networks the asker may put a container on, where they exist, with their subnet,
+        gateway and address pool: for a user, those an admin gave a pool (their fixed
+        addresses come only from it) and the default network; for an admin, every applied
+        bridge and NAT network. The default comes first."""
+        role = self._access.policy.authorize(actor_id, use_case)
+        default = self.containers.defaults.bridge if self.containers else "vmbr0"
+        pools = {p: f"{a}-{b}" for p, (a, b) in self._pools().items()}
+        found: dict[str, UsableNetwork] = {}
+        online = await self._px.online_nodes()
+        for node in online:
+            for b in (await self._px.node_network(node)).bridges:
+                if not b.active:  # staged, not applied yet
+                    continue
+                seen = found.get(b.name)
+                if seen is not None:
+                    found[b.name] = dataclasses.replace(seen, nodes=(*seen.nodes, node))
+                    continue
+                subnet = str(ipaddress.IPv4Interface(b.cidr).network) if b.cidr else None
+                gateway = b.gateway or (str(ipaddress.IPv4Interface(b.cidr).ip) if b.cidr
+                                        else None)
+                found[b.name] = UsableNetwork(b.name, subnet, gateway, pools.get(b.name),
+                                              (node,), default=b.name == default)
+        for v in await self._px.list_vnets():
+            if v.applied:
+                found[v.name] = UsableNetwork(v.name, v.subnet, v.gateway, pools.get(v.name),
+                                              tuple(v.zone_nodes or online), nat=v.snat,
+                                              default=v.name == default)
+        usable = [n for n in found.values()
+                  if role is Role.ADMIN or n.pool is not None or n.default]
+        return sorted(usable, key=lambda n: (not n.default, n.name))
 
     def _pools(self) -> dict[str, tuple[str, str]]:
         pools = dict(self._settings_pools)
@@ -467,6 +538,73 @@ class NetworkService:
         self._store.audit.record(actor_id, "net_set", f"ct:{vmid}", "ok", f"{args.key}={value}"
                                  + self.containers.share_note(actor_id, vmid))
         return NicChange(vmid, args.key, current.raw if current else "", value, ct.running)
+
+    # ---- the network facts the API cannot show (admins) ---------------------------------------
+
+    @property
+    def facts(self) -> netcheck.Facts:
+        """The settings' facts, with those an admin set from the chat in their place."""
+        stored = {name: doc["items"] for name, doc in self._store.netfacts.all().items()}
+        return netfacts.merged(self._settings_facts, stored)
+
+    def fact_sheet(self, actor_id: int) -> list[FactLine]:
+        self._admin(actor_id, "netfacts")
+        facts, stored = self.facts, self._store.netfacts.all()
+        return [FactLine(k, netfacts.shown(k.name, netfacts.items_of(facts, k.name)),
+                         stored.get(k.name, {}).get("by"), stored.get(k.name, {}).get("at"))
+                for k in netfacts.KINDS.values()]
+
+    async def change_fact(self, actor_id: int, op: str, name: str,
+                          items: tuple = ()) -> FactLine:
+        """add / del / set items of fact `name`, or reset it to the setting's value. What is
+        added names nodes and bridges that exist; the change is stored and audited."""
+        self._admin(actor_id, "netfacts")
+        kind = netfacts.KINDS[name]
+        current = list(netfacts.items_of(self.facts, name))
+        if op == "reset":
+            self._store.netfacts.remove(name)
+        else:
+            if op in ("add", "set"):
+                await self._check_fact_items(kind, items)
+            if op == "add":
+                new = current + [i for i in items if i not in current]
+            elif op == "del":
+                missing = [i for i in items if i not in current]
+                if missing:
+                    have = ", ".join(netfacts.shown(name, current)) or "nothing"
+                    raise NotFound(f"{name} has no {', '.join(netfacts.shown(name, missing))}; "
+                                   f"it holds: {have}.")
+                new = [i for i in current if i not in items]
+            else:
+                new = list(items)
+            texts = netfacts.shown(name, netfacts.items_of(
+                netfacts.with_items(netcheck.Facts(), name, new), name))
+            self._store.netfacts.put(name, list(texts), actor_id)
+        line = next(f for f in self.fact_sheet(actor_id) if f.kind.name == name)
+        detail = f"{op} {' '.join(netfacts.shown(name, items))}".strip()
+        self._store.audit.record(actor_id, "netfacts", f"fact:{name}", "ok",
+                                 f"{detail} -> {', '.join(line.items) or 'none'}")
+        return line
+
+    async def _check_fact_items(self, kind: netfacts.FactKind, items: tuple) -> None:
+        """Nodes and bridges a fact names must exist: a typo would make /netcheck reason
+        about a network that is not there."""
+        if kind.name in ("vbox_vm",):
+            return
+        online = await self._px.online_nodes()
+        for item in items:
+            node = item.node if isinstance(item, netcheck.PortForward) else (
+                item if isinstance(item, str) else item[0])
+            if node not in online:
+                raise NotFound(f"{node} is not an online node of the cluster (online: "
+                               f"{', '.join(online) or 'none'}).")
+            bridges = item[1:] if isinstance(item, tuple) else ()
+            if bridges:
+                have = {b.name for b in (await self._px.node_network(node)).bridges}
+                for bridge in bridges:
+                    if bridge not in have:
+                        raise NotFound(f"{node} has no bridge {bridge} (its bridges: "
+                                       f"{', '.join(sorted(have)) or 'none'}).")
 
     # ---- the connectivity doctor --------------------------------------------------------------
 

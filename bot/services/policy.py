@@ -107,12 +107,13 @@ RULES: dict[str, Rule] = {
     "net.see": Rule(U, OWN, shared=VIEWER),
     "net.set": Rule(U, OWN, shared=MANAGER),
     "net.check": Rule(U, OWN, shared=VIEWER),
-    "bridge.see": Rule(A, ANY),
+    "bridge.see": Rule(U, NONE),  # users: only the networks they may use
     "bridge.add": Rule(A, ANY),
     "bridge.apply": Rule(A, ANY),
     "bridge.delete": Rule(A, ANY, Approve.ALWAYS),
     "natnet.add": Rule(A, ANY),
     "doctor": Rule(A, ANY),
+    "netfacts": Rule(A, ANY),  # what the API cannot show: see them, change them
     # backups
     "backup.create": Rule(U, OWN, Approve.KEEPS, shared=MANAGER),
     "backup.list": Rule(U, OWN, shared=MANAGER),
@@ -129,6 +130,7 @@ RULES: dict[str, Rule] = {
     "group.delete": Rule(U, OWN, Approve.USERS),
     "group.scale_out": Rule(U, OWN, Approve.LIMIT),  # the controller, for the group's owner
     # people and the trail
+    "key.manage": Rule(U, NONE),  # one's own SSH key, for one's new containers
     "user.grant": Rule(A, ANY),
     "user.revoke": Rule(A, ANY),
     "user.list": Rule(A, ANY),

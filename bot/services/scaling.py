@@ -415,7 +415,18 @@ class ScalingService:
             for a in added:
                 self._store.ownership.set(a.vmid, group.owner_id, a.hostname,
                                           identity=a.identity)
+        for r in results:  # the scaler acts for the group's owner: the trail says so
+            if isinstance(r, Added):
+                self._audit("scale_out", group, "ok", f"{r.hostname} (CT {r.vmid}) on {r.node}")
+            elif isinstance(r, Failed):
+                self._audit("scale_out", group, "failed", f"{r.hostname}: {r.reason}")
         return results
+
+    def _audit(self, action: str, group: ScalingGroup, outcome: str, detail: str) -> None:
+        """An action of the scaling controller (no person: actor None, shown as the scaler),
+        naming the group and its owner."""
+        self._store.audit.record(None, action, f"group:{group.name}", outcome,
+                                 f"{detail}; owner {group.owner_id}")
 
     async def _template_problem(self, group: ScalingGroup) -> str | None:
         """Why the group's template may not be cloned now (None: it may): it must still be
@@ -517,6 +528,11 @@ class ScalingService:
             if victim.vmid not in as_spare:
                 self._store.ownership.remove(victim.vmid)
             out.append((victim, None))
+        for victim, error in out:
+            kept = " (kept stopped as a warm spare)" if victim.vmid in as_spare else ""
+            self._audit("scale_in", group, "failed" if error else "ok",
+                        f"{victim.hostname} (CT {victim.vmid}) on {victim.node}{kept}"
+                        + (f": {error}" if error else ""))
         current = self._store.scaling.get(group.name) or group
         spares = tuple(m for m in current.members if m.vmid in gone & as_spare)
         self._store.scaling.update(

@@ -24,6 +24,8 @@ from .errors import StoreUnreadable
 from .invites import InviteRepository
 from .journal import DAY_S, Journal
 from .lock import DEFAULT_WAIT_S, DataFolderLock
+from .netfacts import NetFactRepository
+from .people import PeopleRepository
 from .pools import PoolRepository
 from .repositories import (
     ApprovalRepository,
@@ -35,6 +37,7 @@ from .repositories import (
 )
 from .scaling import NoticeBacklogRepository, ScalingGroupRepository, ScalingHistoryRepository
 from .shares import ShareRepository
+from .ssh_keys import SshKeyRepository
 from .storage import AtomicJSONStorage, StoreDB
 from .writer import fsync_directory, write_atomically
 
@@ -97,6 +100,9 @@ class Store:
                                     self._db.table("pool_leases", cache_size=0), lock)
         self.shares = ShareRepository(self._db.table("shares", cache_size=0), lock)
         self.invites = InviteRepository(self._db.table("invites", cache_size=0), lock)
+        self.netfacts = NetFactRepository(self._db.table("netfacts", cache_size=0), lock)
+        self.people = PeopleRepository(self._db.table("people", cache_size=0), lock)
+        self.ssh_keys = SshKeyRepository(self._db.table("ssh_keys", cache_size=0), lock)
         self.scaling = ScalingGroupRepository(self._db.table("scaling_groups", cache_size=0), lock)
         self.scaling_notices = NoticeBacklogRepository(
             self._db.table("scaling_notices", cache_size=0), lock)

@@ -156,7 +156,7 @@ async def create_ct(ctx, p):
     extra = "".join(f",{k}={v}" for k, v in spec.items() if k not in ("volume", "size"))
     config["rootfs"] = f"{disk_store_id}:{disk_name}{extra},size={size_text}"
     config["lock"] = "create"
-    guest = Guest(vmid, node.name, config)
+    guest = Guest(vmid, node.name, config, authorized_keys=p.get("ssh-public-keys"))
     ctx.cluster.guests[vmid] = guest  # taken now: a concurrent create of the same id fails at once
     start_after = bool(p.get("start"))
 
@@ -451,7 +451,7 @@ async def clone_ct(ctx, p):
         new_disk = f"{volume.partition(':')[2]}/{new_disk}"
     config["rootfs"] = f"{store_id}:{new_disk},size={size}G"
     config["lock"] = "create"
-    clone = Guest(newid, source.node, config)
+    clone = Guest(newid, source.node, config, authorized_keys=source.authorized_keys)
     ctx.cluster.guests[newid] = clone
     source.config["lock"] = "disk"
 

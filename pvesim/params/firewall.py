@@ -8,18 +8,19 @@ PARAMS = {
         "properties": {
             "delete": {"type": "string", "optional": 1, "format": "pve-configid-list"},
             "digest": {"type": "string", "optional": 1, "maxLength": 64},
-            "ebtables": {"type": "boolean", "optional": 1},
-            "enable": {"type": "integer", "optional": 1, "minimum": 0},
+            "ebtables": {"type": "boolean", "optional": 1, "default": 1},
+            "enable": {"type": "integer", "optional": 1, "minimum": 0, "default": 0},
             "log_ratelimit": {
                 "type": "string",
                 "optional": 1,
                 "format": {
-                    "burst": {"type": "integer", "optional": 1, "minimum": 0},
-                    "enable": {"type": "boolean", "default_key": 1},
+                    "burst": {"type": "integer", "optional": 1, "minimum": 0, "default": 5},
+                    "enable": {"type": "boolean", "default_key": 1, "default": "1"},
                     "rate": {
                         "type": "string",
                         "optional": 1,
                         "pattern": "[1-9][0-9]*\\/(second|minute|hour|day)",
+                        "default": "1/second",
                     },
                 },
             },
@@ -217,9 +218,9 @@ PARAMS = {
         "proxyto": "node",
         "properties": {
             "delete": {"type": "string", "optional": 1, "format": "pve-configid-list"},
-            "dhcp": {"type": "boolean", "optional": 1},
+            "dhcp": {"type": "boolean", "optional": 1, "default": 0},
             "digest": {"type": "string", "optional": 1, "maxLength": 64},
-            "enable": {"type": "boolean", "optional": 1},
+            "enable": {"type": "boolean", "optional": 1, "default": 0},
             "ipfilter": {"type": "boolean", "optional": 1},
             "log_level_in": {
                 "type": "string",
@@ -251,8 +252,8 @@ PARAMS = {
                     "nolog",
                 ],
             },
-            "macfilter": {"type": "boolean", "optional": 1},
-            "ndp": {"type": "boolean", "optional": 1},
+            "macfilter": {"type": "boolean", "optional": 1, "default": 1},
+            "ndp": {"type": "boolean", "optional": 1, "default": 1},
             "node": {"type": "string", "format": "pve-node"},
             "policy_in": {"type": "string", "optional": 1, "enum": ["ACCEPT", "REJECT", "DROP"]},
             "policy_out": {"type": "string", "optional": 1, "enum": ["ACCEPT", "REJECT", "DROP"]},

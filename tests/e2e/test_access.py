@@ -78,7 +78,7 @@ async def test_grant_and_revoke(harness):
     refused = await h.ask(newcomer, "/list")
     assert "not registered" in refused.content
     done = await h.ask(h.admin, "/grant 2024")
-    assert "2024 is now a user" in done.content
+    assert "Nina (2024) is now a user" in done.content
     allowed = await h.ask(newcomer, "/list")
     assert "No containers yet" in allowed.content
     await h.ask(h.admin, "/revoke 2024")
@@ -107,7 +107,7 @@ async def test_user_cannot_touch_anothers_container(harness):
     assert h.sim.cluster.guests[vmid].status == "running"
     # The admin sees and may act on everything.
     admin_list = await h.ask(h.admin, "/list")
-    assert "bobs-box" in admin_list.content and f"owner {BOB_ID}" in admin_list.content
+    assert "bobs-box" in admin_list.content and f"owner Bob ({BOB_ID})" in admin_list.content
 
 
 async def test_a_user_cannot_tell_anothers_container_from_a_missing_one(harness):

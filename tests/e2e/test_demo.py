@@ -13,6 +13,7 @@ SCRIPT = """\
 /list
 /ct_delete web1
 :user ada
+:group
 :1
 :user bob
 :wait is deleted

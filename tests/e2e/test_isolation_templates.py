@@ -147,7 +147,7 @@ async def test_the_wizard_places_a_template_where_it_is(harness):
     await h.bob.press(sizes, "Small · 1 core, 512 MiB, 8 GiB")
     nets = await tg.wait_for(lambda m: m.message_id == menu.message_id
                              and "Step 3 of 3" in m.content)
-    await h.bob.press(nets, "vmbr0 · DHCP")
+    await h.bob.press(nets, "vmbr0 · 10.0.2.0/24 · DHCP")
     summary = await tg.wait_for(lambda m: m.message_id == menu.message_id
                                 and m.content.startswith("Create "))
     await h.bob.press(summary, "Create")

@@ -23,7 +23,7 @@ async def test_full_session(harness):
     assert f"{vmid} web1" in listing.content and "running" in listing.content
 
     card = await h.ask(bob, "/info web1", lambda m: m.content.startswith(f"CT {vmid}"))
-    assert "Node: pve" in card.content and "Owner: 1002" in card.content
+    assert "Node: pve" in card.content and "Owner: Bob (1002)" in card.content
     labels = [b.text for b in card.flat_buttons]
     assert "Stop" in labels and "Delete" in labels and "Start" not in labels
 

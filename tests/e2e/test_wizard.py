@@ -14,7 +14,7 @@ async def test_guided_create_template_size_network_summary(harness):
     sizes = await tg.wait_for(lambda m: m.message_id == menu.message_id and "Step 2 of 3" in m.content)
     await h.bob.press(sizes, "Medium · 2 cores, 2 GiB, 16 GiB")
     nets = await tg.wait_for(lambda m: m.message_id == menu.message_id and "Step 3 of 3" in m.content)
-    await h.bob.press(nets, "vmbr0 · DHCP")
+    await h.bob.press(nets, "vmbr0 · 10.0.2.0/24 · DHCP")
     summary = await tg.wait_for(lambda m: m.message_id == menu.message_id
                                 and m.content.startswith("Create "))
     hostname = summary.content.split()[1].rstrip(":")

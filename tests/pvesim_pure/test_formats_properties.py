@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pvesim import firewall as fw
 from pvesim import formats
 from pvesim.privileges import ALL_PRIVILEGES
 from pvesim.validator import Method
@@ -97,6 +98,12 @@ class Row:
 
 
 # format -> (values PVE accepts, mutations PVE refuses), each after PVE's Perl function.
+FW_NAME = regex(r"[A-Za-z][A-Za-z0-9\-_]{1,30}")
+PORT = st.one_of(digits(0, 65535), st.sampled_from(sorted(fw.SERVICES)),
+                 st.tuples(digits(0, 30000), digits(0, 30000)).map(
+                     lambda t: f"{t[0]}:{int(t[0]) + int(t[1])}"))
+PORTS = st.lists(PORT, min_size=1, max_size=5).map(",".join)
+
 ROWS: dict[str, Row] = {
     # pve-common PVE::JSONSchema::pve_verify_node_name
     "pve-node": Row(regex(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?"),
@@ -233,6 +240,26 @@ ROWS: dict[str, Row] = {
             lambda t: f"{t[0]}-{min(int(t[0]) + int(t[1]), 4094)}")),
         (replace_with("1"), replace_with("4095"), lambda v: v.split("-")[0] + "-1",
          append("-"), prepend("-"))),
+    # pve-firewall PVE::Firewall: pve_verify_ip_or_cidr, with aliases
+    "IPorCIDR": Row(st.one_of(IPV4, st.tuples(IPV4, digits(8, 32)).map("/".join)),
+                    (append("/33"), prepend("x"), replace_with("1.2.3"))),
+    "IPorCIDRorAlias": Row(st.one_of(IPV4, FW_NAME),
+                           (append("/33"), prepend("%"), replace_with("-x"))),
+    # parse_address_list: an ipset, an alias, or addresses of one family
+    "pve-fw-addr-spec": Row(st.one_of(IPV4, FW_NAME, FW_NAME.map("+{}".format),
+                                      st.lists(IPV4, min_size=1, max_size=4).map(",".join)),
+                            (prepend(","), replace_with("10.0.0.1,::1"),
+                             replace_with("+" + "x" * 65))),
+    # parse_port_name_number_or_range
+    "pve-fw-dport-spec": Row(PORTS, (append(","), prepend("x"), replace_with("70000"),
+                                     replace_with("90:80"))),
+    "pve-fw-sport-spec": Row(PORTS, (append(","), prepend("x"), replace_with("70000"),
+                                     replace_with("echo-request"))),
+    # /etc/protocols names and numbers
+    "pve-fw-protocol-spec": Row(st.sampled_from(sorted(fw.PROTOCOLS)),
+                                (append("x"), prepend("z"), replace_with("999"))),
+    "pve-fw-icmp-type-spec": Row(st.sampled_from(sorted(fw.ICMP_TYPES)),
+                                 (append("x"), prepend("-"))),
 }
 
 

@@ -767,6 +767,15 @@ CHAT_ONLY = {
     "bridge_del": "chat only for now",
     "natnet_add": "chat only for now",
     "doctor": "chat only for now",
+    "netfacts": "chat only for now",
+    "ssh_key": "not in the API yet",
+    "share": "not in the API yet",
+    "unshare": "not in the API yet",
+    "shares": "not in the API yet",
+    "resize": "not in the API yet",
+    "invite": "chat only: an invite is a Telegram link",
+    "invites": "chat only for now",
+    "invite_revoke": "chat only for now",
 }
 # Routes with no command of their own: what the chat does instead.
 CHAT_INSTEAD = {

@@ -22,7 +22,8 @@ async def request_big_create(h, name):
 
 async def test_double_click_and_second_admin_run_it_once(sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(admin_ids=(ADMIN_ID, SECOND_ADMIN))
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
         ada, eve = tg.user(ADMIN_ID, "Ada"), tg.user(SECOND_ADMIN, "Eve")
@@ -47,7 +48,8 @@ async def test_double_click_and_second_admin_run_it_once(sim, tg, tmp_path):
 
 async def test_restart_in_between_keeps_the_request_and_runs_it_once(sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy()
     ada, bob = tg.user(ADMIN_ID, "Ada"), tg.user(BOB_ID, "Bob")
     async with running_bot(sim, tg, store_path, policy):
@@ -82,7 +84,8 @@ async def test_pending_lists_open_requests(harness):
 
 async def test_requests_expire_and_the_requester_is_told(sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(approval_ttl_s=0.5)
     ada, bob = tg.user(ADMIN_ID, "Ada"), tg.user(BOB_ID, "Bob")
     # First with the expiry job far away: a click after the deadline is refused all the same.

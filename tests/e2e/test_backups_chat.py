@@ -80,7 +80,8 @@ async def test_restore_into_another_ct_gets_its_own_name_and_address(sim, tg, tm
     <hostname>-restore (or --hostname) and gets a free address of the bridge's pool, else DHCP,
     and the reply says which; restoring c1 in place keeps everything as it was."""
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(network_pools=(("vmbr0", "10.0.2.100", "10.0.2.101"),))
     async with running_bot(sim, tg, store_path, policy) as (services, app):
         h = Harness(sim, tg, services, app, str(store_path))
@@ -134,7 +135,8 @@ async def test_a_restore_into_that_outlasts_the_wait_keeps_the_copys_pool_addres
     from bot.proxmox import tasks
 
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(network_pools=(("vmbr0", "10.0.2.100", "10.0.2.103"),))
     async with running_bot(sim, tg, store_path, policy) as (services, app):
         h = Harness(sim, tg, services, app, str(store_path))
@@ -224,7 +226,8 @@ async def test_a_backup_that_never_ends_is_followed_for_a_bounded_time(sim, tg, 
 
     monkeypatch.setattr(handlers, "PROGRESS_INTERVAL_S", 0.05)
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(backup_watch_s=0.2, backup_follow_timeout_s=0.5)
     bob = tg.user(BOB_ID, "Bob")
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
@@ -275,7 +278,8 @@ async def test_refusals(harness):
 async def test_schedule_with_retention_keeps_what_prune_says_and_is_reported_once(
         sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
     bob = tg.user(BOB_ID, "Bob")
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
@@ -320,7 +324,8 @@ async def test_a_scheduled_backup_that_fails_before_any_guest_is_reported(sim, t
     import asyncio
 
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(backup_watch_s=0.2, notify_chat_id=APPROVAL_CHAT)
     bob = tg.user(BOB_ID, "Bob")
     lock = "can't acquire lock '/var/run/vzdump.lock' - got timeout"
@@ -386,7 +391,8 @@ async def test_a_backup_whose_follow_was_lost_in_a_crash_is_reported_after_the_r
     from bot.parsing_backups import parse_backup
 
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy(backup_watch_s=0.2)
     bob = tg.user(BOB_ID, "Bob")
     async with running_bot(sim, tg, store_path, policy) as (services, _app):

@@ -23,7 +23,8 @@ async def bobs_delete_request(tg, services, name):
 
 async def test_approved_but_interrupted_is_reported_not_rerun(sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy()
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
         vmid, card, approval = await bobs_delete_request(tg, services, "cut-short")
@@ -50,7 +51,8 @@ async def test_approved_but_interrupted_is_reported_not_rerun(sim, tg, tmp_path)
 
 async def test_carried_out_approval_is_recorded_done_and_not_reported(sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy()
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
         vmid, card, approval = await bobs_delete_request(tg, services, "goes-away")
@@ -66,7 +68,8 @@ async def test_carried_out_approval_is_recorded_done_and_not_reported(sim, tg, t
 
 async def test_failed_approved_action_is_recorded_failed(sim, tg, tmp_path):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     policy = default_policy()
     async with running_bot(sim, tg, store_path, policy) as (services, _app):
         vmid, card, approval = await bobs_delete_request(tg, services, "vanishes")

@@ -114,7 +114,8 @@ async def test_ownership_ends_with_the_ct_not_with_the_number(harness):
 async def test_a_ct_replaced_while_the_bot_was_down_is_forgotten_at_start(sim, tg, tmp_path,
                                                                           policy):
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(BOB_ID, "user", "Bob"))
+    with Store(store_path) as store:
+        store.users.put(User(BOB_ID, "user", "Bob"))
     async with running_bot(sim, tg, store_path, policy) as (services, app):
         h = Harness(sim, tg, services, app, str(store_path))
         alpha = await create(h, h.bob, "alpha")

@@ -20,7 +20,6 @@ from bot.demo import run_demo
 from bot.runtime import build_services
 from bot.services.netcheck import Facts, PortForward
 from bot.settings import Settings
-from bot.store import Store
 
 NAT = Facts(pc_reachable_via=(("pve1", "vmbr0"), ("pve2", "vmbr0")),
             nat_port_forwards=(PortForward("pve1", 8006, 8006),))
@@ -68,8 +67,9 @@ async def test_an_admin_declares_a_fact_it_is_stored_audited_and_survives_a_rest
     assert "netfacts fact:port_forwards · ok · add pve1:2222->22 pve1:2201->10.0.2.100:22" \
         in audit.content
     assert "netfacts fact:forwarding · ok · add pve1 -> pve1" in audit.content
-    # the services of a restarted bot, on the same store and settings: the chat's values hold
-    store = Store(h.store_path)
+    # services built anew on the same store and settings (as at a restart): the chat's values
+    # hold (one store per data folder: the running bot's)
+    store = h.services.store
     stored = store.netfacts.all()
     assert stored["forwarding"]["items"] == ["pve1"] and stored["forwarding"]["by"] == ADMIN_ID
     again = build_services(h.services.px, store, default_policy(network_facts=NAT))

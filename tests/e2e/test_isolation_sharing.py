@@ -49,7 +49,7 @@ async def test_a_viewer_sees_a_shared_ct_but_cannot_stop_it(harness):
     card = await h.ask(h.carol, f"/info {vmid}")
     assert card.content.startswith(f"CT {vmid} · shared-web"), card.content
     listed = await h.ask(h.carol, "/list")
-    assert f"{vmid} shared-web" in listed.content and f"owner {BOB_ID}" in listed.content
+    assert f"{vmid} shared-web" in listed.content and f"owner Bob ({BOB_ID})" in listed.content
 
     refused = await h.ask(h.carol, f"/ct_stop {vmid}")
     assert "shared with you as a viewer" in refused.content, refused.content

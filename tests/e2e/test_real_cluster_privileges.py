@@ -27,7 +27,8 @@ async def test_the_role_is_enough_for_the_whole_lifecycle(sim, tg, tmp_path):
 
     use_token(sim, PRIVILEGES)
     store_path = tmp_path / "s.json"
-    Store(store_path).users.put(User(id=BOB_ID, role="user", name="Bob", granted_by=ADMIN_ID))
+    with Store(store_path) as store:
+        store.users.put(User(id=BOB_ID, role="user", name="Bob", granted_by=ADMIN_ID))
     async with running_bot(sim, tg, store_path, default_policy()):
         bob = tg.user(BOB_ID, "Bob")
         admin = tg.user(ADMIN_ID, "Ada")

@@ -15,6 +15,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
+from bot.services.firewall import FirewallService, FirewallSettings
 from bot.services.invites import InviteService
 from bot.services.netcheck import Facts
 from bot.services.network import NetworkService
@@ -46,6 +47,7 @@ class ChatPolicy:
     network_pools: tuple[tuple[str, str, str], ...] = ()
     scaling: ScalingSettings = ScalingSettings()
     limits: ChatLimits = ChatLimits()  # per-user flood limits (bot/services/ratelimit.py)
+    firewall: FirewallSettings = FirewallSettings()  # tenant isolation (services/firewall.py)
 
 
 def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
@@ -55,6 +57,10 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
     containers.addresses = network
     network.containers = containers
+    firewall = FirewallService(px, store, containers, policy.firewall)
+    containers.firewall = network.firewall = firewall
+    doctor = DoctorService(px, access)
+    doctor.firewall = firewall
     approvals = ApprovalService(store, access, policy.approval_ttl_s)
     approvals.on_close.append(network.release_unrun)  # a closed create's addresses go back
     access.on_close = approvals.on_close
@@ -69,13 +75,14 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                               policy.backup_watch_s, policy.backup_follow_timeout_s,
                               policy.backup_limits),
         network=network,
-        doctor=DoctorService(px, access),
+        doctor=doctor,
         approval_chat_id=policy.approval_chat_id,
         notify_chat_id=policy.notify_chat_id,
         limiter=ChatLimiter(policy.limits),
         sharing=SharingService(store, access, containers),
         invites=InviteService(store, access, policy.default_quota),
         resizing=ResizeService(px, store, containers, policy.thresholds),
+        firewall=firewall,
     )
 
 
@@ -107,6 +114,7 @@ def chat_policy(settings: Settings) -> ChatPolicy:
             auto_approve_s=float(settings.scaler_auto_approve_s),
             shutdown_timeout_s=settings.scaler_shutdown_timeout_s),
         limits=settings.chat_limits,
+        firewall=FirewallSettings(settings.firewall_host_ports, settings.firewall_user_ports),
     )
 
 

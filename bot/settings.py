@@ -28,6 +28,11 @@ scale-out approvals never granted automatically), and the network facts the API 
 ``network.pc_via`` ("pve1:vmbr0"), ``network.port_forwards`` ("pve1:8006->8006"),
 ``network.vbox_vm``.
 
+Tenant isolation on the network (bot/services/firewall.py): ``firewall.host_ports`` (the
+hosts' ports tenants' containers may not reach, default "22,8006"; "none" closes none) and
+``firewall.user_ports`` (the ports users may open on their containers with /fw_allow, default
+"1-65535"). The datacenter firewall must be on in Proxmox for any of it to filter (/doctor).
+
 Flood limits per person (bot/services/ratelimit.py): ``limits.stranger_answer_every_s`` (an
 unregistered sender is answered once per this many seconds, default 300, then ignored),
 ``limits.{user_rate_per_min,user_burst}`` (a user's token bucket, default 60 a minute and 30 at
@@ -52,6 +57,7 @@ from bot.parsing_network import (
     parse_pools_setting,
     parse_port_forwards_setting,
 )
+from bot.parsing_tenants import parse_port_ranges, ports_setting_text
 from bot.services.netcheck import Facts, PortForward
 from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.services.ratelimit import ChatLimits
@@ -117,6 +123,8 @@ class Settings:
     scaler_auto_approve_s: int = 0
     scaler_shutdown_timeout_s: int = 30
     chat_limits: ChatLimits = field(default_factory=ChatLimits)
+    firewall_host_ports: str = "22,8006"  # closed to tenants' CTs on the hosts ("": none)
+    firewall_user_ports: tuple[tuple[int, int], ...] = ((1, 65535),)  # users may open these
 
     def __repr__(self) -> str:
         parts = []
@@ -381,6 +389,8 @@ class _Loader:
             ("sync_s", 15, 1), ("warmup_s", 30, 0), ("auto_approve_s", 0, 0),
             ("shutdown_timeout_s", 30, 0))}
         limits = self._chat_limits()
+        host_ports = self.converted("firewall_host_ports", "22,8006", ports_setting_text)
+        user_ports = self.converted("firewall_user_ports", ((1, 65535),), parse_port_ranges)
 
         if self.problems:
             raise SettingsError(self.problems)
@@ -411,6 +421,8 @@ class _Loader:
             network_facts=facts,
             **{f"scaler_{key}": value for key, value in scaler.items()},
             chat_limits=limits,
+            firewall_host_ports=host_ports,
+            firewall_user_ports=user_ports,
         )
 
     def _chat_limits(self) -> ChatLimits:
@@ -518,5 +530,7 @@ _KEYS = frozenset(
         "limits_user_burst",
         "limits_admin_rate_per_min",
         "limits_admin_burst",
+        "firewall_host_ports",
+        "firewall_user_ports",
     }
 )

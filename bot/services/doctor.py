@@ -19,13 +19,16 @@ NEEDED_PRIVILEGES: dict[str, str] = {
     "VM.Audit": "read container configs",
     "VM.PowerMgmt": "start and stop containers",
     "VM.Config.Options": "change container settings",
-    "VM.Config.Network": "change container NICs",
+    "VM.Config.CPU": "change a container's cores (/resize)",
+    "VM.Config.Memory": "change a container's memory (/resize)",
+    "VM.Config.Disk": "grow a container's disk (/resize)",
+    "VM.Config.Network": "change container NICs and their firewall",
     "VM.Clone": "clone containers",
     "VM.Backup": "back up containers",
     "Datastore.AllocateSpace": "allocate container disks",
     "Datastore.Audit": "list templates and storages",
     "Sys.Audit": "read nodes and the network",
-    "Sys.Modify": "create and apply bridges",
+    "Sys.Modify": "create and apply bridges, set up the firewall's ipsets and group",
     "SDN.Audit": "read SDN networks",
     "SDN.Allocate": "create NAT networks",
     "SDN.Use": "attach containers to SDN networks",
@@ -46,6 +49,7 @@ class DoctorService:
     def __init__(self, px: Proxmox, access: AccessService) -> None:
         self._px = px
         self._access = access
+        self.firewall = None  # bot.services.firewall.FirewallService, wired by build_services
 
     async def run(self, actor_id: int) -> list[Check]:
         self._access.policy.authorize(actor_id, "doctor")
@@ -68,7 +72,28 @@ class DoctorService:
                                f"(release {version.get('release', '?')})"))
         out.append(await self._permissions())
         out += await self._cluster()
+        if self.firewall is not None:
+            out.append(await self._firewall())
         return out
+
+    async def _firewall(self) -> Check:
+        """Tenants' CTs are kept apart by Proxmox's firewall, which filters nothing at all
+        until the datacenter firewall is on."""
+        try:
+            on = await self.firewall.datacenter_enabled()
+        except errors.ProxmoxError as exc:
+            return Check(False, "cannot read the datacenter firewall's options", str(exc))
+        if on:
+            return Check(True, "the datacenter firewall is on: each tenant's containers are "
+                               "isolated from other tenants' and from the hosts' management "
+                               "ports")
+        return Check(False, "the datacenter firewall is off, so the rules Stratus gives every "
+                            "container filter nothing: any container reaches any other "
+                            "tenant's and the hosts' management ports",
+                     "turn it on in Datacenter > Firewall > Options > Firewall: Yes (or "
+                     "pvesh set /cluster/firewall/options --enable 1); first make sure the "
+                     "host firewall lets you in (it accepts ports 8006 and 22 from the "
+                     "cluster's local network only)")
 
     def _tls(self, probe) -> Check:
         s = self._px.settings

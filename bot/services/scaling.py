@@ -418,6 +418,7 @@ class ScalingService:
             for a in added:
                 self._store.ownership.set(a.vmid, group.owner_id, a.hostname,
                                           identity=a.identity)
+                await self._containers.secure(group.owner_id, a.vmid)
         return results
 
     async def _template_problem(self, group: ScalingGroup) -> str | None:

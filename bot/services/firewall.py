@@ -44,8 +44,11 @@ USER = "stratus-user: "  # rules users opened
 CT_OPTIONS = {"enable": 1, "policy_in": "DROP", "policy_out": "ACCEPT"}
 
 
+TENANT = "stratus-u"  # + the owner's id: the ipset of a tenant's CTs
+
+
 def tenant_ipset(owner_id: int) -> str:
-    return f"stratus-u{owner_id}"
+    return f"{TENANT}{owner_id}"
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,9 @@ class FirewallService:
                 await self._px.set_container_nic(vmid, key, ",".join(
                     f"{k}={v}" for k, v in props.items()))
         # The owner's ipset first: a rule may name only an ipset that exists.
-        await self._sync_ipset(tenant_ipset(owner_id), _static_ips(nics_of(config)),
+        ips = _static_ips(nics_of(config))
+        await self._disown_addresses(ips, keep=tenant_ipset(owner_id))
+        await self._sync_ipset(tenant_ipset(owner_id), ips,
                                f"Stratus: the containers of {owner_id}", only_add=True)
         await self._px.set_ct_firewall_options(vmid, **CT_OPTIONS)
         await self._replace(await self._px.ct_firewall_rules(vmid), self.base_rules(owner_id),
@@ -203,6 +208,17 @@ class FirewallService:
                                                                                digest))
         self._store.audit.record(None, "firewall", f"ct:{vmid}", "ok",
                                  f"isolated as {owner_id}'s")
+
+    async def _disown_addresses(self, ips: list[str], keep: str) -> None:
+        """An address is one tenant's at a time: one a CT of another tenant had (deleted
+        outside the bot, or by the scaler, its ipset not synced since) leaves their ipset
+        before it is this owner's, or their CTs would let this one in."""
+        if not ips:
+            return
+        for name, entries in (await self._px.ipsets()).items():
+            if name.startswith(TENANT) and name != keep:
+                for ip in set(ips) & set(entries):
+                    await self._px.remove_from_ipset(name, ip)
 
     async def sync_tenant(self, owner_id: int) -> None:
         """The owner's ipset holds exactly their CTs' fixed addresses now (after a delete, a

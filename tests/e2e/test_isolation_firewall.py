@@ -161,3 +161,18 @@ async def test_a_deleted_ct_leaves_its_owners_ipset(harness):
     assert {e["cidr"] for e in fw.ipsets[f"stratus-u{ADMIN_ID}"]} == {ip_of(h, first)}
     assert CAROL_ID  # Carol's set was never made: she has no CT
     assert f"stratus-u{CAROL_ID}" not in fw.ipsets
+
+
+async def test_an_address_is_one_tenants_at_a_time(harness):
+    """Bob's CT goes outside the bot (its ipset is not told); its address, handed to Carol's
+    new CT, leaves Bob's ipset, or Bob's CTs would let hers in."""
+    h, fw = harness, harness.sim.cluster.firewall
+    bobs = await make_ct(h, h.bob, "bobs")
+    address = ip_of(h, bobs)
+    guest = h.sim.cluster.guests.pop(bobs)
+    h.sim.cluster.drop_disks(guest)
+    h.services.store.pools.release("vmbr0", address)  # its lease ran out
+    carols = await make_ct(h, h.carol, "carols")
+    assert ip_of(h, carols) == address
+    assert address not in {e["cidr"] for e in fw.ipsets[f"stratus-u{BOB_ID}"]}
+    assert {e["cidr"] for e in fw.ipsets[f"stratus-u{CAROL_ID}"]} == {address}

@@ -16,6 +16,7 @@ from bot.handlers import (
     approvals,
     containers,
     create,
+    firewall,
     invites,
     keys,
     resizing,
@@ -140,6 +141,10 @@ COMMANDS: list[Command] = [
     Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net, "net.see"),
     Command("net_set", Role.USER, "change a container's NIC", net.net_set, "net.set"),
     Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck, "net.check"),
+    Command("fw", Role.USER, "a container's firewall rules", firewall.fw, "fw.see"),
+    Command("fw_allow", Role.USER, "open a port of your container (to a network or container)",
+            firewall.fw_allow, "fw.change"),
+    Command("fw_del", Role.USER, "close a port you opened", firewall.fw_del, "fw.change"),
     Command("bridges", Role.USER, "the networks you may use (admins: every bridge, with "
             "pending changes)", net.bridges, "bridge.see"),
     Command("bridge_add", Role.ADMIN, "stage a Linux bridge (then Apply)", net.bridge_add, "bridge.add"),

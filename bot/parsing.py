@@ -91,6 +91,9 @@ USAGE: dict[str, str] = {
     "invites": "/invites",
     "invite_revoke": "/invite_revoke <invite id>",
     "resize": "/resize <vmid|hostname> [--cores N] [--memory 2G] [--disk +4G|12G]",
+    "fw": "/fw <vmid|hostname>",
+    "fw_allow": "/fw_allow <vmid|hostname> tcp/80|udp/53|icmp [from <network|container>]",
+    "fw_del": "/fw_del <vmid|hostname> <rule number>",
 }
 
 EXAMPLES: dict[str, str] = {
@@ -144,6 +147,9 @@ EXAMPLES: dict[str, str] = {
     "invites": "/invites",
     "invite_revoke": "/invite_revoke 1a2b3c4d",
     "resize": "/resize web1 --cores 2 --memory 2G --disk +4G",
+    "fw": "/fw web1",
+    "fw_allow": "/fw_allow web1 tcp/80 from 10.0.2.0/24",
+    "fw_del": "/fw_del web1 1",
 }
 
 CT_COMMANDS = ("info", "ct_start", "ct_stop", "ct_reboot", "ct_delete")

@@ -1,8 +1,9 @@
 """Parsers of what tenants of a self-service portal expect: sharing a container, invite
-links, resizing. Pure, like bot.parsing, whose primitives they reuse."""
+links, resizing, opening ports in a container's firewall. Pure, like bot.parsing, whose primitives they reuse."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -202,3 +203,97 @@ def parse_resize(args: str) -> ResizeArgs:
     disk_gb, grow = opts.get("disk", (None, False))
     return ResizeArgs(_reported(usage, parse_ct_ref, raw), opts.get("cores"),
                       opts.get("memory"), disk_gb, grow)
+
+
+# ---- the firewall -----------------------------------------------------------------------
+
+PORTS_USAGE = "ports and ranges such as 22,8006 or 80,443,1024-65535"
+OPENING_USAGE = "tcp/80, udp/53, tcp/8000-8100 or icmp"
+_PORT_ITEM = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
+
+
+def parse_port_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """``80,443,1024-65535`` -> ((80, 80), (443, 443), (1024, 65535)); "" -> ()."""
+    out = []
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        match = _PORT_ITEM.fullmatch(item)
+        first, last = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
+        if not match or not 1 <= first <= last <= 65535:
+            raise UsageError(f"{_short(item)} is not a port (1-65535) or a range of them",
+                             PORTS_USAGE)
+        out.append((first, last))
+    return tuple(out)
+
+
+def ports_setting_text(text: str) -> str:
+    """A port list as PVE's firewall writes it (``22,8006``, ranges ``a:b``); ``none`` (or
+    nothing): no port."""
+    if text.strip().lower() == "none":
+        return ""
+    return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in parse_port_ranges(text))
+
+
+@dataclass(frozen=True)
+class FwAllowArgs:
+    ref: int | str
+    proto: str
+    ports: tuple[int, int] | None
+    source: str | int | None  # a CIDR, a CT, or None: anyone
+
+
+def parse_opening(text: str) -> tuple[str, tuple[int, int] | None]:
+    raw = text.strip().lower()
+    if raw == "icmp":
+        return "icmp", None
+    proto, slash, ports = raw.partition("/")
+    if proto not in ("tcp", "udp") or not slash:
+        raise UsageError(f"{_short(text)} is not a protocol and port", OPENING_USAGE)
+    ranges = parse_port_ranges(ports) if ports else ()
+    if len(ranges) != 1:
+        raise UsageError(f"{_short(text)}: give one port or one range", OPENING_USAGE)
+    return proto, ranges[0]
+
+
+def parse_source(text: str) -> str | int:
+    """``from`` what: an IPv4 network (10.0.0.0/24, or one address), or a container."""
+    raw = text.strip()
+    if "/" in raw or raw.count(".") == 3:
+        try:
+            return str(ipaddress.IPv4Network(raw if "/" in raw else f"{raw}/32",
+                                             strict=False))
+        except ValueError:
+            raise UsageError(f"{_short(raw)} is not an IPv4 network",
+                             "an address range such as 10.0.0.0/24, or a container") from None
+    return parse_ct_ref(raw)
+
+
+def parse_fw_allow(args: str) -> FwAllowArgs:
+    usage = USAGE["fw_allow"]
+    tokens = _tokenize(args, usage)
+    _no_options(tokens, usage)
+    if len(tokens) >= 3:  # <ct> <what> from <source>
+        if tokens[2].lower() != "from" or len(tokens) < 4:
+            raise UsageError("say from where: ... from 10.0.0.0/24, or from a container", usage)
+        del tokens[2]
+    values = _positionals(tokens, ["the container", "what to open (e.g. tcp/80)",
+                                   "the source"], 2, usage)
+    proto, ports = _reported(usage, parse_opening, values[1])
+    source = _reported(usage, parse_source, values[2]) if len(values) > 2 else None
+    return FwAllowArgs(_reported(usage, parse_ct_ref, values[0]), proto, ports, source)
+
+
+@dataclass(frozen=True)
+class FwDelArgs:
+    ref: int | str
+    number: int
+
+
+def parse_fw_del(args: str) -> FwDelArgs:
+    usage = USAGE["fw_del"]
+    tokens = _tokenize(args, usage)
+    _no_options(tokens, usage)
+    ref, number = _positionals(tokens, ["the container", "the rule's number (/fw shows it)"],
+                               2, usage)
+    return FwDelArgs(_reported(usage, parse_ct_ref, ref),
+                     _reported(usage, lambda t: parse_int(t, "the rule's number", 1, 10_000),
+                               number))

@@ -15,6 +15,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService, CreateDefaults
 from bot.services.doctor import DoctorService
+from bot.services.firewall import FirewallService, FirewallSettings
 from bot.services.invites import InviteService
 from bot.services.keys import KeyService
 from bot.services.netcheck import Facts
@@ -49,6 +50,7 @@ class ChatPolicy:
     scaling: ScalingSettings = ScalingSettings()
     limits: ChatLimits = ChatLimits()  # per-user flood limits (bot/services/ratelimit.py)
     api_limits: ApiLimits = ApiLimits()  # per-API-token limits (the same module)
+    firewall: FirewallSettings = FirewallSettings()  # tenant isolation (services/firewall.py)
 
 
 def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
@@ -60,6 +62,10 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
     network = NetworkService(px, store, access, policy.network_facts, policy.network_pools)
     containers.addresses = network
     network.containers = containers
+    firewall = FirewallService(px, store, containers, policy.firewall)
+    containers.firewall = network.firewall = firewall
+    doctor = DoctorService(px, access, lambda: network.facts)
+    doctor.firewall = firewall
     approvals = ApprovalService(store, access, policy.approval_ttl_s)
     approvals.on_close.append(network.release_unrun)  # a closed create's addresses go back
     access.on_close = approvals.on_close
@@ -74,7 +80,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
                               policy.backup_watch_s, policy.backup_follow_timeout_s,
                               policy.backup_limits),
         network=network,
-        doctor=DoctorService(px, access, lambda: network.facts),
+        doctor=doctor,
         tokens=ApiTokenService(store, access),
         keys=keys,
         approval_chat_id=policy.approval_chat_id,
@@ -84,6 +90,7 @@ def build_services(px: Proxmox, store: Store, policy: ChatPolicy) -> Services:
         sharing=SharingService(store, access, containers),
         invites=InviteService(store, access, policy.default_quota),
         resizing=ResizeService(px, store, containers, policy.thresholds),
+        firewall=firewall,
     )
 
 
@@ -116,6 +123,7 @@ def chat_policy(settings: Settings) -> ChatPolicy:
             shutdown_timeout_s=settings.scaler_shutdown_timeout_s),
         limits=settings.chat_limits,
         api_limits=settings.api_limits,
+        firewall=FirewallSettings(settings.firewall_host_ports, settings.firewall_user_ports),
     )
 
 

@@ -31,6 +31,11 @@ scale-out approvals never granted automatically), and the network facts the API 
 ``network.vbox_vm``: the initial values of the facts an admin sees and changes with /netfacts
 under the same names (bot/services/netfacts.py).
 
+Tenant isolation on the network (bot/services/firewall.py): ``firewall.host_ports`` (the
+hosts' ports tenants' containers may not reach, default "22,8006"; "none" closes none) and
+``firewall.user_ports`` (the ports users may open on their containers with /fw_allow, default
+"1-65535"). The datacenter firewall must be on in Proxmox for any of it to filter (/doctor).
+
 Flood limits per person (bot/services/ratelimit.py): ``limits.stranger_answer_every_s`` (an
 unregistered sender is answered once per this many seconds, default 300, then ignored),
 ``limits.{user_rate_per_min,user_burst}`` (a user's token bucket, default 60 a minute and 30 at
@@ -59,6 +64,7 @@ from bot.parsing_network import (
     parse_pools_setting,
     parse_port_forwards_setting,
 )
+from bot.parsing_tenants import parse_port_ranges, ports_setting_text
 from bot.services.netcheck import Facts, PortForward
 from bot.services.quota import ApprovalThresholds, BackupLimits
 from bot.services.ratelimit import ApiLimits, ChatLimits
@@ -127,6 +133,8 @@ class Settings:
     chat_limits: ChatLimits = field(default_factory=ChatLimits)
     api_listen: tuple[str, int] | None = None  # (host, port) of the REST API; None: off
     api_limits: ApiLimits = field(default_factory=ApiLimits)
+    firewall_host_ports: str = "22,8006"  # closed to tenants' CTs on the hosts ("": none)
+    firewall_user_ports: tuple[tuple[int, int], ...] = ((1, 65535),)  # users may open these
 
     def __repr__(self) -> str:
         parts = []
@@ -401,6 +409,8 @@ class _Loader:
                                       600_000),
             burst=self.integer("limits_api_burst", d_api.burst, 1, 100_000),
         )
+        host_ports = self.converted("firewall_host_ports", "22,8006", ports_setting_text)
+        user_ports = self.converted("firewall_user_ports", ((1, 65535),), parse_port_ranges)
 
         if self.problems:
             raise SettingsError(self.problems)
@@ -434,6 +444,8 @@ class _Loader:
             chat_limits=limits,
             api_listen=api_listen,
             api_limits=api_limits,
+            firewall_host_ports=host_ports,
+            firewall_user_ports=user_ports,
         )
 
     def _chat_limits(self) -> ChatLimits:
@@ -558,5 +570,7 @@ _KEYS = frozenset(
         "api_listen",
         "limits_api_rate_per_min",
         "limits_api_burst",
+        "firewall_host_ports",
+        "firewall_user_ports",
     }
 )

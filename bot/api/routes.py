@@ -776,6 +776,9 @@ CHAT_ONLY = {
     "invite": "chat only: an invite is a Telegram link",
     "invites": "chat only for now",
     "invite_revoke": "chat only for now",
+    "fw": "not in the API yet",
+    "fw_allow": "not in the API yet",
+    "fw_del": "not in the API yet",
 }
 # Routes with no command of their own: what the chat does instead.
 CHAT_INSTEAD = {

@@ -23,6 +23,7 @@ from bot.metrics import answer_marker, waiting_for
 
 from . import errors
 from .backups import BackupsMixin
+from .firewall import FirewallMixin
 from .models import (
     MIB,
     Container,
@@ -76,7 +77,7 @@ def _encode(params: dict[str, Any]) -> dict[str, Any]:
     return {k: int(v) if isinstance(v, bool) else v for k, v in params.items() if v is not None}
 
 
-class Proxmox(ScalingMixin, MovesMixin, NetworkMixin, BackupsMixin):
+class Proxmox(ScalingMixin, MovesMixin, NetworkMixin, BackupsMixin, FirewallMixin):
     """Async access to one Proxmox VE cluster. Use as ``async with Proxmox(settings) as px``."""
 
     def __init__(self, settings: ProxmoxSettings):

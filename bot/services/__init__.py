@@ -10,6 +10,7 @@ from bot.services.approvals import ApprovalService
 from bot.services.backups import BackupService
 from bot.services.containers import ContainerService
 from bot.services.doctor import DoctorService
+from bot.services.firewall import FirewallService
 from bot.services.invites import InviteService
 from bot.services.keys import KeyService
 from bot.services.network import NetworkService
@@ -43,3 +44,4 @@ class Services:
     sharing: SharingService | None = None  # who else may see or act on a CT
     invites: InviteService | None = None  # links that register whoever opens them
     resizing: ResizeService | None = None  # cores, memory, disk of a CT
+    firewall: FirewallService | None = None  # tenant isolation on the network

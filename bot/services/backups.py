@@ -600,6 +600,7 @@ class BackupService:
             self._store.ownership.set(vmid, actor_id, hostname, identity=identity)
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
                                  f"{args.volid} as a new CT")
+        await self._containers.secure(actor_id, vmid)
         return RestoreResult(vmid, where, hostname, tuple(notes))
 
     async def _check_readable_on(self, backup: BackupInfo, node: str, what: str) -> None:
@@ -744,6 +745,9 @@ class BackupService:
         self._store.audit.record(actor_id, "restore", f"ct:{vmid}", "ok",
                                  (f"{volid} in place" if not copy else f"{volid} as {name}")
                                  + self._containers.share_note(actor_id, vmid))
+        if owner is not None:  # the backup's config may bring other NICs, another firewall
+            await self._containers.secure(owner.owner_id, vmid)
+            await self._containers.resecure(owner.owner_id)
         return RestoreResult(vmid, ct.node, name, tuple(notes))
 
     # ---- schedules --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons
 from bot.store import Ownership, Quota, Share, Store
 
 Progress = Callable[[str], Awaitable[None]] | None
+log = logging.getLogger(__name__)
 
 
 class AddressSource(Protocol):
@@ -36,6 +38,12 @@ class AddressSource(Protocol):
     def release(self, lease: Any) -> None: ...
 
     def release_holder(self, holder: str) -> None: ...
+
+class TenantFirewall(Protocol):
+    async def protect(self, owner_id: int, vmid: int) -> None: ...
+
+    async def sync_tenant(self, owner_id: int) -> None: ...
+
 
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
 
@@ -98,6 +106,8 @@ class ContainerService:
         # Hands out pool addresses (bot.services.network.NetworkService); wired by build_services.
         self.addresses: AddressSource | None = None
         self.keys: Any = None  # bot.services.keys.KeyService: a person's SSH key, for creates
+        # Isolates each CT the bot makes on the network (bot.services.firewall); wired too.
+        self.firewall: TenantFirewall | None = None
         # Per owner: a quota check and what it lets through (a create, a scaling group's
         # reservation) are one step; one user's commands run concurrently and each check awaits
         # Proxmox. Creates under way count against the quota until their ownership is recorded.
@@ -456,6 +466,8 @@ class ContainerService:
                                "not started" if isinstance(exc, errors.StartFailed) else "failed")
                     self._store.audit.record(owner_id, "create", f"ct:{made}" if made else
                                              spec.hostname, outcome, str(exc))
+                    if made and isinstance(exc, errors.StartFailed):
+                        await self.secure(owner_id, made)
                     raise
                 self._store.ownership.set(result.vmid, owner_id, spec.hostname,
                                           identity=identity)
@@ -465,7 +477,28 @@ class ContainerService:
             raise
         self._store.audit.record(owner_id, "create", f"ct:{result.vmid}", "ok",
                                  f"{spec.hostname} on {result.node}")
+        await self.secure(owner_id, result.vmid)
         return result
+
+    async def secure(self, owner_id: int, vmid: int) -> None:
+        """Isolate a CT the bot made for `owner_id` on the network (its firewall, its
+        owner's ipset). A failure does not undo the CT: it is logged and audited, and /doctor
+        and /fw show what is missing."""
+        await self._firewall("protect", owner_id, vmid)
+
+    async def resecure(self, owner_id: int) -> None:
+        """After a CT of `owner_id` went or changed address: their ipset follows."""
+        await self._firewall("sync_tenant", owner_id)
+
+    async def _firewall(self, step: str, owner_id: int, *args: int) -> None:
+        if self.firewall is None:
+            return
+        try:
+            await getattr(self.firewall, step)(owner_id, *args)
+        except Exception as exc:  # noqa: BLE001 - the CT stands; say what is missing
+            log.warning("firewall %s for %s %s failed: %s", step, owner_id, args, exc)
+            self._store.audit.record(None, "firewall", f"ct:{args[0]}" if args else
+                                     f"user:{owner_id}", "failed", f"{step}: {exc}")
 
     async def _adopt_made(self, owner_id: int, hostname: str, identity: str,
                           exc: BaseException) -> int | None:
@@ -514,6 +547,9 @@ class ContainerService:
         except Exception as exc:
             self._store.audit.record(actor_id, "delete", f"ct:{vmid}", "failed", str(exc))
             raise
+        owner = self.owner_of(vmid)
         self._store.ownership.remove(vmid)
         self.forget_shares(ct.identity, "deleted")
         self._store.audit.record(actor_id, "delete", f"ct:{vmid}", "ok", ct.hostname)
+        if owner is not None:
+            await self.resecure(owner)

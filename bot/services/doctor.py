@@ -39,6 +39,7 @@ class DoctorService:
         self._px = px
         self._access = access
         self._facts = facts  # the network facts of the moment (settings, then /netfacts)
+        self.firewall = None  # bot.services.firewall.FirewallService, wired by build_services
 
     async def run(self, actor_id: int) -> list[Check]:
         self._access.policy.authorize(actor_id, "doctor")
@@ -75,6 +76,8 @@ class DoctorService:
         if s.host in _LOOPBACK:
             nat = await self._nat_forward(s.port)
             out += [nat] if nat else []
+        if self.firewall is not None:
+            out.append(await self._firewall())
         return out
 
     async def _nat_forward(self, port: int) -> Check | None:
@@ -100,6 +103,26 @@ class DoctorService:
                      f"declare it: /netfacts add port_forwards {node}:{port}->{PVE_API_PORT} "
                      f"(on VirtualBox: VBoxManage controlvm {facts.vbox_vm} natpf1 "
                      f"\"pve-api,tcp,127.0.0.1,{port},,{PVE_API_PORT}\")")
+
+
+    async def _firewall(self) -> Check:
+        """Tenants' CTs are kept apart by Proxmox's firewall, which filters nothing at all
+        until the datacenter firewall is on."""
+        try:
+            on = await self.firewall.datacenter_enabled()
+        except errors.ProxmoxError as exc:
+            return Check(False, "cannot read the datacenter firewall's options", str(exc))
+        if on:
+            return Check(True, "the datacenter firewall is on: each tenant's containers are "
+                               "isolated from other tenants' and from the hosts' management "
+                               "ports")
+        return Check(False, "the datacenter firewall is off, so the rules Stratus gives every "
+                            "container filter nothing: any container reaches any other "
+                            "tenant's and the hosts' management ports",
+                     "turn it on in Datacenter > Firewall > Options > Firewall: Yes (or "
+                     "pvesh set /cluster/firewall/options --enable 1); first make sure the "
+                     "host firewall lets you in (it accepts ports 8006 and 22 from the "
+                     "cluster's local network only)")
 
     def _tls(self, probe) -> Check:
         """What was verified, on the route the API connection takes (through its proxy: an

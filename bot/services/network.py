@@ -139,6 +139,7 @@ class NetworkService:
         self._access = access
         self.containers: ContainerService | None = None  # wired by build_services
         self._settings_facts = facts or netcheck.Facts()  # initial values; /netfacts overrides
+        self.firewall = None  # bot.services.firewall.FirewallService, wired too
         self._settings_pools = {name: (first, last) for name, first, last in pools}
 
     def _admin(self, actor_id: int, use_case: str) -> None:
@@ -537,6 +538,10 @@ class NetworkService:
             raise
         self._store.audit.record(actor_id, "net_set", f"ct:{vmid}", "ok", f"{args.key}={value}"
                                  + self.containers.share_note(actor_id, vmid))
+        owner = self._store.ownership.owner(vmid)
+        if owner is not None:  # its owner's ipset holds its new address, not the old one
+            await self.containers.secure(owner, vmid)
+            await self.containers.resecure(owner)
         return NicChange(vmid, args.key, current.raw if current else "", value, ct.running)
 
     # ---- the network facts the API cannot show (admins) ---------------------------------------
@@ -644,7 +649,10 @@ class NetworkService:
             snapshot = dataclasses.replace(snapshot, hidden=frozenset(
                 g.vmid for g in snapshot.guests
                 if self._store.ownership.owner(g.vmid) != actor_id and g.vmid not in shared))
-        return netcheck.check(*ends, snapshot, self.facts)
+        verdict = netcheck.check(*ends, snapshot, self.facts)
+        if self.firewall is not None:  # the network's path, then what the firewall lets pass
+            verdict = await self.firewall.judge(verdict, ends, snapshot)
+        return verdict
 
 
 __all__ = ["NetworkService", "Lease", "Overview", "NicChange", "nic_from_pve"]

@@ -107,6 +107,8 @@ RULES: dict[str, Rule] = {
     "net.see": Rule(U, OWN, shared=VIEWER),
     "net.set": Rule(U, OWN, shared=MANAGER),
     "net.check": Rule(U, OWN, shared=VIEWER),
+    "fw.see": Rule(U, OWN, shared=VIEWER),
+    "fw.change": Rule(U, OWN, shared=MANAGER),  # within the ports admins let users open
     "bridge.see": Rule(U, NONE),  # users: only the networks they may use
     "bridge.add": Rule(A, ANY),
     "bridge.apply": Rule(A, ANY),

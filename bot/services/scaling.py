@@ -415,6 +415,7 @@ class ScalingService:
             for a in added:
                 self._store.ownership.set(a.vmid, group.owner_id, a.hostname,
                                           identity=a.identity)
+                await self._containers.secure(group.owner_id, a.vmid)
         for r in results:  # the scaler acts for the group's owner: the trail says so
             if isinstance(r, Added):
                 self._audit("scale_out", group, "ok", f"{r.hostname} (CT {r.vmid}) on {r.node}")

@@ -210,6 +210,7 @@ async def test_bridge_del_needs_approval_and_refuses_used_bridge(harness):
 
 
 async def test_doctor_ok_and_missing_privilege(sim, tg, tmp_path):
+    sim.cluster.firewall.options["enable"] = 1  # set up as the README says (issue 15)
     async with running_bot(sim, tg, tmp_path / "s.json", default_policy()):
         admin = tg.user(ADMIN_ID, "Ada")
         await admin.send("/doctor")

@@ -1,10 +1,11 @@
-# One command each: `make demo` runs the product on its embedded default,
-# `make test` creates the environment and runs every test.
+# One command each: `make demo` runs the product on its embedded default, `make lab` plays the
+# university lab on it and writes lab-report/, `make test` creates the environment and runs
+# every test.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lab lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m bot.demo
+
+lab: $(STAMP)
+	$(VENV)/bin/python -m bot.lab --out lab-report
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/provisioning.py

@@ -71,27 +71,39 @@ class TerminalChat:
                 line = await self._readline()
                 if line is None:
                     break
-                line = line.strip()
-                if not line:
-                    continue
-                if not self.interactive:
-                    self._say(f"{self._name(self.user)}> {line}")
-                if line in (":quit", ":q", ":exit"):
+                if line.strip() in (":quit", ":q", ":exit"):
+                    if not self.interactive:
+                        self._say(f"{self._name(self.user)}> {line.strip()}")
                     break
-                mark = len(self.tg.events)
-                try:
-                    acted = await self._dispatch(line)
-                except ValueError as error:  # bad input gets a message, never a traceback
-                    self._say(f"! {error}")
-                    acted = False
-                if acted and not self.interactive:
-                    await self._settle(mark)
+                await self.play(line)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             self._print_new()
             self._say("bye")
+
+    async def play(self, line: str) -> None:
+        """One input line as `run` takes it: echoed (unless typed), carried out, and, when it
+        sent something, the bot's answer printed once it has settled. For drivers that decide
+        their next line from the bot's answers (bot.lab)."""
+        line = line.strip()
+        if not line:
+            return
+        if not self.interactive:
+            self._say(f"{self._name(self.user)}> {line}")
+        mark = len(self.tg.events)
+        try:
+            acted = await self._dispatch(line)
+        except ValueError as error:  # bad input gets a message, never a traceback
+            self._say(f"! {error}")
+            acted = False
+        if acted and not self.interactive:
+            await self._settle(mark)
+
+    def flush(self) -> None:
+        """Print what the bot sent since the last output (e.g. notices between lines)."""
+        self._print_new()
 
     async def _readline(self) -> str | None:
         reader = self.stdin

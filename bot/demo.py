@@ -86,6 +86,7 @@ def demo_settings(tg: TelegramStandIn, sim: SimulatorThread, data_dir: Path) -> 
 async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
     with SimulatorThread(scenario=DEMO_SCENARIO, time_scale=time_scale) as sim:
+        turn_on_the_firewall(sim)
         async with TelegramStandIn() as tg:
             settings = demo_settings(tg, sim, data_dir)
             log_handler = configure_logging(secrets_of(settings), path=str(data_dir / "bot.log"))
@@ -105,6 +106,12 @@ async def run_demo(stdin=None, stdout=None, time_scale: float = 0.5) -> None:
             logging.getLogger().removeHandler(log_handler)
             log_handler.close()
             out.write(f"bye. The bot's log and state are in {data_dir}\n")
+
+
+def turn_on_the_firewall(sim: SimulatorThread) -> None:
+    """The one setting the README asks an operator to turn on in Proxmox (Datacenter >
+    Firewall > Options): the demo's cluster is set up as a real one should be."""
+    sim.cluster.firewall.options["enable"] = 1
 
 
 def api_hint(app) -> str:

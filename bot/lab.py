@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.app import build_application, serving
-from bot.demo import ADMIN, GROUP, USER, demo_settings
+from bot.demo import ADMIN, GROUP, USER, demo_settings, turn_on_the_firewall
 from bot.proxmox import Proxmox
 from bot.runtime import build_services, chat_policy, proxmox_settings, secrets_of
 from bot.services.scaling import ScalingSettings
@@ -283,6 +283,11 @@ class Lab:
                    shut is not None and "NOT reachable" in shut.content)
         await self.say("ada", f"/netfacts add port_forwards pve1:2201->{ip1}:22 "
                               f"pve1:2202->{ip2}:22", "port_forwards =")
+        # Tenant isolation (Proxmox's firewall) lets in only Bob's own containers: he opens
+        # ssh, and ping for /netcheck, to whoever comes through the forward.
+        for end in ("c1", "c2"):
+            for what in ("tcp/22", "icmp"):
+                await self.say("bob", f"/fw_allow {end} {what}", "✅")
         for end in ("c1", "c2"):
             v = await self.say("ada", f"/netcheck pc {end}", f"pc -> {end}")
             self.check(f"the PC reaches {end.upper()} on its forwarded ssh port",
@@ -471,6 +476,7 @@ async def run_lab(out_dir: Path) -> LabResult:
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-lab-"))
     with SimulatorThread(scenario=SCENARIO, time_scale=0.0) as sim:
+        turn_on_the_firewall(sim)
         async with TelegramStandIn() as tg:
             settings = demo_settings(tg, sim, data_dir)
             handler = configure_logging(secrets_of(settings), path=str(data_dir / "bot.log"))
@@ -489,6 +495,7 @@ async def run_lab(out_dir: Path) -> LabResult:
                     result = await lab.run()
             finally:
                 await px.aclose()
+                store.close()
                 logging.getLogger().removeHandler(handler)
                 handler.close()
     write_report(result, started)

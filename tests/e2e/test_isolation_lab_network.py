@@ -152,6 +152,7 @@ async def test_doctor_checks_the_nat_forward_stratus_comes_through(harness):
     of a port forward to the node's 8006, which must be declared."""
     h = harness
     port = h.sim.port
+    h.sim.cluster.firewall.options["enable"] = 1  # set up as the README says (issue 15)
     report = await h.ask(h.admin, "/doctor", lambda m: m.content.startswith("Doctor:"))
     assert f"❌ Proxmox answers at 127.0.0.1:{port}" in report.content
     assert f"/netfacts add port_forwards pve1:{port}->8006" in report.content

@@ -40,6 +40,7 @@ async def test_the_role_is_enough_for_the_whole_lifecycle(sim, tg, tmp_path):
         done = await tg.wait_for(lambda m: final(m) and "Backup" in m.content, chat_id=BOB_ID,
                                  timeout=15)
         assert done.content.startswith("✅"), done.content
+        sim.cluster.firewall.options["enable"] = 1  # set up as the README says (issue 15)
         await admin.send("/doctor")
         doctor = await tg.wait_for(lambda m: m.content.startswith("Doctor:"), chat_id=ADMIN_ID)
         assert f"the token has the {len(PRIVILEGES)} privileges Stratus uses" in doctor.content

@@ -151,6 +151,7 @@ async def test_doctor_through_an_honest_proxy(sim, tg, tmp_path, monkeypatch):
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         async with running_bot(sim, tg, tmp_path / "s.json", default_policy()):
             admin = tg.user(ADMIN_ID, "Ada")
+            sim.cluster.firewall.options["enable"] = 1  # set up as the README says (issue 15)
             await admin.send("/doctor")
             msg = await tg.wait_for(lambda m: m.content.startswith("Doctor:"),
                                     chat_id=ADMIN_ID)

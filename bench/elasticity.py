@@ -82,8 +82,8 @@ TAYLOR_WARMUP_DAYS = 7
 HPA_TARGETS = (0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85)
 HPA_DEFAULT_TARGET = 0.80
 TREND_TARGETS = (0.65, 0.70, 0.75, 0.80, 0.85)
-#: The cost knob's values shown (the default is group_policy.DEFAULT_VIOLATION_COST).
-VIOLATION_COSTS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+#: The cost knob's values shown (with group_policy.DEFAULT_VIOLATION_COST, the default).
+VIOLATION_COSTS = (1.5, 3.0, 10.0, 30.0, 100.0, 300.0)
 #: The goals of issue 13: budgets (replica-seconds / HPA default's) where ours must have fewer
 #: violation-seconds than HPA and the trend baseline; at BUDGET_POINT, at most VIOLATION_SHARE.
 BUDGET_RANGE = (0.95, 1.15)
@@ -171,6 +171,8 @@ def rows_for(setup: Setup, delay: int, min_replicas: int, max_replicas: int,
              trend_targets=TREND_TARGETS) -> list[Row]:
     season = season_option(setup.season_s)
     rows = []
+    if costs and group_policy.DEFAULT_VIOLATION_COST not in costs:
+        costs = tuple(sorted((*costs, group_policy.DEFAULT_VIOLATION_COST)))
     for cost in costs:
         extra = " ".join(x for x in (season, "" if cost == group_policy.DEFAULT_VIOLATION_COST
                                      else f"--violation-cost {cost:g}") if x)

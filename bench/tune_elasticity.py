@@ -8,9 +8,9 @@ and a second trace. The search is a coordinate descent over the policy's structu
 the first candidate of each. A candidate is scored over the cost knob: its curve of
 (replica-seconds, violation-seconds) across VIOLATION_COSTS is read, by linear interpolation,
 at the budgets of SCORED_BUDGETS (replica-seconds / HPA default's); the score is the mean log
-of violation-seconds / HPA default's there, plus a penalty for each knob point that makes more
-scaling actions than HPA default (the issue's goal: no more). Then the default of the knob is
-the cost whose tuning-days replica-seconds is nearest HPA default's +3%.
+of violation-seconds / HPA default's there, plus a penalty for the actions each knob point
+makes beyond HPA default's (10 per 100%: the issue's goal is no more). Then the default of the
+knob is the cost whose tuning-days replica-seconds is nearest HPA default's +3%.
 
 Prints each evaluation, the parameters found and whether they are what the product ships
 (bot/scaler/group_policy.py TUNED and DEFAULT_VIOLATION_COST). Takes some minutes (--jobs).
@@ -40,10 +40,10 @@ SEARCH = {
     "present_weight": (0.3, 0.0, 0.6),
     "present_margin": (0.0, 0.5),
 }
-VIOLATION_COSTS = (3.0, 5.0, 10.0, 20.0)
+VIOLATION_COSTS = (1.5, 3.0, 10.0, 30.0)
 DEFAULT_CANDIDATES = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 SCORED_BUDGETS = (1.01, 1.03, 1.05, 1.07)
-ACTION_PENALTY = 1.0  # per point over HPA default's actions
+ACTION_PENALTY = 10.0  # per unit of actions over HPA default's, summed over the points
 
 
 def tuning_load(capacity: float) -> tuple[object, float]:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             v = bench.at_budget(points, budget)
             total += math.log(max(v, 1e-4)) if v is not None else math.log(10.0)
         total /= len(SCORED_BUDGETS)
-        total += ACTION_PENALTY * sum(r.actions > ref.actions for r in runs)
+        total += ACTION_PENALTY * sum(max(0.0, r.actions / ref.actions - 1) for r in runs)
         seen[key] = total
         print(f"  {params} -> score {total:.3f}; " + "; ".join(
             f"cost {c:g}: {r.violation_s / max(ref.violation_s, 1):.3f} viol, "

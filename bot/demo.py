@@ -37,7 +37,7 @@ INTRO = """\
 Stratus demo: a simulated Proxmox cluster (pve1, pve2) and a chat with the bot.
 You are Bob (a user). Try:  /help   /create web1   /list   /info web1   /ct_delete web1
 Bob's delete waits for an admin: switch with ":user ada", press Approve with ":1".
-Elasticity: as Ada, /scale_create web --template 900 --min 1 --max 6 --target-cpu 60
+Elasticity: as Ada, /scale_create web --template 900 --min 1 --max 6
 then watch the replicas follow a day's load replayed in 8 minutes (/help elasticity).
 ":user bob" switches back, ":help" shows the terminal's commands, ":quit" leaves.
 """

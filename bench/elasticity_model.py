@@ -223,6 +223,39 @@ def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int
     ``plant`` says how CPU is observed (default: exactly); ``cpu_cap`` alone makes a replica
     report at most 100% CPU, as a real one does when overloaded.
     """
+    run = simulate_series(load, cfg, capacity=capacity, delay=delay, initial=initial,
+                          cpu_cap=cpu_cap, plant=plant)
+    total = len(load)
+    measure_to = total if measure_to is None else min(measure_to, total)
+    span = slice(measure_from, measure_to)
+    measured = [d for t, d in run.actions if measure_from <= t < measure_to]
+    reversals = sum(1 for a, b in zip(measured, measured[1:], strict=False) if a != b)
+    return RunResult(
+        seconds=measure_to - measure_from,
+        violation_s=int(np.count_nonzero(run.ready[span] < run.need[span])),
+        replica_s=int(run.members[span].sum()),
+        actions=len(measured),
+        reversals=reversals,
+        scale_ups=sum(1 for d in measured if d > 0),
+        scale_downs=sum(1 for d in measured if d < 0),
+    )
+
+
+@dataclass(frozen=True)
+class Series:
+    """A run second by second: replicas paid for, replicas serving, replicas the SLO needs,
+    and the actions as (time, +1 up / -1 down)."""
+
+    members: np.ndarray
+    ready: np.ndarray
+    need: np.ndarray
+    actions: list[tuple[int, int]]
+
+
+def simulate_series(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int,
+                    initial: int | None = None, cpu_cap: bool = False,
+                    plant: Plant | None = None) -> Series:
+    """``simulate``'s run, kept second by second."""
     total = len(load)
     period = int(cfg.sync_period_s)
     if period != cfg.sync_period_s or period < 1:
@@ -230,7 +263,6 @@ def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int
     delay = int(delay)
     plant = plant or Plant(cpu_cap=cpu_cap)
     sensor = _Sensor(load, capacity, plant)
-    measure_to = total if measure_to is None else min(measure_to, total)
     need = required_replicas(load, capacity)
     if initial is None:
         initial = int(need[0])
@@ -273,20 +305,7 @@ def simulate(load: np.ndarray, cfg: PolicyConfig, *, capacity: float, delay: int
         if change:
             actions.append((now, 1 if change > 0 else -1))
 
-    members_s = np.cumsum(members_diff)[:total]
-    ready_s = np.cumsum(ready_diff)[:total]
-    span = slice(measure_from, measure_to)
-    measured = [d for t, d in actions if measure_from <= t < measure_to]
-    reversals = sum(1 for a, b in zip(measured, measured[1:], strict=False) if a != b)
-    return RunResult(
-        seconds=measure_to - measure_from,
-        violation_s=int(np.count_nonzero(ready_s[span] < need[span])),
-        replica_s=int(members_s[span].sum()),
-        actions=len(measured),
-        reversals=reversals,
-        scale_ups=sum(1 for d in measured if d > 0),
-        scale_downs=sum(1 for d in measured if d < 0),
-    )
+    return Series(np.cumsum(members_diff)[:total], np.cumsum(ready_diff)[:total], need, actions)
 
 
 # -- what knowing the future would cost ----------------------------------------------------------

@@ -43,8 +43,8 @@ and a chat with the bot. You are Bob (a user). Try:  /help   /create c1   /netch
 /bridges   /info c1   /ct_delete c1
 Bob's delete waits for an admin: ":user ada", then ":group" (the admins' group chat, where
 approval cards and scaling notices land) and ":1" presses Approve.
-Elasticity: in the group, as Ada, /scale_create web --template 900 --min 1 --max 6
---target-cpu 60, then watch the replicas follow a day's load (/help elasticity).
+Elasticity: in the group, as Ada, /scale_create web --template 900 --min 1 --max 6,
+then watch the replicas follow a day's load replayed in 8 minutes (/help elasticity).
 ":user 1003 Carol" adds someone, ":help" shows the terminal's commands, ":quit" leaves.
 """
 

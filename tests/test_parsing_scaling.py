@@ -23,8 +23,33 @@ def test_create_full():
                                         approve_above=4, warm_spares=1)
 
 
+def test_create_policy_options():
+    args = parse_scale_create("web --template 900 --min 1 --max 6 --slo 80% "
+                              "--violation-cost 20 --season 7d --policy predictive")
+    assert args.options == GroupOptions(template=900, min_replicas=1, max_replicas=6,
+                                        slo_cpu=80, violation_cost=20.0, season_s=604800.0,
+                                        policy="predictive")
+    # Only the template and the bounds are required: the policy has defaults.
+    assert parse_scale_create("web --template 900 --min 1 --max 6").options.policy is None
+    assert parse_scale_create("web --template 900 --min 1 --max 2 --season none").options \
+        .season_s == 0
+    assert parse_scale_create("web --template 900 --min 1 --max 2 --season 50700s").options \
+        .season_s == 50700
+    assert parse_scale_create("web --template 900 --min 1 --max 2 --season 90m").options \
+        .season_s == 5400
+    assert parse_scale_create("web --template 900 --min 1 --max 2 --policy HPA").options \
+        .policy == "hpa"
+
+
 @pytest.mark.parametrize("text, problem", [
     ("", "missing the group name"),
+    ("web --template 900 --min 1 --max 2 --slo 5", "--slo"),
+    ("web --template 900 --min 1 --max 2 --violation-cost 0.5", "from 1 to 1000"),
+    ("web --template 900 --min 1 --max 2 --violation-cost cheap", "must be a number"),
+    ("web --template 900 --min 1 --max 2 --violation-cost 5s", "must be a number"),
+    ("web --template 900 --min 1 --max 2 --season 5m", "from 10 minutes to 35 days"),
+    ("web --template 900 --min 1 --max 2 --season daily", "not a season"),
+    ("web --template 900 --min 1 --max 2 --policy magic", "not a policy"),
     ("web --min 1 --max 2 --target-cpu 60", "--template is required"),
     ("Web --template 900 --min 1 --max 2 --target-cpu 60", "not a group name"),
     ("web --template 900 --min 3 --max 2 --target-cpu 60", "above --max"),

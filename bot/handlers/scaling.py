@@ -46,18 +46,25 @@ announced in the chat where the group was created, e.g. \
 "web: 3 -> 5 replicas (CPU 87% vs target 60%) - added web-4 on pve2, web-5 on pve1". \
 Growing past --approve-above K replicas waits for an admin's approval.
 
-The policy looks at the trend of the load: cloning and booting take time, so it orders \
-replicas for the load expected when they will be ready, and removes them only after the load \
-stayed low for a while (no flapping).
+The predictive policy (the default) orders replicas for the load expected when they will be \
+ready (a clone, its start and warm-up take time: the bot measures it on each clone), keeping \
+the CPU under --slo (default 85%: where your service starts to slow down). Its one knob, \
+--violation-cost C (default DEFAULT_COST), is what a second over the SLO is worth to you in \
+replica-seconds: higher buys fewer slow seconds with more replicas. It learns the load's daily \
+shape (--season 24h by default, 7d or none) and removes replicas only when they are unlikely \
+to be wanted back soon (no flapping). --policy hpa --target-cpu N runs Kubernetes' HPA instead \
+(default 80%).
 
 Try it in the demo: the simulated cluster has a template CT 900 (web-template) and replays a \
 daily load curve for the group "web" fast (a day in a few minutes):
-  /scale_create web --template 900 --min 1 --max 6 --target-cpu 60
+  /scale_create web --template 900 --min 1 --max 6
   /scale_status web     what it has now
   /scale_chart web 1h   load, target and replicas as a picture
   /scale_pause web, /scale_resume web, /scale_delete web
 """
 
+ELASTICITY_HELP = ELASTICITY_HELP.replace(
+    "DEFAULT_COST", f"{group_policy.DEFAULT_VIOLATION_COST:g}")
 TOPICS = {"elasticity": ELASTICITY_HELP, "scaling": ELASTICITY_HELP}
 
 

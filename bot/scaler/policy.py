@@ -5,7 +5,7 @@
 ``Decision.state`` (``state.to_dict()`` is plain JSON) for the next call; the benchmark
 (``bench/elasticity.py``) drives the very same function through a simulated replica group.
 
-Two modes share the bookkeeping (stabilization window, rate limits, min/max):
+Three modes share the bookkeeping (stabilization window, rate limits, min/max):
 
 ``"hpa"``
     The Kubernetes Horizontal Pod Autoscaler, arithmetic for arithmetic
@@ -19,19 +19,25 @@ Two modes share the bookkeeping (stabilization window, rate limits, min/max):
     HPA's recommendation is a reaction to the load *now*; a clone needs ``ready_delay_s`` before it
     serves, so on a rising load HPA is always one boot late. This mode estimates the group's load
     in replica units (sum of the ready replicas' CPU fractions: 2 replicas at 90% carry 1.8
-    replicas of work), fits its trend over ``trend_window_s`` and provisions now for the load
-    expected when a replica ordered now would be ready (plus one sync period), with a safety margin
-    sized from the recent noise of the load. It scales out at once, in one step that covers the
-    forecast, and scales in only after the whole ``scale_down_window_s`` agrees, to a count that
-    still covers the recent peak: fewer, larger moves, and no flapping.
+    replicas of work), follows its trend (a least-squares line with exponentially fading weights,
+    a few numbers of state) and takes the load over the coming ``ready_delay_s`` + one period as
+    normal around a forecast, with the spread of the readings around the trend. The count it
+    asks for prices replicas against violations: it minimizes n + ``violation_cost`` x P(load >
+    target x n), ``target_utilization`` being the SLO's ceiling. That single knob moves it along
+    its frontier as HPA's target moves HPA. Scaling in is priced higher (``scale_in_factor``),
+    since a replica removed and soon wanted back costs a boot and two actions; the stabilization
+    window and rate limits then apply as for HPA. Replicas pinned at 100% CPU hide how much load
+    there is: the count is then at least ``surge`` x the ready ones.
 
     When the load repeats every ``season_s`` (a day by default), a profile of the average load per
     ``season_bin_s`` of the season (an exponential average over seasons, at most MAX_SEASON_BINS
-    values) gives a better forecast: the highest profile value over the coming horizon, scaled
-    by today's level against the profile over the last ``trend_window_s``, with the profile's own
-    recent relative error as the margin. It is used only while it has beaten the naive forecast
-    "the next bin is like the last one" on at least SEASON_MIN_COMPARED recent bins; with no
-    history, no season or a load that does not repeat, the trend forecast alone decides.
+    values) says how the load grows over the horizon. It is used only while it has beaten the
+    naive forecast "the next bin is like the last one" on at least SEASON_MIN_COMPARED recent
+    bins; with no history, no season or a load that does not repeat, the trend alone decides.
+
+``"trend"``
+    A simple trend follower, the bench's baseline: the load the trend line expects at the
+    horizon, at ``target_utilization``.
 
 The numbers fed in are fractions (0.6 = 60% CPU), never percentages.
 """

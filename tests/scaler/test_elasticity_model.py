@@ -91,10 +91,40 @@ def run_bench(*args):
 def test_bench_runs_on_a_small_csv(tmp_path):
     trace = tmp_path / "step.csv"
     trace.write_text("timestamp,load\n0,100\n1800,100\n1801,900\n3600,900\n3601,100\n5400,100\n")
-    out = run_bench("--trace", str(trace), "--capacity", "100", "--delays", "45")
+    png = tmp_path / "frontier.png"
+    out = run_bench("--trace", str(trace), "--delay", "45", "--png", str(png), "--jobs", "1")
     assert out.returncode == 0, out.stderr
-    assert "D = 45 s" in out.stdout and "D = 120 s" in out.stdout
-    assert "ours (predictive)" in out.stdout and "HPA defaults" in out.stdout
+    assert "replica delay D = 45 s" in out.stdout and "Poisson arrivals" in out.stdout
+    for row in ("*ours, cost 10", "HPA 55%", "*HPA 80%", "HPA 85%", "trend 65%",
+                "knowing future"):
+        assert row in out.stdout, row
+    # Each of ours' rows is the /scale_create line the product would run.
+    assert "web --template 100 --min 1 --max 22 --violation-cost 50" in out.stdout
+    assert "--policy hpa --target-cpu 75" in out.stdout
+    assert "goal 1" in out.stdout and "goal 2" in out.stdout and "goal 3" in out.stdout
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_exact_plant_reads_the_load_and_the_realistic_one_is_noisy_and_capped():
+    load = np.full(600, 300.0)
+    exact = model._Sensor(load, 100.0, model.Plant())
+    assert exact.read(30, 4) == (0.75,) * 4
+    real = model._Sensor(load, 100.0, model.Plant.realistic(noise=0.05))
+    readings = [x for t in range(15, 600, 15) for x in real.read(t, 4)]
+    assert 0.73 < sum(readings) / len(readings) < 0.77  # unbiased
+    assert 0.02 < float(np.std(readings)) < 0.08  # 5% noise plus Poisson
+    overloaded = model._Sensor(np.full(60, 900.0), 100.0, model.Plant.realistic())
+    assert max(overloaded.read(30, 2)) == 1.0  # a busy replica cannot report more
+
+
+def test_a_family_is_read_at_a_budget_on_its_frontier():
+    import elasticity as bench
+
+    points = [(1.0, 100.0), (1.1, 20.0), (1.05, 200.0), (1.2, 5.0)]  # (1.05, 200) is dominated
+    assert bench.frontier(points) == [(1.0, 100.0), (1.1, 20.0), (1.2, 5.0)]
+    assert bench.at_budget(points, 1.05) == pytest.approx(60.0)
+    assert bench.at_budget(points, 1.5) == 5.0  # more budget: its best
+    assert bench.at_budget(points, 0.9) is None  # no point that cheap
 
 
 def test_bench_reports_a_bad_trace_without_a_traceback(tmp_path):
@@ -108,11 +138,16 @@ def test_bench_states_the_season_it_gives_the_policy(tmp_path):
     # Two "days" of 600 s: low, high, low.
     rows = [f"{t},{100 if (t % 600) < 200 or (t % 600) >= 400 else 500}" for t in range(0, 1200, 50)]
     trace.write_text("timestamp,load\n" + "\n".join(rows) + "\n")
-    out = run_bench("--trace", str(trace), "--delays", "", "--delay", "45", "--season", "600")
+    common = ("--trace", str(trace), "--delay", "45", "--png", "", "--jobs", "1", "--costs",
+              "10", "--no-bound")
+    out = run_bench(*common, "--season", "600")
     assert out.returncode == 0, out.stderr
-    assert "season: 600 s of trace time" in out.stdout and "season_s=600" in out.stdout
-    out = run_bench("--trace", str(trace), "--delays", "", "--delay", "45", "--season", "0")
-    assert "no seasonal forecast" in out.stdout
+    assert "season stated to ours: 600 s of trace time" in out.stdout
+    assert "season_s=600" in out.stdout and "--season 600s" in out.stdout
+    out = run_bench(*common, "--season", "0")
+    assert "none (no seasonal forecast)" in out.stdout
+    out = run_bench(*common)
+    assert "the product's default, a day (86400 s)" in out.stdout
     bad = run_bench("--trace", str(trace), "--season", "-5")
     assert bad.returncode == 2 and "--season must be" in bad.stderr
 
@@ -159,6 +194,7 @@ def test_foresight_bound_is_never_above_a_policy_that_serves_every_second():
 def test_bench_prints_the_foresight_bound(tmp_path):
     trace = tmp_path / "step.csv"
     trace.write_text("timestamp,load\n0,100\n1800,100\n1801,900\n3600,900\n3601,100\n5400,100\n")
-    out = run_bench("--trace", str(trace), "--delays", "", "--delay", "45")
+    out = run_bench("--trace", str(trace), "--delay", "45", "--png", "", "--jobs", "1",
+                    "--costs", "10")
     assert out.returncode == 0, out.stderr
-    assert "knowing the future" in out.stdout and "x HPA's" in out.stdout
+    assert "knowing future" in out.stdout and "a yardstick, not a policy" in out.stdout

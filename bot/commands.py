@@ -103,6 +103,7 @@ COMMANDS: list[Command] = [
             bk.schedule_del, "schedule.delete"),
     Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net, "net.see"),
     Command("net_set", Role.USER, "change a container's NIC", net.net_set, "net.set"),
+    Command("net_del", Role.USER, "take a NIC off a container", net.net_del, "net.set"),
     Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck, "net.check"),
     Command("bridges", Role.USER, "the networks you may use (admins: every bridge, with "
             "pending changes)", net.bridges, "bridge.see"),

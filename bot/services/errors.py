@@ -22,3 +22,8 @@ class QuotaExceeded(ServiceError):
 
 class Conflict(ServiceError):
     """The thing is in a state that does not allow this now (already decided, expired, ...)."""
+
+
+class NothingToDo(ServiceError):
+    """What was asked is already so (a running CT asked to start): not a failure, and shown
+    as information rather than as an error."""

@@ -149,11 +149,17 @@ class ScalingService:
         if self._store.scaling.get(args.name) is not None:
             raise Conflict(f"A scaling group {args.name!r} exists already.")
         template = await self._template(actor_id, opts.template)
+        bridge = opts.bridge
+        if bridge is None and template.nics and template.nics[0].ip and \
+                not template.nics[0].dhcp:
+            # A clone copies the template's fixed address: every replica would hold it, and
+            # they would clash on the wire. Replicas take DHCP on the template's bridge.
+            bridge = template.nics[0].bridge
         group = ScalingGroup(
             name=args.name, owner_id=actor_id, template_vmid=template.vmid,
             template_identity=template.identity,
             min_replicas=opts.min_replicas, max_replicas=opts.max_replicas,
-            target_cpu=opts.target_cpu / 100, notify_chat_id=chat_id, bridge=opts.bridge,
+            target_cpu=opts.target_cpu / 100, notify_chat_id=chat_id, bridge=bridge,
             node_spread=bool(opts.node_spread),
             approve_above=None if opts.approve_above in (None, -1) else opts.approve_above,
             warm_spares=opts.warm_spares or 0, created_at=self.clock(),

@@ -140,6 +140,7 @@ COMMANDS: list[Command] = [
             bk.schedule_del, "schedule.delete"),
     Command("net", Role.USER, "a container's NICs: bridge, MAC, IP, gateway", net.net, "net.see"),
     Command("net_set", Role.USER, "change a container's NIC", net.net_set, "net.set"),
+    Command("net_del", Role.USER, "take a NIC off a container", net.net_del, "net.set"),
     Command("netcheck", Role.USER, "can A reach B? (containers, host, pc)", net.netcheck, "net.check"),
     Command("fw", Role.USER, "a container's firewall rules", firewall.fw, "fw.see"),
     Command("fw_allow", Role.USER, "open a port of your container (to a network or container)",

@@ -13,7 +13,7 @@ import ipaddress
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -57,7 +57,9 @@ USAGE: dict[str, str] = {
     "bridge_del": "/bridge_del <vmbrN> [--node N]",
     "natnet_add": "/natnet_add <name> <network/prefix> [--gateway IP] [--pool FIRST-LAST]",
     "net": "/net <vmid|hostname>",
-    "net_set": "/net_set <vmid|hostname> <netN> [--bridge B] [--ip 10.0.0.5/24] [--gw IP] [--dhcp]",
+    "net_set": ("/net_set <vmid|hostname> <netN> [--bridge B] [--ip 10.0.0.5/24] [--gw IP|none] "
+                "[--dhcp]"),
+    "net_del": "/net_del <vmid|hostname> <netN>",
     "netcheck": "/netcheck <a> <b>   (a container, host, host:<node> or pc)",
     "doctor": "/doctor",
     "ssh_key": ("/ssh_key <your public key, one line of its .pub file>  |  /ssh_key  |  "
@@ -125,6 +127,7 @@ EXAMPLES: dict[str, str] = {
     "natnet_add": "/natnet_add natnet 10.10.30.0/24 --pool 10.10.30.10-10.10.30.200",
     "net": "/net web1",
     "net_set": "/net_set web1 net0 --bridge vmbr1 --ip 10.10.20.5/24 --gw 10.10.20.1",
+    "net_del": "/net_del web1 net1",
     "netcheck": "/netcheck web1 pc",
     "doctor": "/doctor",
     "netfacts": "/netfacts add masquerade pve1:vmbr1:vmbr0",
@@ -498,6 +501,9 @@ class CreateArgs:
     gw: str | None = None  # "10.0.0.1"
     dhcp: bool = False
     node: str | None = None
+    # As typed, when it differs (case) from `hostname`: the reply says so. Not part of the
+    # request itself (equal requests compare equal).
+    typed_hostname: str | None = field(default=None, compare=False)
 
 
 def parse_create(args: str) -> CreateArgs:
@@ -518,8 +524,8 @@ def parse_create(args: str) -> CreateArgs:
         ],
         usage,
     )
-    (hostname,) = _positionals(positionals, ["the hostname"], 1, usage)
-    hostname = _reported(usage, parse_hostname, hostname)
+    (typed,) = _positionals(positionals, ["the hostname"], 1, usage)
+    hostname = _reported(usage, parse_hostname, typed)
     ip, gw, dhcp = opts.get("ip"), opts.get("gw"), opts.get("dhcp", False)
     if ip and dhcp:
         raise UsageError("--ip and --dhcp exclude each other: choose one", usage)
@@ -548,6 +554,7 @@ def parse_create(args: str) -> CreateArgs:
         gw=gw,
         dhcp=dhcp,
         node=opts.get("node"),
+        typed_hostname=typed.strip() if typed.strip() != hostname else None,
     )
 
 

@@ -204,10 +204,17 @@ def parse_nic_key(text: str) -> str:
     raise UsageError(f"{_short(text)} is not a NIC name (net0 to net31)", NIC_USAGE)
 
 
+NO_GATEWAY = "none"  # --gw none: take the default gateway off this NIC
+
+
+def _gateway(text: str) -> str:
+    return NO_GATEWAY if text.strip().lower() == NO_GATEWAY else parse_ip(text)
+
+
 def parse_net_set(args: str) -> NetSetArgs:
     usage = USAGE["net_set"]
     positionals, opts = _parse_options(_tokenize(args, usage), [
-        _Option("bridge", parse_bridge), _Option("ip", parse_cidr), _Option("gw", parse_ip),
+        _Option("bridge", parse_bridge), _Option("ip", parse_cidr), _Option("gw", _gateway),
         _Option("dhcp", None)], usage)
     ref, key = _positionals(positionals, ["the container", "the NIC (net0)"], 2, usage)
     ip, gw, dhcp = opts.get("ip"), opts.get("gw"), opts.get("dhcp", False)
@@ -215,7 +222,7 @@ def parse_net_set(args: str) -> NetSetArgs:
         raise UsageError("--ip and --dhcp exclude each other: choose one", usage)
     if gw and dhcp:
         raise UsageError("--gw and --dhcp exclude each other (DHCP brings the gateway)", usage)
-    if ip and gw:
+    if ip and gw and gw != NO_GATEWAY:
         iface = ipaddress.IPv4Interface(ip)
         if ipaddress.IPv4Address(gw) not in iface.network or gw == str(iface.ip):
             raise UsageError(f"--gw {gw} is not another address of {iface.network}", usage)
@@ -224,6 +231,14 @@ def parse_net_set(args: str) -> NetSetArgs:
     if out.empty:
         raise UsageError("nothing to change: give --bridge, --ip, --gw or --dhcp", usage)
     return out
+
+
+def parse_net_del(args: str) -> tuple[int | str, str]:
+    usage = USAGE["net_del"]
+    tokens = _tokenize(args, usage)
+    _no_options(tokens, usage)
+    ref, key = _positionals(tokens, ["the container", "the NIC (e.g. net1)"], 2, usage)
+    return _reported(usage, parse_ct_ref, ref), _reported(usage, parse_nic_key, key)
 
 
 def parse_net(args: str) -> int | str:

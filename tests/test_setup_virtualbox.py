@@ -148,7 +148,7 @@ def test_defaults(iso, tmp_path):
         "pvenode cert info",
         "STRATUS_PROXMOX_HOST=127.0.0.1",
         "STRATUS_PROXMOX_PORT=8006",
-        "STRATUS_PROXMOX_TOKEN_ID=root@pam!stratus",
+        "STRATUS_PROXMOX_TOKEN_ID='root@pam!stratus'",
         "STRATUS_PROXMOX_TLS=fingerprint",
         "STRATUS_PROXMOX_FINGERPRINT=",
         "https://127.0.0.1:8006",

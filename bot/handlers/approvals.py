@@ -48,6 +48,17 @@ class Asker:
 Run = Callable[[ContextTypes.DEFAULT_TYPE, Asker, dict], Awaitable[None]]
 RUNS: dict[str, Run] = {}
 
+# Why a request of each kind waits for an admin when the service gave no measured reason
+# (bot/services/policy.py: Approve.USERS, ALWAYS), for the card and the requester.
+WHY = {
+    "delete": "a user's delete waits for an admin",
+    "backup_del": "a user's backup deletion waits for an admin",
+    "restore_into": "a restore overwrites a container: a user's waits for an admin",
+    "schedule_del": "a user's schedule deletion waits for an admin",
+    "scale_delete": "a user's scaling group deletion waits for an admin",
+    "bridge_del": "deleting a bridge always waits for an admin's approval, even an admin's",
+}
+
 
 def deferrable(action: str) -> Callable[[Run], Run]:
     """Register how `action` is carried out, now or once approved, from its payload."""
@@ -77,6 +88,8 @@ async def submit(
 ) -> Approval:
     """Store the request, post its card to the approval chat, tell the requester it waits."""
     user = update.effective_user
+    reasons = tuple(reasons) or ((WHY[action],) if action in WHY else ())
+    payload = {**payload, "why": list(reasons)}
     approval = await file_request(context, user.id, user.full_name, action, payload, summary)
     why = f" ({'; '.join(reasons)})" if reasons else ""
     # A message, not reply(): a button press may have been answered already.

@@ -26,7 +26,7 @@ from bot.proxmox.errors import ProxmoxError
 from bot.scaler.notify import merge
 from bot.services import Role, Services
 from bot.services.access import AccessService
-from bot.services.errors import ServiceError
+from bot.services.errors import NothingToDo, ServiceError
 from bot.services.ratelimit import Admission, Verdict
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ async def _report(live: LiveMessage, work: Awaitable[str], watch: BackgroundWatc
                 ref = new_ref()
                 log.exception("background work failed (ref %s)", ref)
                 text = f"Something went wrong (ref {ref}). An admin can find it in the log."
-            await live.edit(f"❌ {text}")
+            await live.edit(f"{'ℹ️' if isinstance(exc, NothingToDo) else '❌'} {text}")
             return
         ok = True
         await live.edit(final)

@@ -6,6 +6,7 @@ import logging
 import re
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import render
@@ -105,7 +106,16 @@ async def run_delete(context, asker: Asker, payload: dict) -> None:
     await live.edit(title)
 
     async def work() -> str:
-        await services(context).containers.delete(asker.user_id, vmid, payload.get("identity"))
+        svc = services(context)
+        owner = svc.containers.owner_of(vmid)
+        await svc.containers.delete(asker.user_id, vmid, payload.get("identity"))
+        if owner is not None and owner != asker.user_id:  # not a surprise to find later
+            try:
+                await context.bot.send_message(
+                    owner, f"🗑 Your CT {vmid} {hostname} was deleted by "
+                           f"{svc.access.display(asker.user_id)}.")
+            except TelegramError as exc:
+                log.warning("could not tell the owner of CT %s of its deletion: %s", vmid, exc)
         return f"🗑 CT {vmid} {hostname} is deleted."
 
     context.application.create_task(run_reporting(live, work()))
@@ -113,7 +123,17 @@ async def run_delete(context, asker: Asker, payload: dict) -> None:
 
 async def ct_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = parse_ct_command(command_args(update), command="ct_delete").ref
-    ct = await services(context).containers.resolve(update.effective_user.id, ref, "ct.delete")
+    svc = services(context)
+    uid = update.effective_user.id
+    ct = await svc.containers.resolve(uid, ref, "ct.delete")
+    if svc.containers.delete_needs_confirmation(uid, ct):  # the card's own Yes / Cancel
+        owner = _owner(svc, ct)
+        whose = f"{owner}'s" if owner and svc.containers.owner_of(ct.vmid) != uid else "yours"
+        await reply(update, f"Delete CT {ct.vmid} {ct.hostname} ({whose}, {ct.status} on "
+                            f"{ct.node})? This cannot be undone."
+                            + (" Its owner will be told." if whose != "yours" else ""),
+                    reply_markup=render.confirm_delete_buttons(ct))
+        return
     await delete_or_ask(update, context, ct)
 
 

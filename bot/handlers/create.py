@@ -22,6 +22,7 @@ from bot.handlers.common import (
     StaleButton,
     button_fields,
     command_args,
+    reply,
     run_reporting,
     services,
 )
@@ -115,6 +116,9 @@ async def create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     args = parse_create(text)
     plan = await services(context).containers.plan_create(update.effective_user.id, args)
+    if args.typed_hostname:  # said, not done silently: the name to use from now on
+        await reply(update, f"ℹ️ Hostnames are lower case: {args.typed_hostname} is "
+                            f"{args.hostname} (use that name with /info, /netcheck ...).")
     await submit_create(update, context, plan)
 
 

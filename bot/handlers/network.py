@@ -24,6 +24,7 @@ from bot.parsing_network import (
     parse_bridge_del,
     parse_natnet_add,
     parse_net,
+    parse_net_del,
     parse_net_set,
     parse_netcheck,
     parse_no_args,
@@ -203,6 +204,15 @@ async def net_set(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     when = ("CT is running: Proxmox applies it now (the interface restarts; open connections on "
             "it drop)." if change.running else "CT is stopped: it takes effect at its next start.")
     await reply(update, f"✅ CT {change.vmid} {change.key}: {change.after}\n{when}")
+
+
+async def net_del(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ref, key = parse_net_del(command_args(update))
+    change = await services(context).network.delete_nic(update.effective_user.id, ref, key)
+    when = ("CT is running: Proxmox takes it off now." if change.running
+            else "CT is stopped: it is gone at its next start.")
+    await reply(update, f"✅ CT {change.vmid}: {change.key} removed (it was {change.before}).\n"
+                        f"{when}")
 
 
 async def netcheck(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

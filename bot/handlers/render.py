@@ -84,10 +84,12 @@ def confirm_delete_buttons(ct: Container) -> InlineKeyboardMarkup:
 
 
 def approval_card(approval: Approval) -> str:
+    why = approval.payload.get("why")
     return (
         f"Approval request {approval.id}\n"
         f"{approval.summary}\n"
-        f"Requested by {approval.payload.get('requester_name', 'user')} ({approval.requester_id})"
+        + (f"Why it waits: {'; '.join(why)}\n" if why else "")
+        + f"Requested by {approval.payload.get('requester_name', 'user')} ({approval.requester_id})"
     )
 
 

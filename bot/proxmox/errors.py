@@ -41,6 +41,11 @@ class AlreadyExists(ProxmoxError):
     """The object (usually a vmid) already exists."""
 
 
+class AlreadyInState(ProxmoxError):
+    """A start of a running CT, or a stop of a stopped one (PVE: "CT 100 already running",
+    "CT 100 not running" from vm_start / vm_stop in PVE::API2::LXC::Status)."""
+
+
 class InvalidRequest(ProxmoxError):
     """Proxmox refused parameters; `fields` maps each bad parameter to PVE's reason."""
 
@@ -112,6 +117,7 @@ _EXISTS = re.compile(r"already exists", re.I)
 _MISSING = re.compile(
     r"does not exist|no such (?:vm|ct|container|node|storage|volume|task|file)|not found", re.I
 )
+_IN_STATE = re.compile(r"\bCT \d+ (?:already running|not running)\b", re.I)
 _NODE_DOWN = re.compile(
     r"hostname lookup .* failed|node .* seems to be offline|no route to host", re.I
 )
@@ -159,11 +165,12 @@ def translate(exc: BaseException, *, target: str, action: str) -> ProxmoxError:
         )
     if isinstance(exc, requests.exceptions.ConnectionError):
         return Unreachable(
-            f"Cannot reach Proxmox at {target} ({_short(str(exc))}); check the host, the port "
-            "(8006, or the NAT port-forward) and that pveproxy is running."
+            f"Cannot reach Proxmox at {target} ({_connection_reason(exc)}); check the host, the "
+            "port (8006, or the NAT port-forward) and that pveproxy is running."
         )
     if isinstance(exc, requests.exceptions.RequestException):
-        return Unreachable(f"HTTP error talking to Proxmox at {target}: {_short(str(exc))}")
+        return Unreachable(f"HTTP error talking to Proxmox at {target}: "
+                           f"{_connection_reason(exc)}")
     if isinstance(exc, ResourceException):
         return _from_resource(exc, target=target, action=action)
     return ProxmoxError(f"Unexpected error while trying to {action}: {exc!r}")
@@ -203,6 +210,8 @@ def _from_resource(exc: ResourceException, *, target: str, action: str) -> Proxm
         return Locked(f"Could not {action}: {reason}; wait for that operation to finish.")
     if _EXISTS.search(reason):
         return AlreadyExists(f"Could not {action}: {reason}")
+    if _IN_STATE.search(reason):
+        return AlreadyInState(f"Nothing to {action}: {reason}.")
     if _NODE_DOWN.search(reason):
         return NodeUnavailable(f"Could not {action}: {reason}")
     return ProxmoxError(f"Could not {action}: {reason} (HTTP {code})")
@@ -228,6 +237,28 @@ def hide_location(text: str, *, base_url: str, host: str, port: int,
         # Whole names only: a host "pve" must not turn "pveproxy" or "pve1" into noise.
         text = re.sub(rf"(?<![\w.@!-]){re.escape(name)}(?![\w@!-]|\.\w)", HIDDEN, text)
     return text
+
+
+# What a person can act on, out of urllib3's "HTTPSConnectionPool(...): Max retries exceeded
+# with url: ... (Caused by NewConnectionError('<urllib3.connection... object at 0x...>: ...'))".
+_CONNECTION_REASONS = (
+    (re.compile(r"refused", re.I), "connection refused: nothing answers on that port"),
+    (re.compile(r"not known|nodename nor servname|name resolution|getaddrinfo|resolve", re.I),
+     "the host name does not resolve"),
+    (re.compile(r"network is unreachable", re.I), "the network is unreachable"),
+    (re.compile(r"no route to host", re.I), "no route to the host"),
+    (re.compile(r"timed out|timeout", re.I), "the connection timed out"),
+    (re.compile(r"reset by peer|connection aborted|remotedisconnected|broken pipe", re.I),
+     "the connection was cut"),
+)
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for pattern, reason in _CONNECTION_REASONS:
+        if pattern.search(text):
+            return reason
+    return "the connection failed"
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -12,7 +12,7 @@ from bot.services.errors import Conflict, NotFound
 from bot.store import Approval, Store
 
 # Payload fields that do not make a request another one: the same person under a new name.
-VOLATILE_PAYLOAD_KEYS = frozenset({"requester_name"})
+VOLATILE_PAYLOAD_KEYS = frozenset({"requester_name", "why"})
 
 
 class AlreadyPending(Conflict):

@@ -788,6 +788,8 @@ class BackupService:
         else:
             vmids = ((await self._containers.resolve(actor_id, args.target,
                                                      "schedule.create")).vmid,)
+        await self._refuse_duplicate(actor_id, vmids, args.storage or self.default_storage,
+                                     args.calendar, runs)
         if not self._access.is_admin(actor_id):
             keep = retention_of(args.prune)
             if keep is None:
@@ -802,6 +804,28 @@ class BackupService:
             self._check_interval(args.calendar, runs)
             await self._schedule_fits(actor_id, vmids, args, keep)
         return vmids, runs
+
+    async def _refuse_duplicate(self, actor_id: int, vmids: tuple[int, ...], storage: str,
+                                calendar: str, runs: list[int]) -> None:
+        """A schedule backing up a CT at the same times to the same storage as one that
+        exists would only make each backup twice (and count twice against the quota).
+        "Same times": the same calendar, or one Proxmox runs at the same next moments."""
+        for job in await self._px.list_backup_jobs():
+            shared = sorted(set(vmids) & set(job.vmids))
+            if not shared or (job.storage or self.default_storage) != storage:
+                continue
+            same = job.schedule.split() == calendar.split()
+            if not same:
+                try:
+                    same = (await self.check_calendar(job.schedule))[:len(runs)] == runs
+                except ServiceError:
+                    continue
+            if same:
+                name = job.id if self._may_see_job(actor_id, job) else "an existing schedule"
+                raise Conflict(
+                    f"CT {', '.join(map(str, shared))} is already backed up at "
+                    f"{job.schedule!r} to {storage} by {name}: a second one would back it up "
+                    "twice. /schedules lists them; /schedule_del one first to change it.")
 
     def _check_interval(self, calendar: str, runs: list[int]) -> None:
         """A user's schedule runs at most once every `limits.min_interval_s`: its shortest gap

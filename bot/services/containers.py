@@ -21,7 +21,14 @@ from bot.proxmox import Container, ContainerSpec, CreateResult, NicSpec, Proxmox
 from bot.proxmox.models import new_identity
 from bot.proxmox.tasks import task_vmid
 from bot.services.access import AccessService, Role
-from bot.services.errors import Conflict, Forbidden, NotFound, QuotaExceeded, ServiceError
+from bot.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    NothingToDo,
+    QuotaExceeded,
+    ServiceError,
+)
 from bot.services.quota import ApprovalThresholds, Size, Usage, approval_reasons, quota_problems
 from bot.store import Ownership, Quota, Share, Store
 
@@ -297,7 +304,8 @@ class ContainerService:
             if len(matches) > 1:
                 ids = ", ".join(str(ct.vmid) for ct in matches)
                 raise ServiceError(f"Several containers are named {ref!r} ({ids}): use the vmid.")
-            ct = matches[0]
+            # The listing that found it carries no NICs: the CT itself, as by vmid.
+            ct = await self._px.get_container(matches[0].vmid)
         self.policy.authorize(actor_id, use_case, owner_id=self.owner_of(ct.vmid),
                               what=f"CT {ct.vmid}", identity=ct.identity)
         if identity is not None and ct.identity != identity:
@@ -523,15 +531,39 @@ class ContainerService:
                     identity: str | None = None) -> Container:
         if action not in POWER_ACTIONS:
             raise ServiceError(f"Unknown action {action!r}: use one of {', '.join(POWER_ACTIONS)}.")
-        await self.resolve(actor_id, vmid, "ct.power", identity)
+        ct = await self.resolve(actor_id, vmid, "ct.power", identity)
+        self._check_power_state(ct, action)
         try:
             await getattr(self._px, action)(vmid)
+        except errors.AlreadyInState:  # changed state meanwhile: what was asked is so
+            now = await self._px.get_container(vmid)
+            raise NothingToDo(f"CT {vmid} {now.hostname} is already {now.status}: nothing "
+                              "to do.") from None
         except Exception as exc:
             self._store.audit.record(actor_id, action, f"ct:{vmid}", "failed", str(exc))
             raise
         self._store.audit.record(actor_id, action, f"ct:{vmid}", "ok",
                                  self.share_note(actor_id, vmid).strip())
         return await self._px.get_container(vmid)
+
+    @staticmethod
+    def _check_power_state(ct: Container, action: str) -> None:
+        """A start of a running CT (or a stop of a stopped one) is nothing to do, said so
+        plainly rather than as Proxmox's error; a stopped CT cannot reboot."""
+        if (action == "start" and ct.status == "running") or (
+                action in ("stop", "shutdown") and ct.status == "stopped"):
+            raise NothingToDo(f"CT {ct.vmid} {ct.hostname} is already {ct.status}: nothing to "
+                              "do.")
+        if action == "reboot" and ct.status != "running":
+            raise Conflict(f"CT {ct.vmid} {ct.hostname} is {ct.status}, so it cannot reboot: "
+                           f"start it with /ct_start {ct.vmid}.")
+
+    def delete_needs_confirmation(self, actor_id: int, ct: Container) -> bool:
+        """An admin deleting someone else's container, or a running one, confirms first (a
+        typed vmid is easy to get wrong; a user's delete waits for an admin instead)."""
+        if self.delete_needs_approval(actor_id):
+            return False
+        return self.owner_of(ct.vmid) not in (None, actor_id) or ct.status == "running"
 
     def delete_needs_approval(self, actor_id: int) -> bool:
         return self.policy.needs_approval(actor_id, "ct.delete")

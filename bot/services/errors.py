@@ -26,3 +26,6 @@ class Conflict(ServiceError):
 
 class Unauthenticated(ServiceError):
     """The credentials (an API token) are missing, unknown or revoked."""
+class NothingToDo(ServiceError):
+    """What was asked is already so (a running CT asked to start): not a failure, and shown
+    as information rather than as an error."""

@@ -14,7 +14,7 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-from bot.parsing_network import BridgeAddArgs, NatNetArgs, NetSetArgs
+from bot.parsing_network import NO_GATEWAY, BridgeAddArgs, NatNetArgs, NetSetArgs
 from bot.proxmox import Proxmox, errors
 from bot.proxmox.models import parse_property_string
 from bot.proxmox.network import CtNetwork, NodeNetwork, VNetInfo, nic_from_pve
@@ -506,7 +506,15 @@ class NetworkService:
     async def set_nic(self, actor_id: int, ref: int | str, args: NetSetArgs) -> NicChange:
         vmid = (await self.containers.resolve(actor_id, ref, "net.set")).vmid
         ct = await self._px.container_network(vmid)
+        if args.bridge:
+            await self._check_network_on(ct.node, args.bridge, vmid)
         current = next((n for n in ct.nics if n.key == args.key), None)
+        # A container has one default gateway: another NIC's, if any, stays the one.
+        other_gw = next((n for n in ct.nics if n.key != args.key and n.gw), None)
+        if args.gw and args.gw != NO_GATEWAY and other_gw is not None:
+            raise Conflict(f"CT {vmid} already has its default gateway on {other_gw.key} "
+                           f"({other_gw.gw}), and a container has one: take it off there first "
+                           f"(/net_set {vmid} {other_gw.key} --gw none), or leave --gw out.")
         props = parse_property_string(current.raw) if current else {
             "name": f"eth{args.key[3:]}", "bridge": args.bridge or "vmbr0"}
         if args.bridge:
@@ -516,15 +524,19 @@ class NetworkService:
             props.pop("gw", None)
         if args.ip:
             props["ip"] = args.ip
-        if args.gw:
+        if args.gw == NO_GATEWAY:
+            props.pop("gw", None)
+        elif args.gw:
             props["gw"] = args.gw
         lease = None
         if args.bridge and not (args.ip or args.dhcp):
             lease = await self.lease(args.bridge, f"ct:{vmid}")
             if lease:
                 props["ip"] = lease.cidr
-                if lease.gateway:
+                if lease.gateway and other_gw is None and args.gw != NO_GATEWAY:
                     props["gw"] = lease.gateway
+                elif other_gw is not None:
+                    props.pop("gw", None)
         moved = args.bridge and (current is None or current.bridge != args.bridge)
         if lease is None and props.get("ip") not in (None, "dhcp", "manual") and (args.ip or moved):
             # An address the asker named, or one they take along to another bridge.
@@ -543,6 +555,30 @@ class NetworkService:
             await self.containers.secure(owner, vmid)
             await self.containers.resecure(owner)
         return NicChange(vmid, args.key, current.raw if current else "", value, ct.running)
+
+    async def delete_nic(self, actor_id: int, ref: int | str, key: str) -> NicChange:
+        """Take a NIC off a container (the owner's or an admin's)."""
+        vmid = (await self.containers.resolve(actor_id, ref, "net.set")).vmid
+        ct = await self._px.container_network(vmid)
+        current = next((n for n in ct.nics if n.key == key), None)
+        if current is None:
+            have = ", ".join(n.key for n in ct.nics) or "none"
+            raise NotFound(f"CT {vmid} has no {key}; its NICs: {have}.")
+        await self._px.set_config(vmid, delete=key)
+        self._store.audit.record(actor_id, "net_del", f"ct:{vmid}", "ok",
+                                 f"{key} was {current.raw}")
+        return NicChange(vmid, key, current.raw, "", ct.running)
+
+    async def _check_network_on(self, node: str, name: str, vmid: int) -> None:
+        """A NIC goes only on a bridge or VNet that exists where the CT runs: Proxmox takes
+        any name in the config and fails only the next start (or the hot-plug)."""
+        here = {b.name for b in (await self._px.node_network(node)).bridges if b.active}
+        here |= {v.name for v in await self._px.list_vnets()
+                 if v.applied and (not v.zone_nodes or node in v.zone_nodes)}
+        if name not in here:
+            raise NotFound(f"There is no network {name} on {node}, where CT {vmid} runs "
+                           f"(there: {', '.join(sorted(here)) or 'none'}). /bridges lists the "
+                           "networks you may use.")
 
     # ---- the network facts the API cannot show (admins) ---------------------------------------
 

@@ -155,6 +155,11 @@ class ScalingService:
         template = await self._template(actor_id, opts.template)
         group = new_group(args, actor_id, chat_id, template.vmid, template.identity,
                           self.clock())
+        if opts.bridge is None and template.nics and template.nics[0].ip and \
+                not template.nics[0].dhcp:
+            # A clone copies the template's fixed address: every replica would hold it, and
+            # they would clash on the wire. Replicas take DHCP on the template's bridge.
+            group = dataclasses.replace(group, bridge=template.nics[0].bridge)
         async with self._containers.quota_lock(actor_id):
             await self._check_quota(group, template)
             try:

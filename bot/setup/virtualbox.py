@@ -223,13 +223,26 @@ def installer_and_settings(o: Options) -> str:
 # It prints the secret once: keep it. Then read the certificate's SHA-256 fingerprint:
 #   pvenode cert info        (the 'fingerprint' of pve-ssl.pem)
 # or in the GUI: {HOSTNAME.split(".")[0]} > System > Certificates > pve-ssl.pem > View Certificate.
-STRATUS_PROXMOX_HOST=127.0.0.1
-STRATUS_PROXMOX_PORT={o.api_port}
-STRATUS_PROXMOX_TOKEN_ID=root@pam!stratus
-STRATUS_PROXMOX_TOKEN_SECRET=<the secret printed by pveum>
-STRATUS_PROXMOX_TLS=fingerprint
-STRATUS_PROXMOX_FINGERPRINT=<AB:CD:... from pvenode cert info>
-"""
+# Quoted for a shell, where a bare ! or < > would break the line (fill in the <...> first).
+# The network facts tell /netcheck and /doctor about the NAT (/netfacts shows and changes them).
+{_settings(o)}"""
+
+
+def _settings(o: Options) -> str:
+    node = HOSTNAME.split(".")[0]
+    values = {
+        "STRATUS_PROXMOX_HOST": "127.0.0.1",
+        "STRATUS_PROXMOX_PORT": str(o.api_port),
+        "STRATUS_PROXMOX_TOKEN_ID": "root@pam!stratus",
+        "STRATUS_PROXMOX_TOKEN_SECRET": "<the secret printed by pveum>",
+        "STRATUS_PROXMOX_TLS": "fingerprint",
+        "STRATUS_PROXMOX_FINGERPRINT": "<AB:CD:... from pvenode cert info>",
+        "STRATUS_NETWORK_PC_VIA": f"{node}:vmbr0",
+        "STRATUS_NETWORK_PORT_FORWARDS":
+            f"{node}:{o.api_port}->{PVE_API_PORT},{node}:{o.ssh_port}->{PVE_SSH_PORT}",
+        "STRATUS_NETWORK_VBOX_VM": o.name,
+    }
+    return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
 # --------------------------------------------------------------------------------------------------

@@ -471,8 +471,10 @@ async def test_a_reused_vmid_does_not_hand_over_the_old_owners_backups(harness):
     vmid = await make_ct(h, h.bob, "bobs")
     done = await backup_of(h, h.bob, "bobs")
     volid = done.content.split("done: ")[1].split()[0]
-    await h.ask(h.admin, f"/ct_delete {vmid}", final)  # admins delete at once
-    assert vmid not in h.sim.cluster.guests
+    # an admin deleting a user's running CT confirms first (issue 12)
+    confirm = await h.ask(h.admin, f"/ct_delete {vmid}", lambda m: "Delete CT" in m.content)
+    await h.admin.press(confirm, "Yes, delete")
+    await h.tg.wait_until(lambda: vmid not in h.sim.cluster.guests)
     again = await make_ct(h, h.carol, "carols")
     assert again == vmid  # Proxmox hands the lowest free id out again
 
@@ -544,6 +546,8 @@ async def test_a_backup_is_reported_to_whoever_owned_the_ct_when_it_ran(sim, tg,
         _vmid, _node, upid = await services.backups.start(BOB_ID, parse_backup(str(vmid)))
         await tg.wait_until(lambda: sim.cluster.tasks[upid].status == "stopped")
         await admin.send(f"/ct_delete {vmid}")
+        confirm = await tg.wait_for(lambda m: "Delete CT" in m.content, chat_id=1001)
+        await admin.press(confirm, "Yes, delete")  # a user's running CT: confirmed first
         await tg.wait_for(lambda m: m.content.startswith("🗑"), chat_id=1001)
         await carol.send("/create carols --disk 1G")
         again = int((await tg.wait_for(final, chat_id=CAROL_ID)).content.split()[2])

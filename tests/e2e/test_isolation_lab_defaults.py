@@ -6,9 +6,12 @@ through a node's own bridges share it, or /netcheck says how to move one there."
 from __future__ import annotations
 
 import pytest
-from e2e_harness import ADMIN_ID, BOB_ID, default_policy
+from e2e_harness import ADMIN_ID, BOB_ID, Harness, default_policy, running_bot
 
+from bot.demo import demo_settings
+from bot.runtime import chat_policy
 from bot.services.netcheck import Facts, PortForward
+from bot.store import Store, User
 
 NAT = Facts(pc_reachable_via=(("pve1", "vmbr0"), ("pve2", "vmbr0")),
             nat_port_forwards=(PortForward("pve1", 8006, 8006),),
@@ -47,12 +50,17 @@ async def netcheck(h, a, b):
     return msg.content
 
 
-async def test_create_with_no_options_reaches_the_host_and_the_pc(harness):
-    h = harness
-    _, c1 = await create(h, "/create c1")
-    assert "ip=10.0.2.100/24" in c1.config["net0"] and "gw=10.0.2.2" in c1.config["net0"]
-    assert "c1 -> host: reachable" in await netcheck(h, "c1", "host")
-    assert "c1 -> pc: reachable" in await netcheck(h, "c1", "pc")
+async def test_create_with_no_options_reaches_the_host_and_the_pc_in_the_demo(sim, tg, tmp_path):
+    """The demo's own settings (bot.demo.lab_network): the lab's NAT and a pool on vmbr0."""
+    policy = chat_policy(demo_settings(tg, sim, tmp_path))
+    store_path = tmp_path / "stratus.json"
+    Store(store_path).users.put(User(id=BOB_ID, role="user", name="Bob"))
+    async with running_bot(sim, tg, store_path, policy) as (services, app):
+        h = Harness(sim, tg, services, app, str(store_path))
+        _, c1 = await create(h, "/create c1")
+        assert "ip=10.0.2.100/24" in c1.config["net0"] and "gw=10.0.2.2" in c1.config["net0"]
+        assert "c1 -> host: reachable" in await netcheck(h, "c1", "host")
+        assert "c1 -> pc: reachable" in await netcheck(h, "c1", "pc")
 
 
 async def test_users_list_the_networks_they_may_use(harness):

@@ -776,6 +776,7 @@ CHAT_ONLY = {
     "invite": "chat only: an invite is a Telegram link",
     "invites": "chat only for now",
     "invite_revoke": "chat only for now",
+    "net_del": "not in the API yet",
     "fw": "not in the API yet",
     "fw_allow": "not in the API yet",
     "fw_del": "not in the API yet",

@@ -199,7 +199,7 @@ async def test_scale_set_target_cpu_on_a_predictive_group_says_what_to_use(harne
 
 # -- a surge: from 2 to 16 ready replicas, clones in parallel -------------------------------------
 
-async def test_a_surge_from_2_to_16_replicas_clones_in_parallel(harness, monkeypatch):
+async def test_a_surge_from_2_to_16_replicas_within_four_periods(harness, monkeypatch):
     h, sim, clock = harness, harness.sim, Clock()
     sim.runner.time_scale = 1.0
     sim.cluster.durations = {k: 0.0 for k in sim.cluster.durations}
@@ -232,7 +232,9 @@ async def test_a_surge_from_2_to_16_replicas_clones_in_parallel(harness, monkeyp
         periods += 1
     assert ready_replicas(h) == 16
     # The 2 saturated replicas cannot show how far beyond them the load is: the policy grows
-    # 2x the ready ones per round (2 -> 4 -> 8 -> 16), each round's clones in parallel.
+    # 2x the ready ones per round (2 -> 4 -> 8 -> 16). Proxmox clones one source at a time (its
+    # config holds the 'disk' lock while a clone runs, a template's too: pve-container
+    # API2/LXC.pm clone_vm), so a round's clones follow one another.
     assert periods <= 4, periods
-    assert most >= 8, most
+    assert most == 1, most
     assert len(h.services.store.ownership.by_owner(ADMIN_ID)) == 16

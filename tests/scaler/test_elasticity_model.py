@@ -99,7 +99,7 @@ def test_bench_runs_on_a_small_csv(tmp_path):
                 "knowing future"):
         assert row in out.stdout, row
     # Each of ours' rows is the /scale_create line the product would run.
-    assert "web --template 100 --min 1 --max 22 --violation-cost 50" in out.stdout
+    assert "web --template 100 --min 1 --max 22 --violation-cost 30" in out.stdout
     assert "--policy hpa --target-cpu 75" in out.stdout
     assert "goal 1" in out.stdout and "goal 2" in out.stdout and "goal 3" in out.stdout
     assert png.read_bytes().startswith(b"\x89PNG")

@@ -156,7 +156,9 @@ async def test_a_deleted_ct_leaves_its_owners_ipset(harness):
     first, second = await make_ct(h, h.admin, "a1"), await make_ct(h, h.admin, "a2")
     gone_ip = ip_of(h, second)
     assert {e["cidr"] for e in fw.ipsets[f"stratus-u{ADMIN_ID}"]} == {ip_of(h, first), gone_ip}
-    deleted = await h.ask(h.admin, f"/ct_delete {second}", final)
+    confirm = await h.ask(h.admin, f"/ct_delete {second}", lambda m: "Delete CT" in m.content)
+    await h.admin.press(confirm, "Yes, delete")  # a running CT: confirmed first (issue 12)
+    deleted = await h.tg.wait_for(final, chat_id=ADMIN_ID)
     assert deleted.content.startswith("🗑"), deleted.content
     assert {e["cidr"] for e in fw.ipsets[f"stratus-u{ADMIN_ID}"]} == {ip_of(h, first)}
     assert CAROL_ID  # Carol's set was never made: she has no CT

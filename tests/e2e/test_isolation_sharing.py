@@ -9,7 +9,7 @@ never passes to the CT that takes its vmid. Approvals and the audit name both pe
 from __future__ import annotations
 
 import pytest
-from e2e_harness import APPROVAL_CHAT, BOB_ID, CAROL_ID
+from e2e_harness import ADMIN_ID, APPROVAL_CHAT, BOB_ID, CAROL_ID
 
 from bot.services.errors import Forbidden
 from bot.services.policy import RULES, Policy, Role, Scope, ShareRole
@@ -145,8 +145,10 @@ async def test_a_share_dies_when_the_owner_deletes_the_ct(harness):
     vmid = await make_ct(h, h.admin, "admins")
     await h.ask(h.admin, f"/share {vmid} {CAROL_ID} viewer", final)
     assert h.services.store.shares.of_user(CAROL_ID)
-    deleted = await h.ask(h.admin, f"/ct_delete {vmid}", lambda m: m.content.startswith(
-        ("🗑", "❌")))
+    confirm = await h.ask(h.admin, f"/ct_delete {vmid}", lambda m: "Delete CT" in m.content)
+    await h.admin.press(confirm, "Yes, delete")  # a running CT: confirmed first (issue 12)
+    deleted = await h.tg.wait_for(lambda m: m.content.startswith(("🗑", "❌")),
+                                  chat_id=ADMIN_ID)
     assert deleted.content.startswith("🗑"), deleted.content
     assert h.services.store.shares.of_user(CAROL_ID) == []
 

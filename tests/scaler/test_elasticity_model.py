@@ -125,6 +125,9 @@ def test_a_family_is_read_at_a_budget_on_its_frontier():
     assert bench.at_budget(points, 1.05) == pytest.approx(60.0)
     assert bench.at_budget(points, 1.5) == 5.0  # more budget: its best
     assert bench.at_budget(points, 0.9) is None  # no point that cheap
+    actions = [(1.0, 1.2), (1.1, 0.8)]
+    assert bench.at_budget_actions(actions, 1.05) == pytest.approx(1.0)
+    assert bench.at_budget_actions(actions, 1.2) is None
 
 
 def test_bench_reports_a_bad_trace_without_a_traceback(tmp_path):
